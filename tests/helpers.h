@@ -1,0 +1,38 @@
+// Shared test helpers: scratch directories, running the longvid CLI as a user would.
+#pragma once
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace longvid::test {
+
+inline std::filesystem::path data_dir() { return LONGVID_TEST_DATA; }
+
+// A fresh, empty directory under the system temp dir, removed when the object dies.
+class ScratchDir {
+ public:
+  explicit ScratchDir(const std::string& tag = "t");
+  ~ScratchDir();
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+  // Names of the entries in the directory (to check that nothing half-written was left behind).
+  std::vector<std::string> entries() const;
+
+ private:
+  std::filesystem::path path_;
+};
+
+struct CliResult {
+  int exit_code = -1;
+  std::string out;  // stdout
+  std::string err;  // stderr
+};
+
+// Runs the built `longvid` binary with the given arguments (each shell-quoted).
+CliResult run_cli(const std::vector<std::string>& args);
+
+// Number of non-empty lines in s.
+int count_lines(const std::string& s);
+
+}  // namespace longvid::test
