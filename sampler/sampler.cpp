@@ -27,8 +27,8 @@ std::string canonical_method(const std::string& m_in) {
 std::string canonical_spacing(const std::string& method, const std::string& s_in) {
   const std::string s = lower(s_in);
   if (s == "auto" || s.empty()) return method == "dpmpp_2m" ? "linspace" : "lvdm";
-  if (s == "lvdm" || s == "leading" || s == "trailing" || s == "linspace") return s;
-  fail("unknown timestep spacing '{}' (expected lvdm, leading, trailing or linspace)", s_in);
+  if (s == "lvdm" || s == "leading" || s == "trailing" || s == "linspace" || s == "respaced") return s;
+  fail("unknown timestep spacing '{}' (expected lvdm, leading, trailing, linspace or respaced)", s_in);
 }
 
 // numpy.round / Python round: half to even (default FP rounding mode).
@@ -84,7 +84,7 @@ std::vector<int64_t> respaced_timesteps(int64_t S, int64_t T) {
 std::vector<int64_t> raw_timesteps(const std::string& method, const std::string& spacing, int64_t S, int64_t T,
                                    int64_t offset) {
   std::vector<int64_t> ts;
-  if (method == "ddpm") {
+  if (method == "ddpm" || spacing == "respaced") {
     if (S == T) {
       for (int64_t t = T - 1; t >= 0; --t) ts.push_back(t);
     } else {
@@ -350,29 +350,83 @@ at::Tensor dpmpp_2m(Denoiser& model, const NoiseSchedule& sched, at::Tensor x, c
   return x;
 }
 
+// guided-diffusion SpacedDiffusion: betas'_i = 1 - ᾱ[use_i] / ᾱ[use_{i-1}], a new float64
+// schedule whose index i maps to the original timestep use_i (ascending) for the model.
+NoiseSchedule respaced_schedule(const NoiseSchedule& base, const std::vector<int64_t>& use) {
+  const double* ac = base.f64().alphas_cumprod.data_ptr<double>();
+  std::vector<double> nb;
+  double last = 1.0;
+  for (int64_t t : use) {
+    nb.push_back(1 - ac[t] / last);
+    last = ac[t];
+  }
+  return NoiseSchedule::from_betas(at::tensor(nb, at::TensorOptions().dtype(at::kDouble)),
+                                   ScheduleConvention::GuidedDiffusion);
+}
+
+// DDIM as guided-diffusion's ddim_sample on a SpacedDiffusion (Latte's DDIM). Tables are the
+// float64 respaced ones rounded to float32 at extraction (_extract_into_tensor(...).float());
+// eps is re-derived from pred_x0; the last step (index 0) has ᾱ_prev = 1 and no noise.
+at::Tensor ddim_respaced(Denoiser& model, const NoiseSchedule& base, at::Tensor x, const Conditioning& cond,
+                         const SamplerOptions& o, const std::vector<int64_t>& ts_desc, NoiseSource& noise,
+                         const ProgressFn& progress, const StepHooks& hooks) {
+  const int64_t N = static_cast<int64_t>(ts_desc.size());
+  const std::vector<int64_t> use(ts_desc.rbegin(), ts_desc.rend());
+  const NoiseSchedule s = respaced_schedule(base, use);
+  const ScheduleTables tab = s.tables_for(x);
+  const Prediction pred = model.prediction();
+  for (int64_t i = 0; i < N; ++i) {
+    const int64_t idx = N - 1 - i, t = use[idx];
+    at::Tensor none;
+    if (hooks.before_model) hooks.before_model(static_cast<int>(i), t, x, none);
+    auto mo = eval_model(model, x, t, cond);
+    at::Tensor x0;
+    switch (pred) {
+      case Prediction::Eps:
+        x0 = tab.sqrt_recip_alphas_cumprod[idx] * x - tab.sqrt_recipm1_alphas_cumprod[idx] * mo.out;
+        break;
+      case Prediction::Sample: x0 = mo.out; break;
+      case Prediction::V:
+        x0 = tab.sqrt_alphas_cumprod[idx] * x - tab.sqrt_one_minus_alphas_cumprod[idx] * mo.out;
+        break;
+    }
+    if (o.clip_denoised) x0 = x0.clamp(-1, 1);
+    auto eps = (tab.sqrt_recip_alphas_cumprod[idx] * x - x0) / tab.sqrt_recipm1_alphas_cumprod[idx];
+    auto ab = tab.alphas_cumprod[idx], abp = tab.alphas_cumprod_prev[idx];
+    auto sigma = o.eta * at::sqrt((1 - abp) / (1 - ab)) * at::sqrt(1 - ab / abp);
+    at::Tensor x_prev = x0 * at::sqrt(abp) + at::sqrt(1 - abp - sigma.pow(2)) * eps;
+    if (idx != 0 && o.eta > 0) x_prev = x_prev + sigma * noise(static_cast<int>(i), x);
+    x = x_prev;
+    if (hooks.after_step) hooks.after_step(static_cast<int>(i), t, x, x0);
+    report(progress, i + 1, N);
+  }
+  return x;
+}
+
 // Ancestral DDPM: LVDM p_sample_loop (full chain) or guided-diffusion respacing.
 at::Tensor ddpm(Denoiser& model, const NoiseSchedule& base, at::Tensor x, const Conditioning& cond,
                 const SamplerOptions& o, const std::vector<int64_t>& ts_desc, NoiseSource& noise,
                 const ProgressFn& progress, const StepHooks& hooks) {
   const int64_t N = static_cast<int64_t>(ts_desc.size()), T = base.num_train_timesteps();
   std::vector<int64_t> use(ts_desc.rbegin(), ts_desc.rend());  // ascending original timesteps
-  // Respacing (guided-diffusion SpacedDiffusion): betas'_i = 1 - ᾱ[use_i] / ᾱ[use_{i-1}], a new
-  // float64 schedule whose index i maps to the original timestep use_i for the model.
   std::optional<NoiseSchedule> spaced;
-  if (N != T) {
-    const double* ac = base.f64().alphas_cumprod.data_ptr<double>();
-    std::vector<double> nb;
-    double last = 1.0;
-    for (int64_t t : use) {
-      nb.push_back(1 - ac[t] / last);
-      last = ac[t];
-    }
-    spaced = NoiseSchedule::from_betas(at::tensor(nb, at::TensorOptions().dtype(at::kDouble)), ScheduleConvention::Ldm);
-  }
+  if (N != T) spaced = respaced_schedule(base, use);
   const NoiseSchedule& s = spaced ? *spaced : base;
   const ScheduleTables tab = s.tables_for(x);
+  std::string var = lower(o.variance);
+  if (var == "auto") var = model.learned_sigma() ? "learned_range" : "fixed_small";
+  if (var == "learned_range" && !model.learned_sigma())
+    fail("--variance learned_range needs a learned-sigma model (2C output channels)");
   at::Tensor log_betas;  // learned_range upper bound: float32(log(float64 betas)) (guided-diffusion)
-  if (model.learned_sigma()) log_betas = s.f64().betas.log().to(x.options());
+  if (var == "learned_range") log_betas = s.f64().betas.log().to(x.options());
+  at::Tensor fixed_logvar = tab.posterior_log_variance_clipped;
+  if (var == "fixed_large") {
+    // guided-diffusion FIXED_LARGE: log(append(posterior_variance[1], betas[1:])) in float64.
+    const auto& d = s.f64();
+    auto v = d.betas.clone();
+    if (v.numel() > 1) v[0] = d.posterior_variance[1];
+    fixed_logvar = v.log().to(x.options());
+  }
   const Prediction pred = model.prediction();
   for (int64_t i = 0; i < N; ++i) {
     const int64_t idx = N - 1 - i, t = use[idx];
@@ -395,8 +449,8 @@ at::Tensor ddpm(Denoiser& model, const NoiseSchedule& base, at::Tensor x, const 
     if (idx == 0) {
       x_prev = mean;  // "no noise when t == 0" (LVDM adds 0·noise: identical)
     } else {
-      at::Tensor logvar = tab.posterior_log_variance_clipped[idx];
-      if (mo.var.defined()) {
+      at::Tensor logvar = fixed_logvar[idx];
+      if (var == "learned_range") {
         // guided-diffusion LEARNED_RANGE: interpolate between posterior and beta log-variances.
         auto frac = (mo.var + 1) / 2;
         logvar = frac * log_betas[idx] + (1 - frac) * logvar;
@@ -419,6 +473,9 @@ std::string check_sampler_options(const SamplerOptions& o, int64_t T) {
   if (o.steps > T) fail("--steps {} exceeds the {} training timesteps of the schedule", o.steps, T);
   if (!(o.eta >= 0.0) || !std::isfinite(o.eta)) fail("--eta must be a finite value >= 0 (got {})", o.eta);
   if (o.steps_offset < 0) fail("steps_offset must be >= 0 (got {})", o.steps_offset);
+  const std::string var = lower(o.variance);
+  if (var != "auto" && var != "fixed_small" && var != "fixed_large" && var != "learned_range")
+    fail("unknown --variance '{}' (expected auto, fixed_small, fixed_large or learned_range)", o.variance);
   auto ts = raw_timesteps(method, spacing, o.steps, T, o.steps_offset);
   for (int64_t t : ts) {
     if (t < 0 || t >= T) {
@@ -454,6 +511,7 @@ at::Tensor sample(Denoiser& model, const NoiseSchedule& sched, at::Tensor x_T, c
   if (method == "ddpm") return ddpm(model, sched, x, cond, opts, ts, noise, progress, hooks);
   if (method == "dpmpp_2m") return dpmpp_2m(model, sched, x, cond, opts, ts, progress, hooks);
   if (spacing == "lvdm") return ddim_lvdm(model, sched, x, cond, opts, ts, noise, progress, hooks);
+  if (spacing == "respaced") return ddim_respaced(model, sched, x, cond, opts, ts, noise, progress, hooks);
   return ddim_diffusers(model, sched, x, cond, opts, ts, noise, progress, hooks);
 }
 

@@ -10,7 +10,8 @@
 //               learned_range variance, as guided-diffusion.
 //   "ddim"      DDIM with eta. spacing "lvdm": LVDM's DDIMSampler (timesteps range(0,T,T//S)+1,
 //               alphas_prev[0] = ᾱ[0], float32 buffers); "leading" | "trailing" | "linspace":
-//               diffusers' DDIMScheduler (steps_offset, set_alpha_to_one).
+//               diffusers' DDIMScheduler (steps_offset, set_alpha_to_one); "respaced":
+//               guided-diffusion ddim_sample on SpacedDiffusion(space_timesteps(T, "S")) (Latte).
 //   "dpmpp_2m"  DPM-Solver++(2M) as diffusers' DPMSolverMultistepScheduler(algorithm_type=
 //               "dpmsolver++", solver_order=2, solver_type="midpoint", final_sigmas_type="zero",
 //               lower_order_final); spacing as diffusers (default "linspace"), or "lvdm".
@@ -38,11 +39,15 @@ struct SamplerOptions {
   std::string method = "ddim";    // ddim | ddpm | dpmpp_2m
   int steps = 50;                 // 1..num_train_timesteps
   double eta = 1.0;               // DDIM only (LVDM scripts: 1.0)
-  std::string spacing = "lvdm";   // lvdm | leading | trailing | linspace; "auto": lvdm for ddim, linspace for dpmpp_2m
+  std::string spacing = "lvdm";   // lvdm | leading | trailing | linspace | respaced; "auto": lvdm for ddim, linspace for dpmpp_2m
   int steps_offset = 0;           // diffusers "leading" spacing offset (SD 1.x configs: 1)
   bool set_alpha_to_one = true;   // diffusers DDIM: ᾱ_prev of the last step = 1 (false: ᾱ[0])
   bool clip_denoised = false;     // clamp pred_x0 to [-1, 1] (diffusers clip_sample; LVDM latents: off)
   bool lower_order_final = true;  // dpmpp_2m: first-order last step (always with final sigma 0)
+  // ddpm variance: "auto" (learned_range for learned-sigma models, else fixed_small),
+  // "fixed_small" (posterior variance, LVDM), "fixed_large" (guided-diffusion / Latte with
+  // learn_sigma=False: log(append(posterior_variance[1], betas[1:]))), "learned_range".
+  std::string variance = "auto";
 };
 
 // Called with the step index (0 = first, noisiest), the timestep t, the state and pred_x0.

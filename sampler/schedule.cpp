@@ -78,6 +78,33 @@ at::Tensor make_betas(const ScheduleConfig& cfg) {
       case BetaSchedule::Sqrt: fail("beta schedule 'sqrt' has no diffusers equivalent");
     }
   }
+  if (cfg.convention == ScheduleConvention::GuidedDiffusion) {
+    // numpy.linspace: start + i * ((stop - start) / (num - 1)), last element = stop.
+    auto np_linspace = [T](double a, double b) {
+      std::vector<double> y(static_cast<size_t>(T));
+      const double step = T > 1 ? (b - a) / static_cast<double>(T - 1) : 0.0;
+      for (int64_t i = 0; i < T; ++i) y[static_cast<size_t>(i)] = static_cast<double>(i) * step + a;
+      if (T > 1) y.back() = b;
+      return at::tensor(y, opt_f64());
+    };
+    switch (cfg.kind) {
+      case BetaSchedule::Linear: return np_linspace(b0, b1);
+      case BetaSchedule::ScaledLinear: return np_linspace(std::pow(b0, 0.5), std::pow(b1, 0.5)).pow(2);  // "quad"
+      case BetaSchedule::Cosine: {
+        auto alpha_bar = [](double t) {
+          const double c = std::cos((t + 0.008) / 1.008 * kPi / 2);
+          return c * c;
+        };
+        std::vector<double> b(static_cast<size_t>(T));
+        for (int64_t i = 0; i < T; ++i) {
+          const double t1 = static_cast<double>(i) / T, t2 = static_cast<double>(i + 1) / T;
+          b[static_cast<size_t>(i)] = std::min(1 - alpha_bar(t2) / alpha_bar(t1), 0.999);
+        }
+        return at::tensor(b, opt_f64());
+      }
+      case BetaSchedule::Sqrt: fail("beta schedule 'sqrt' has no guided-diffusion equivalent");
+    }
+  }
   // LDM / LVDM make_beta_schedule (float64 torch, then numpy).
   switch (cfg.kind) {
     case BetaSchedule::ScaledLinear: return at::linspace(std::pow(b0, 0.5), std::pow(b1, 0.5), T, opt_f64()).pow(2);
@@ -131,6 +158,11 @@ void NoiseSchedule::build(const at::Tensor& betas, const at::Tensor& ac) {
   d.sqrt_recipm1_alphas_cumprod = (1. / ac - 1).sqrt();
   d.posterior_variance = betas * (1. - acp) / (1. - ac);
   d.posterior_log_variance_clipped = at::clamp_min(d.posterior_variance, 1e-20).log();
+  if (cfg_.convention == ScheduleConvention::GuidedDiffusion && T_ > 1) {
+    // guided-diffusion clips differently: log(append(posterior_variance[1], posterior_variance[1:])).
+    d.posterior_log_variance_clipped = d.posterior_log_variance_clipped.clone();
+    d.posterior_log_variance_clipped[0] = d.posterior_variance[1].log();
+  }
   d.posterior_mean_coef1 = betas * acp.sqrt() / (1. - ac);
   d.posterior_mean_coef2 = (1. - acp) * d.alphas.sqrt() / (1. - ac);
 
@@ -157,6 +189,17 @@ NoiseSchedule NoiseSchedule::lvdm(double linear_start, double linear_end, const 
   cfg.beta_end = linear_end;
   cfg.num_train_timesteps = timesteps;
   cfg.convention = ScheduleConvention::Ldm;
+  return NoiseSchedule(cfg);
+}
+
+NoiseSchedule NoiseSchedule::guided_diffusion(const std::string& name, int64_t timesteps) {
+  ScheduleConfig cfg;
+  cfg.kind = parse_beta_schedule(name, "guided-diffusion");
+  const double scale = 1000.0 / static_cast<double>(timesteps);
+  cfg.beta_start = scale * 0.0001;
+  cfg.beta_end = scale * 0.02;
+  cfg.num_train_timesteps = timesteps;
+  cfg.convention = ScheduleConvention::GuidedDiffusion;
   return NoiseSchedule(cfg);
 }
 

@@ -24,8 +24,10 @@ namespace longvid {
 
 enum class BetaSchedule { ScaledLinear, Linear, Cosine, Sqrt };
 
-// Arithmetic of the code base the schedule reproduces (see file comment).
-enum class ScheduleConvention { Ldm, Diffusers };
+// Arithmetic of the code base the schedule reproduces (see file comment). GuidedDiffusion
+// (= Latte's diffusion/): float64 like Ldm, but betas from numpy.linspace (which differs from
+// torch.linspace in the last ulp for about half of the entries) and cosine via betas_for_alpha_bar.
+enum class ScheduleConvention { Ldm, Diffusers, GuidedDiffusion };
 
 // Maps a config word to a kind. convention: "ldm" (= "lvdm"), "diffusers", "guided-diffusion"
 // (= "latte"). Unknown word or convention -> longvid::Error.
@@ -61,6 +63,9 @@ class NoiseSchedule {
   // LVDM / LDM config: `linear_start`, `linear_end`, `beta_schedule` word as in their YAML.
   static NoiseSchedule lvdm(double linear_start = 0.0015, double linear_end = 0.0155,
                             const std::string& beta_schedule = "linear", int64_t timesteps = 1000);
+  // guided-diffusion / Latte get_named_beta_schedule(name, T): "linear" (β scaled by 1000/T:
+  // 1e-4 → 0.02 at T = 1000) or "squaredcos_cap_v2".
+  static NoiseSchedule guided_diffusion(const std::string& name = "linear", int64_t timesteps = 1000);
   // diffusers scheduler config (beta_schedule: linear | scaled_linear | squaredcos_cap_v2).
   static NoiseSchedule diffusers(const std::string& beta_schedule, double beta_start = 0.0001,
                                  double beta_end = 0.02, int64_t num_train_timesteps = 1000);

@@ -58,6 +58,7 @@ class ToyDenoiser : public Denoiser {
   Prediction pred = Prediction::Eps;
   bool learned = false;      // append C extra channels (learned sigma)
   double var_value = -1.0;   // value of the extra channels (-1: learned_range = posterior variance)
+  bool var_from_x = false;   // extra channels = 0.5·tanh(x) (toy_var in the script) instead
   int calls = 0;
   int64_t last_batch = 0;
 
@@ -70,7 +71,7 @@ class ToyDenoiser : public Denoiser {
     auto e = at::tanh(x * 0.5) * tt + at::sin(x) * 0.1;
     if (c.mask.defined()) e = e + c.mask * at::cos(x) * 0.2;
     if (c.cond_noise_level.defined()) e = e + (c.cond_noise_level.to(at::kFloat) * 0.001).view(shape);
-    if (learned) e = at::cat({e, at::full_like(e, var_value)}, 1);
+    if (learned) e = at::cat({e, var_from_x ? at::tanh(x) * 0.5 : at::full_like(e, var_value)}, 1);
     return e;
   }
   Prediction prediction() const override { return pred; }

@@ -172,6 +172,41 @@ TEST_CASE("sampler: diffusers DDIMScheduler / DPMSolverMultistepScheduler parity
   }
 }
 
+TEST_CASE("sampler: guided-diffusion / Latte respaced DDPM (learned range, fixed large) and DDIM") {
+  const auto& fx = SamplerFixture::get();
+  auto sched = NoiseSchedule::guided_diffusion("linear");
+  SamplerOptions o250;
+  o250.method = "ddpm";
+  o250.steps = 250;
+  auto sp = sampling_timesteps(o250, 1000);
+  std::reverse(sp.begin(), sp.end());
+  CHECK(sp == to_vec(fx["latte/space250"]));
+  auto x_T = fx["ddim/x_T"];
+  auto bank = fx["ddim/noise_bank"];
+  for (const auto& [name, run] : fx.meta()["latte_runs"].items()) {
+    SamplerOptions o;
+    o.method = run["method"];
+    o.steps = run["steps"];
+    o.eta = run["eta"];
+    o.spacing = "respaced";  // ddim: guided-diffusion ddim_sample; ddpm always respaces when steps < T
+    const bool learn = run["learn_sigma"];
+    o.variance = learn ? "auto" : "fixed_large";
+    CHECK_MESSAGE(sampling_timesteps(o, 1000) == to_vec(fx[name + "/timesteps"]), name);
+    ToyDenoiser toy;
+    toy.learned = learn;
+    toy.var_from_x = true;
+    Recorder rec;
+    StepHooks hooks;
+    hooks.after_step = rec.hook();
+    auto gen = make_generator(0);
+    sample(toy, sched, x_T, {}, o, gen, {}, hooks, bank_noise(bank));
+    const double e = check_traj(name.c_str(), rec.x, fx[name + "/traj"]);
+    const double e0 = check_traj((name + " pred_x0").c_str(), rec.x0, fx[name + "/pred_x0"]);
+    std::printf("[parity] Latte/guided-diffusion %-22s S=25: max rel err per step x %.3g, pred_x0 %.3g\n",
+                name.c_str(), e, e0);
+  }
+}
+
 TEST_CASE("sampler: timestep spacings") {
   SamplerOptions o;
   o.steps = 50;
@@ -247,6 +282,13 @@ TEST_CASE("sampler: bad options fail with one clear longvid::Error") {
   o = {};
   o.steps = 1000;  // LVDM spacing would index alphas_cumprod[1000]
   CHECK_THROWS_WITH_AS(run(o), doctest::Contains("LVDM spacing"), Error);
+  o = {};
+  o.method = "ddpm";
+  o.steps = 10;
+  o.variance = "learned_range";  // the toy has no variance channels
+  CHECK_THROWS_WITH_AS(run(o), doctest::Contains("learned-sigma"), Error);
+  o.variance = "fixed_huge";
+  CHECK_THROWS_WITH_AS(run(o), doctest::Contains("unknown --variance"), Error);
   o = {};
   CHECK_THROWS_AS(sample(toy, sched, at::Tensor(), {}, o, gen), Error);
   CHECK(toy.calls == 0);

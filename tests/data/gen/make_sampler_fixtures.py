@@ -7,8 +7,10 @@ DPMSolverMultistepScheduler on a closed-form toy denoiser that the C++ tests re-
 (`toy_eps` below), with stored initial and per-step noise.
 
 Usage:
-  /work/refvenv/bin/python tests/data/gen/make_sampler_fixtures.py --lvdm /path/to/LVDM [--out tests/data/sampler]
-  (or LVDM_ROOT=/path/to/LVDM). The LVDM checkout is only imported, never copied.
+  /work/refvenv/bin/python tests/data/gen/make_sampler_fixtures.py --lvdm /path/to/LVDM \
+      --latte /path/to/Latte [--out tests/data/sampler]
+  (or LVDM_ROOT / LATTE_ROOT). The checkouts are only imported, never copied. Latte's
+  diffusion/ package (guided-diffusion) gives the respaced DDPM / DDIM references.
 Needs: torch, numpy, diffusers, einops, omegaconf, tqdm. pytorch_lightning / torchvision / cv2
 are replaced by import stubs (the sampling code never uses them).
 
@@ -122,9 +124,62 @@ def make_lvdm_model(cls, DDPM, linear_start, linear_end, beta_schedule="linear")
     return m
 
 
+def toy_var(x):
+    """Learned-range variance channel of the toy (mirrored in C++: ToyDenoiser::var_from_x)."""
+    return torch.tanh(x) * 0.5
+
+
+def latte_runs(w, latte_root, x_T, bank):
+    """guided-diffusion SpacedDiffusion as vendored by Latte: DDPM with learned range / fixed
+    large variance and DDIM, on the Latte layout [B, F, C, H, W] (fixtures stay [B, C, F, H, W])."""
+    sys.path.insert(0, latte_root)
+    from diffusion import create_diffusion, space_timesteps
+
+    w.add("latte/space250", np.asarray(sorted(space_timesteps(1000, "250")), dtype=np.int64))
+    to_latte = lambda t: t.permute(0, 2, 1, 3, 4).contiguous()  # B C F H W -> B F C H W
+    from_latte = to_latte  # the same swap
+
+    def learned(x, t):
+        return torch.cat([toy_eps(x, t), toy_var(x)], dim=2)
+
+    real_randn_like = torch.randn_like
+    w.meta["latte_runs"] = {}
+    runs = {"latte_ddpm_learned": ("ddpm", True, 0.0), "latte_ddpm_fixed_large": ("ddpm", False, 0.0),
+            "latte_ddim_eta1": ("ddim", True, 1.0)}
+    for name, (kind, learn_sigma, eta) in runs.items():
+        diffusion = create_diffusion("25", learn_sigma=learn_sigma)
+        counter = {"i": 0}
+
+        def fake_randn_like(x, *a, **k):
+            n = to_latte(bank[counter["i"]])
+            counter["i"] += 1
+            return n.clone()
+
+        torch.randn_like = fake_randn_like
+        model = learned if learn_sigma else (lambda x, t: toy_eps(x, t))
+        traj, x0s = [], []
+        if kind == "ddpm":
+            it = diffusion.p_sample_loop_progressive(model, list(to_latte(x_T).shape), noise=to_latte(x_T),
+                                                     clip_denoised=False, device="cpu")
+        else:
+            it = diffusion.ddim_sample_loop_progressive(model, list(to_latte(x_T).shape), noise=to_latte(x_T),
+                                                        clip_denoised=False, device="cpu", eta=eta)
+        for out in it:
+            traj.append(from_latte(out["sample"]).clone())
+            x0s.append(from_latte(out["pred_xstart"]).clone())
+        torch.randn_like = real_randn_like
+        w.add(f"{name}/traj", torch.stack(traj))
+        w.add(f"{name}/pred_x0", torch.stack(x0s))
+        w.add(f"{name}/timesteps", np.asarray(diffusion.timestep_map[::-1], dtype=np.int64))
+        w.meta["latte_runs"][name] = {"method": kind, "learn_sigma": learn_sigma, "eta": eta, "steps": 25,
+                                      "beta_schedule": "linear", "beta_start": 1e-4, "beta_end": 0.02}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--lvdm", default=os.environ.get("LVDM_ROOT"), help="LVDM source checkout")
+    ap.add_argument("--latte", default=os.environ.get("LATTE_ROOT"),
+                    help="Latte source checkout (its diffusion/ package = guided-diffusion)")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "sampler"))
     args = ap.parse_args()
     if not args.lvdm:
@@ -301,6 +356,9 @@ def main():
         w.meta["diffusers_runs"][name] = {"scheduler": kind, "config": cfg, "steps": steps, "eta": eta,
                                           "prediction": pred}
 
+    # ---------------------------------------------------------------- Latte (guided-diffusion)
+    if args.latte:
+        latte_runs(w, os.path.abspath(args.latte), x_T, bank)
     w.save(os.path.abspath(args.out))
 
 
