@@ -551,7 +551,20 @@ at::Tensor cat2(const at::Tensor& u, const at::Tensor& c) { return u.defined() ?
 at::Tensor GuidedDenoiser::forward(const at::Tensor& x, const at::Tensor& t, const Conditioning& c) {
   last_batched_ = false;
   if (is_identity()) return model_.forward(x, t, c);
-  const auto& u = uncond_;
+  // An unconditional field given for batch 1 (e.g. the empty-prompt embedding) serves any batch.
+  const int64_t B = x.size(0);
+  auto fit = [B](const at::Tensor& f) {
+    if (!f.defined() || f.dim() == 0 || f.size(0) != 1 || B == 1) return f;
+    auto sz = f.sizes().vec();
+    sz[0] = B;
+    return f.expand(sz);
+  };
+  Conditioning u;
+  u.mask = fit(uncond_.mask);
+  u.cond_latent = fit(uncond_.cond_latent);
+  u.cond_noise_level = fit(uncond_.cond_noise_level);
+  u.class_label = fit(uncond_.class_label);
+  u.context = fit(uncond_.context);
   const bool batch = allow_batching_ && same_field(c.mask, u.mask) && same_field(c.cond_latent, u.cond_latent) &&
                      same_field(c.cond_noise_level, u.cond_noise_level) &&
                      same_field(c.class_label, u.class_label) && same_field(c.context, u.context);

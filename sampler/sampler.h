@@ -9,7 +9,9 @@
 //               space_timesteps(T, "steps") (Latte: 250). Learned-sigma models (Latte) use the
 //               learned_range variance, as guided-diffusion.
 //   "ddim"      DDIM with eta. spacing "lvdm": LVDM's DDIMSampler (timesteps range(0,T,T//S)+1,
-//               alphas_prev[0] = ᾱ[0], float32 buffers); "leading" | "trailing" | "linspace":
+//               alphas_prev[0] = ᾱ[0], float32 buffers; quirk: when T % (T//S) != 0 this gives
+//               more than S steps, e.g. S = 30 -> 31 steps 991, 958, …, 1; S values that would
+//               reach timestep T, e.g. 3 or 333, are rejected); "leading" | "trailing" | "linspace":
 //               diffusers' DDIMScheduler (steps_offset, set_alpha_to_one); "respaced":
 //               guided-diffusion ddim_sample on SpacedDiffusion(space_timesteps(T, "S")) (Latte).
 //   "dpmpp_2m"  DPM-Solver++(2M) as diffusers' DPMSolverMultistepScheduler(algorithm_type=
@@ -43,7 +45,9 @@ struct SamplerOptions {
   int steps_offset = 0;           // diffusers "leading" spacing offset (SD 1.x configs: 1)
   bool set_alpha_to_one = true;   // diffusers DDIM: ᾱ_prev of the last step = 1 (false: ᾱ[0])
   bool clip_denoised = false;     // clamp pred_x0 to [-1, 1] (diffusers clip_sample; LVDM latents: off)
-  bool lower_order_final = true;  // dpmpp_2m: first-order last step (always with final sigma 0)
+  // dpmpp_2m: diffusers' flag, kept for config compatibility; with order 2 and final sigma 0
+  // diffusers (and this code) always take a first-order last step, so it changes nothing.
+  bool lower_order_final = true;
   // ddpm variance: "auto" (learned_range for learned-sigma models, else fixed_small),
   // "fixed_small" (posterior variance, LVDM), "fixed_large" (guided-diffusion / Latte with
   // learn_sigma=False: log(append(posterior_variance[1], betas[1:]))), "learned_range".

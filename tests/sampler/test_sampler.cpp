@@ -207,6 +207,26 @@ TEST_CASE("sampler: guided-diffusion / Latte respaced DDPM (learned range, fixed
   }
 }
 
+TEST_CASE("sampler: timestep lists match diffusers set_timesteps and LVDM make_ddim_timesteps") {
+  const auto& fx = SamplerFixture::get();
+  int n = 0;
+  for (const auto& [key, ref] : fx.meta()["timesteps"].items()) {
+    const auto a = key.find('/'), b = key.rfind('/');
+    SamplerOptions o;
+    o.method = key.substr(0, a) == "ddim" ? "ddim" : "dpmpp_2m";
+    o.spacing = key.substr(a + 1, b - a - 1);
+    o.steps = std::stoi(key.substr(b + 1));
+    o.steps_offset = o.spacing == "leading" ? 1 : 0;
+    if (ref.is_string()) {
+      CHECK_THROWS_AS_MESSAGE(sampling_timesteps(o, 1000), Error, key);
+    } else {
+      CHECK_MESSAGE(sampling_timesteps(o, 1000) == ref.get<std::vector<int64_t>>(), key);
+    }
+    ++n;
+  }
+  CHECK(n == 14 * 7);
+}
+
 TEST_CASE("sampler: timestep spacings") {
   SamplerOptions o;
   o.steps = 50;
@@ -350,6 +370,12 @@ TEST_CASE("guidance: cfg and lvdm_uncond formulas, batching, identities") {
   CHECK(at::equal(one.forward(x, t, c), e_c));
   CHECK(at::equal(zero.forward(x, t, c), e_c));
   CHECK(toy.calls == before + 2);
+  // an unconditional field of batch 1 is expanded to the batch (e.g. one empty-prompt embedding)
+  Conditioning u1;
+  u1.mask = at::zeros({1, 1, 3, 2, 2});
+  GuidedDenoiser g1(toy, u1, 7.5, GuidanceMode::Cfg);
+  CHECK(at::equal(g1.forward(x, t, c), g));
+  CHECK(g1.last_batched());
   // learned sigma: only the first C channels are guided; variance channels come from the cond pass
   ToyDenoiser ls;
   ls.learned = true;

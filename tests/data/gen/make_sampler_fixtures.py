@@ -61,7 +61,7 @@ class Writer:
         with open(os.path.join(out_dir, "sampler_fixtures.bin"), "wb") as f:
             f.write(bytes(self.blob))
         with open(os.path.join(out_dir, "sampler_fixtures.json"), "w") as f:
-            json.dump({"arrays": self.index, "meta": self.meta}, f, indent=1, sort_keys=True)
+            json.dump({"arrays": self.index, "meta": self.meta}, f, sort_keys=True)
         print(f"wrote {len(self.blob)} bytes of arrays, {len(self.index)} entries")
 
 
@@ -192,6 +192,8 @@ def main():
     install_import_stubs()
 
     import lvdm.models.ddpm3d as ddpm3d
+    from lvdm.models.modules.util import make_ddim_timesteps
+    lvdm_ddim_timesteps = lambda S: make_ddim_timesteps("uniform", S, 1000, verbose=False)
     import lvdm.samplers.ddim as lvdm_ddim
     from lvdm.models.modules.util import make_beta_schedule
 
@@ -355,6 +357,27 @@ def main():
             w.add(f"{name}/pred_x0", torch.stack(x0s))
         w.meta["diffusers_runs"][name] = {"scheduler": kind, "config": cfg, "steps": steps, "eta": eta,
                                           "prediction": pred}
+
+    # ---------------------------------------------------------------- timestep lists
+    # diffusers set_timesteps and LVDM make_ddim_timesteps for many step counts (ints in JSON;
+    # "error" where the reference fails or yields a timestep outside [0, T)).
+    tl = {}
+    for S in [1, 2, 3, 7, 10, 13, 20, 25, 30, 49, 50, 64, 100, 333]:
+        for kind in ("ddim", "dpm"):
+            for spacing in ("leading", "trailing", "linspace"):
+                cls = DDIMScheduler if kind == "ddim" else DPMSolverMultistepScheduler
+                try:
+                    sch = cls(num_train_timesteps=1000, timestep_spacing=spacing, steps_offset=1 if spacing == "leading" else 0)
+                    sch.set_timesteps(S)
+                    ts = [int(v) for v in sch.timesteps]
+                    if min(ts) < 0 or max(ts) >= 1000:
+                        ts = "error"
+                except Exception:
+                    ts = "error"
+                tl[f"{kind}/{spacing}/{S}"] = ts
+        lv = [int(v) for v in lvdm_ddim_timesteps(S)]
+        tl[f"ddim/lvdm/{S}"] = lv[::-1] if max(lv) < 1000 else "error"
+    w.meta["timesteps"] = tl
 
     # ---------------------------------------------------------------- Latte (guided-diffusion)
     if args.latte:
