@@ -279,6 +279,30 @@ TEST_CASE("sampler: same seed is bit-identical, different seed differs") {
   }
 }
 
+TEST_CASE("sampler: float64 and half states") {
+  auto sched = NoiseSchedule::lvdm();
+  auto gen0 = make_generator(11);
+  auto x_T = at::randn({1, 4, 2, 2, 2}, gen0);
+  for (const char* spacing : {"lvdm", "trailing", "respaced"}) {
+    for (const char* method : {"ddim", "dpmpp_2m", "ddpm"}) {
+      SamplerOptions o;
+      o.method = method;
+      o.spacing = spacing;
+      o.steps = 20;
+      o.eta = 0.0;  // deterministic: float32 and float64 runs must agree closely
+      ToyDenoiser toy;
+      auto g1 = make_generator(1), g2 = make_generator(1), g3 = make_generator(1);
+      auto a = sample(toy, sched, x_T, {}, o, g1);
+      auto b = sample(toy, sched, x_T.to(at::kDouble), {}, o, g2);
+      auto h = sample(toy, sched, x_T.to(at::kHalf), {}, o, g3);
+      CHECK((b.scalar_type() == at::kDouble));
+      CHECK((h.scalar_type() == at::kFloat));
+      if (std::string(method) != "ddpm") CHECK_MESSAGE(rel_err(a, b) < 1e-4, method << " " << spacing);
+      CHECK(std::isfinite(b.abs().max().item<double>()));
+    }
+  }
+}
+
 TEST_CASE("sampler: bad options fail with one clear longvid::Error") {
   auto sched = NoiseSchedule::lvdm();
   ToyDenoiser toy;
