@@ -167,8 +167,10 @@ TEST_CASE("sampler: diffusers DDIMScheduler / DPMSolverMultistepScheduler parity
     const double e = check_traj(name.c_str(), rec.x, fx[name + "/traj"]);
     double e0 = 0;
     if (o.method == "ddim") e0 = check_traj((name + " pred_x0").c_str(), rec.x0, fx[name + "/pred_x0"]);
-    std::printf("[parity] diffusers %-10s %-8s %-17s %-9s S=%-2d eta=%.1f: max rel err per step %.3g (pred_x0 %.3g)\n",
-                name.c_str(), o.method.c_str(), kind.c_str(), o.spacing.c_str(), o.steps, o.eta, e, e0);
+    std::printf("[parity] diffusers %-10s %-8s %-17s %-9s S=%-2d eta=%.1f pred=%-12s: max rel err per step %.3g%s\n",
+                name.c_str(), o.method.c_str(), kind.c_str(), o.spacing.c_str(), o.steps, o.eta,
+                run["prediction"].get<std::string>().c_str(), e,
+                o.method == "ddim" ? fmt::format(" (pred_x0 {:.3g})", e0).c_str() : "");
   }
 }
 
