@@ -480,8 +480,9 @@ std::string check_sampler_options(const SamplerOptions& o, int64_t T) {
   for (int64_t t : ts) {
     if (t < 0 || t >= T) {
       if (spacing == "lvdm")
-        fail("--steps {} with LVDM spacing reaches timestep {} >= {} (LVDM needs T % (T // steps) != T - 1; "
-             "e.g. steps <= {})", o.steps, t, T, T / 2 - 1);
+        fail("--steps {} is not usable with LVDM spacing: its timesteps range(0, {}, {}) + 1 reach {} >= {} "
+             "(the official sampler fails there too); try e.g. --steps 50",
+             o.steps, T, T / o.steps, t, T);
       fail("--steps {} with '{}' spacing gives timestep {} outside [0, {}) (steps_offset {})", o.steps, spacing, t, T,
            o.steps_offset);
     }

@@ -167,8 +167,10 @@ TEST_CASE("sampler: diffusers DDIMScheduler / DPMSolverMultistepScheduler parity
     const double e = check_traj(name.c_str(), rec.x, fx[name + "/traj"]);
     double e0 = 0;
     if (o.method == "ddim") e0 = check_traj((name + " pred_x0").c_str(), rec.x0, fx[name + "/pred_x0"]);
-    std::printf("[parity] diffusers %-10s %-8s %-17s %-9s S=%-2d eta=%.1f: max rel err per step %.3g (pred_x0 %.3g)\n",
-                name.c_str(), o.method.c_str(), kind.c_str(), o.spacing.c_str(), o.steps, o.eta, e, e0);
+    std::printf("[parity] diffusers %-10s %-8s %-17s %-9s S=%-2d eta=%.1f pred=%-12s: max rel err per step %.3g%s\n",
+                name.c_str(), o.method.c_str(), kind.c_str(), o.spacing.c_str(), o.steps, o.eta,
+                run["prediction"].get<std::string>().c_str(), e,
+                o.method == "ddim" ? fmt::format(" (pred_x0 {:.3g})", e0).c_str() : "");
   }
 }
 
@@ -276,6 +278,30 @@ TEST_CASE("sampler: same seed is bit-identical, different seed differs") {
     CHECK_MESSAGE(!at::equal(a, c), method);
     CHECK((a.scalar_type() == at::kFloat));
     CHECK(std::isfinite(a.abs().max().item<double>()));
+  }
+}
+
+TEST_CASE("sampler: float64 and half states") {
+  auto sched = NoiseSchedule::lvdm();
+  auto gen0 = make_generator(11);
+  auto x_T = at::randn({1, 4, 2, 2, 2}, gen0);
+  for (const char* spacing : {"lvdm", "trailing", "respaced"}) {
+    for (const char* method : {"ddim", "dpmpp_2m", "ddpm"}) {
+      SamplerOptions o;
+      o.method = method;
+      o.spacing = spacing;
+      o.steps = 20;
+      o.eta = 0.0;  // deterministic: float32 and float64 runs must agree closely
+      ToyDenoiser toy;
+      auto g1 = make_generator(1), g2 = make_generator(1), g3 = make_generator(1);
+      auto a = sample(toy, sched, x_T, {}, o, g1);
+      auto b = sample(toy, sched, x_T.to(at::kDouble), {}, o, g2);
+      auto h = sample(toy, sched, x_T.to(at::kHalf), {}, o, g3);
+      CHECK((b.scalar_type() == at::kDouble));
+      CHECK((h.scalar_type() == at::kFloat));
+      if (std::string(method) != "ddpm") CHECK_MESSAGE(rel_err(a, b) < 1e-4, method << " " << spacing);
+      CHECK(std::isfinite(b.abs().max().item<double>()));
+    }
   }
 }
 
