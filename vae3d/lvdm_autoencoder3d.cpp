@@ -356,6 +356,42 @@ torch::Tensor LvdmAutoencoder3DImpl::encode_latent(const torch::Tensor& video, s
   return normalize_latent(gen ? post.sample(*gen) : post.mode());
 }
 
+void LvdmAutoencoder3DImpl::decode_stream(const torch::Tensor& z, int64_t window, int64_t overlap,
+                                          const std::function<void(const torch::Tensor&)>& sink, bool normalized) {
+  if (z.dim() != 5) fail("LVDM 3D autoencoder: expected a latent [B, C, t, h, w] to decode");
+  const int64_t T = z.size(2);
+  if (window <= 0) {
+    sink(decode(normalized ? denormalize_latent(z) : z));
+    return;
+  }
+  if (overlap < 0 || overlap >= window)
+    fail("decode: temporal overlap {} must be >= 0 and smaller than the window ({} latent frames)", overlap, window);
+  const int64_t ft = cfg_.factors()[0];  // the official code hard-codes 4 (its configs' factor)
+  const int64_t drop_r = overlap / 2, drop_l = overlap - drop_r;
+  const int64_t max_x_t = window * ft;
+  std::vector<std::pair<int64_t, int64_t>> spans;
+  for (int64_t start = 0; start <= T; start += window - overlap) {
+    int64_t end = std::min(start + window, T);
+    if (end > start) spans.emplace_back(start, end);  // (the official loop may add an empty one)
+  }
+  for (size_t i = 0; i < spans.size(); ++i) {
+    auto zi = z.slice(2, spans[i].first, spans[i].second);
+    auto x = decode(normalized ? denormalize_latent(zi) : zi);
+    const int64_t n = x.size(2);
+    // Python slicing semantics of the reference: [:max_x_t - drop_r_x], [drop_l_x:], [drop_l_x:max_x_t - drop_r_x].
+    int64_t lo = i == 0 ? 0 : std::min(drop_l * ft, n);
+    int64_t hi = i + 1 == spans.size() ? n : std::min(max_x_t - drop_r * ft, n);
+    if (hi > lo) sink(x.slice(2, lo, hi));
+  }
+}
+
+torch::Tensor LvdmAutoencoder3DImpl::decode_overlapped(const torch::Tensor& z, int64_t window, int64_t overlap,
+                                                       bool normalized) {
+  std::vector<torch::Tensor> parts;
+  decode_stream(z, window, overlap, [&](const torch::Tensor& x) { parts.push_back(x); }, normalized);
+  return torch::cat(parts, 2);
+}
+
 std::vector<int64_t> LvdmAutoencoder3DImpl::latent_shape(at::IntArrayRef s) const {
   if (s.size() != 5) fail("LVDM 3D autoencoder: expected a video shape [B, C, T, H, W]");
   auto f = cfg_.factors();

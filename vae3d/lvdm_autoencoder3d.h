@@ -17,6 +17,7 @@
 #include <torch/torch.h>
 
 #include <array>
+#include <functional>
 #include <optional>
 #include <string>
 #include <utility>
@@ -176,6 +177,20 @@ class LvdmAutoencoder3DImpl : public torch::nn::Module {
   torch::Tensor encode_latent(const torch::Tensor& video, std::optional<at::Generator> gen = std::nullopt);
   // denormalise + decode.
   torch::Tensor decode_latent(const torch::Tensor& z) { return decode(denormalize_latent(z)); }
+
+  // Temporal tiling (bounded memory): decodes `z` (normalised with denormalize_latent() first
+  // when `normalized`) in windows of `window` latent frames that overlap by `overlap` frames and
+  // hands the kept frames to `sink` in order, as [B, C, n, H, W] chunks; only one window is
+  // decoded at a time. Windows and the frames kept follow LVDM's overlapped_decode
+  // (ddpm3d.py): windows start every window - overlap latents; from each window the first
+  // ceil(overlap/2) latents' frames are dropped (except for the first window) and the last
+  // floor(overlap/2) latents' frames (except for the last window). Difference: the official loop
+  // can end on an empty window (when (T - window) is a multiple of window - overlap), which it
+  // then tries to decode; here it is skipped. window <= 0 means all of z in one window.
+  void decode_stream(const torch::Tensor& z, int64_t window, int64_t overlap,
+                     const std::function<void(const torch::Tensor&)>& sink, bool normalized = false);
+  // decode_stream collected into one tensor (LVDM's overlapped_decode, on raw latents).
+  torch::Tensor decode_overlapped(const torch::Tensor& z, int64_t window, int64_t overlap, bool normalized = false);
 
   // Latent shape for a video shape [B, C, T, H, W] (T, H, W must be divisible by the factors).
   std::vector<int64_t> latent_shape(at::IntArrayRef video_shape) const;

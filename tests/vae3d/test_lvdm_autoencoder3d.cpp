@@ -127,3 +127,33 @@ TEST_CASE("vae3d: same padding and the SamePadConv3d alias keys") {
       "in the official model",
       Error);
 }
+
+TEST_CASE("vae3d: temporal tiling follows LVDM's overlapped_decode") {
+  LvdmAe3dConfig cfg;
+  cfg.n_hiddens = cfg.decoder_n_hiddens = 16;
+  cfg.downsample = cfg.upsample = {2, 2, 2};  // temporal factor 2
+  cfg.scale_factor = 0.5;
+  cfg.shift_factor = 0.25;
+  LvdmAutoencoder3D ae(cfg);
+  torch::NoGradGuard ng;
+  auto z = torch::randn({1, 4, 7, 4, 4});
+  // Reference, written from ddpm3d.py overlapped_decode with max_z_t=4, overlap_t=2 (factor 2 here):
+  // windows start at 0, 2, 4, 6 -> [0:4], [2:6], [4:7], [6:7]; drop_l = drop_r = 1 latent = 2 frames.
+  auto d = [&](int64_t a, int64_t b) { return ae->decode(z.slice(2, a, b)); };
+  auto ref = torch::cat({d(0, 4).slice(2, 0, 8 - 2), d(2, 6).slice(2, 2, 8 - 2), d(4, 7).slice(2, 2, 8 - 2),
+                         d(6, 7).slice(2, 2)},
+                        2);
+  std::vector<int64_t> chunks;
+  auto out = ae->decode_overlapped(z, 4, 2);
+  ae->decode_stream(z, 4, 2, [&](const torch::Tensor& x) { chunks.push_back(x.size(2)); });
+  CHECK(out.size(2) == 14);
+  CHECK(chunks == std::vector<int64_t>{6, 4, 4});  // the last window [6:7] keeps nothing
+  CHECK(torch::equal(out, ref));
+  // No tiling: one decode.
+  CHECK(torch::equal(ae->decode_overlapped(z, 0, 0), ae->decode(z)));
+  // Normalised latents: decode((1/scale) z - shift).
+  auto zn = ae->normalize_latent(z);
+  CHECK(torch::allclose(ae->denormalize_latent(zn), z, 1e-6, 1e-6));
+  CHECK(torch::allclose(ae->decode_overlapped(zn, 4, 2, /*normalized=*/true), out, 1e-5, 1e-5));
+  CHECK_THROWS_WITH_AS(ae->decode_overlapped(z, 4, 4), doctest::Contains("overlap 4 must be >= 0 and smaller"), Error);
+}
