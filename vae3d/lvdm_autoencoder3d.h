@@ -23,6 +23,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/checkpoint.h"
 #include "core/config.h"
 
 namespace longvid {
@@ -51,6 +52,11 @@ struct LvdmAe3dConfig {
   // Checks the values (GroupNorm(32) divisibility, powers of two, ...); throws longvid::Error.
   void validate(const std::string& source = "config") const;
   std::string to_json() const;
+  // Infers the shape-carrying values from a state dict holding the AE under `prefix` (n_hiddens,
+  // z_channels, embed_dim, image_channel, number of levels). The per-dim strides are not stored
+  // in the weights: 3 levels are taken as the official [4, 8, 8] (every released LVDM AE);
+  // anything else needs a config (longvid::Error says so).
+  static LvdmAe3dConfig infer(const StateDict& sd, const std::string& prefix = "");
   // Overall (T, H, W) factor between video and latent: 2^(number of halvings) per dim.
   std::array<int64_t, 3> factors() const;
 };
@@ -206,6 +212,15 @@ class LvdmAutoencoder3DImpl : public torch::nn::Module {
 };
 TORCH_MODULE(LvdmAutoencoder3D);
 
+// Where the AE sits in a checkpoint: "first_stage_model." in LVDM diffusion checkpoints, ""
+// in AE checkpoints (ae/ae_sky.ckpt, which also hold the training loss as loss.*).
+std::string lvdm_ae3d_prefix(const StateDict& sd);
+
+// Loads the AE weights of an official checkpoint (either layout above; loss.* ignored) into `ae`:
+// SamePadConv3d aliases resolved (see below), dtype/device converted, strict: ONE longvid::Error
+// lists every missing / unexpected / mis-shaped key.
+void load_lvdm_ae3d(LvdmAutoencoder3DImpl& ae, const StateDict& sd);
+
 // Quirk (SamePadConv3d alias): rewrites `names` -> tensors so that each official `X.weight`
 // alias of a SamePadConv3d becomes `X.conv.weight` for the modules in `module`: a lone alias is
 // renamed; an alias next to `X.conv.weight` is dropped after checking that both hold the same
@@ -214,5 +229,8 @@ TORCH_MODULE(LvdmAutoencoder3D);
 std::vector<std::pair<std::string, torch::Tensor>> resolve_samepad_aliases(
     const torch::nn::Module& module, const std::vector<std::pair<std::string, torch::Tensor>>& entries,
     const std::string& source);
+// The same on a StateDict: entries under `prefix` (prefix removed), aliases resolved; keeps the
+// file path for messages.
+StateDict resolve_samepad_aliases(const torch::nn::Module& module, const StateDict& sd, const std::string& prefix = "");
 
 }  // namespace longvid
