@@ -280,4 +280,33 @@ TEST_CASE("vae3d: parity on the full official sky model (optional, LONGVID_LVDM_
   CHECK(p.mean <= 1e-5);
   CHECK(p.logvar <= 1e-5);
   CHECK(p.decoded <= 1e-5);
+  // The same weights as a torch.save'd LVDM checkpoint (gen_lvdm_ae3d.py --ckpt <prefix>.ckpt):
+  // state_dict with first_stage_model.*, each SamePadConv3d weight under two names sharing storage.
+  auto ckpt = std::string(prefix) + ".ckpt";
+  if (std::filesystem::exists(ckpt)) {
+    auto sd = load_checkpoint(ckpt);
+    CHECK(lvdm_ae3d_prefix(sd) == "first_stage_model.");
+    auto q = run_parity(cfg, sd, io);
+    MESSAGE("sky from " << sd.format << " checkpoint: relative error decoded " << q.decoded);
+    CHECK(q.decoded == p.decoded);
+    CHECK(q.mean == p.mean);
+  }
+}
+
+TEST_CASE("vae3d: bf16 compute on CPU stays close to the fp32 reference") {
+  auto dir = test::data_dir() / "vae3d";
+  auto cfg = LvdmAe3dConfig::from_config(Config::load(dir / "lvdm_ae3d_tiny_t2.yaml"));
+  auto weights = load_checkpoint(dir / "lvdm_ae3d_tiny_t2.weights.safetensors");
+  auto io = load_checkpoint(dir / "lvdm_ae3d_tiny_t2.io.safetensors");
+  LvdmAutoencoder3D ae(cfg);
+  load_lvdm_ae3d(*ae, weights);
+  ae->to(torch::kBFloat16);
+  torch::NoGradGuard ng;
+  auto post = ae->encode(io.get("input").to(torch::kBFloat16));
+  auto dec = ae->decode(io.get("mean").to(torch::kBFloat16));
+  CHECK((dec.scalar_type() == torch::kBFloat16));
+  double em = rel_err(post.mean, io.get("mean")), ed = rel_err(dec, io.get("decoded"));
+  MESSAGE("bf16 on CPU: relative error mean " << em << ", decoded " << ed);
+  CHECK(em < 0.05);
+  CHECK(ed < 0.05);
 }

@@ -109,6 +109,9 @@ def main():
     ap.add_argument("--alias", choices=["weight", "conv", "both"], default="both")
     ap.add_argument("--fp32-weights", action="store_true", help="store fp32 weights (no fp16 rounding)")
     ap.add_argument("--out", help="output prefix: writes <out>.weights.safetensors and <out>.io.safetensors")
+    ap.add_argument("--ckpt", help="also write the weights as an LVDM diffusion checkpoint would hold them: "
+                    "torch.save({'state_dict': {'first_stage_model.' + key: ...}}) with the aliased weights sharing "
+                    "storage, as torch.save of the official model does (large: not for committing)")
     ap.add_argument("--keys-json", help="write {key: shape} of the official state dict and the parameter count")
     a = ap.parse_args()
 
@@ -151,6 +154,10 @@ def main():
         io = {"input": x.contiguous(), "mean": post.mean.contiguous(), "logvar": post.logvar.contiguous(),
               "decoded": dec.contiguous()}
         save_file(io, a.out + ".io.safetensors", metadata=meta)
+        if a.ckpt:
+            sd = {"first_stage_model." + k: v for k, v in model.state_dict().items()}
+            torch.save({"epoch": 0, "global_step": 0, "state_dict": sd}, a.ckpt)
+            print(f"wrote {a.ckpt}")
         for k, v in io.items():
             print(f"  {k}: {tuple(v.shape)} mean|x| {v.abs().mean().item():.4g} max|x| {v.abs().max().item():.4g}")
         print(f"wrote {a.out}.weights.safetensors, {a.out}.io.safetensors")
