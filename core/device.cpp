@@ -1,0 +1,93 @@
+#include "core/device.h"
+
+#include <torch/cuda.h>
+
+#include <cctype>
+
+#include "core/error.h"
+#include "core/log.h"
+
+namespace longvid {
+
+namespace {
+std::string normalise(const std::string& s) {
+  size_t b = 0, e = s.size();
+  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
+  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
+  std::string out = s.substr(b, e - b);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+}  // namespace
+
+bool built_with_cuda() {
+#ifdef LONGVID_WITH_CUDA
+  return true;
+#else
+  return false;
+#endif
+}
+
+int visible_cuda_devices() {
+  if (!built_with_cuda()) return 0;
+  return static_cast<int>(torch::cuda::device_count());
+}
+
+c10::Device parse_device(const std::string& spec, const std::string& option) {
+  return parse_device(spec, built_with_cuda(), visible_cuda_devices(), option);
+}
+
+c10::Device parse_device(const std::string& spec, bool with_cuda, int cuda_devices, const std::string& option) {
+  const std::string s = normalise(spec);
+  if (s == "cpu") return c10::Device(c10::kCPU);
+  int index = -1;
+  if (s == "cuda") {
+    index = -1;
+  } else if (s.rfind("cuda:", 0) == 0 && s.size() > 5 && s.size() <= 8 &&
+             s.find_first_not_of("0123456789", 5) == std::string::npos) {
+    index = std::stoi(s.substr(5));
+  } else {
+    fail("{} '{}': expected cpu, cuda or cuda:N", option, spec);
+  }
+  if (!with_cuda)
+    fail_hint("rebuild with scripts/build -DLONGVID_CUDA=ON (needs the CUDA LibTorch and nvcc), or use --device cpu",
+              "{} {}: longvid was built without CUDA (this is the CPU-only variant)", option, s);
+  if (cuda_devices <= 0)
+    fail_hint("check nvidia-smi and CUDA_VISIBLE_DEVICES, or use --device cpu",
+              "{} {}: no CUDA device visible (this is the CUDA variant, but the driver reports no device)", option,
+              s);
+  if (index >= cuda_devices)
+    fail("{} {}: only {} CUDA device{} visible (cuda:0{})", option, s, cuda_devices, cuda_devices == 1 ? "" : "s",
+         cuda_devices == 1 ? "" : fmt::format(" .. cuda:{}", cuda_devices - 1));
+  return c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(index < 0 ? 0 : index));
+}
+
+c10::ScalarType parse_dtype(const std::string& spec, const std::string& option) {
+  const std::string s = normalise(spec);
+  if (s == "fp32" || s == "float32" || s == "float" || s == "f32") return c10::kFloat;
+  if (s == "bf16" || s == "bfloat16") return c10::kBFloat16;
+  if (s == "fp16" || s == "float16" || s == "half" || s == "f16") return c10::kHalf;
+  fail("{} '{}': expected fp32, bf16 or fp16", option, spec);
+}
+
+std::string dtype_option_name(c10::ScalarType t) {
+  switch (t) {
+    case c10::kFloat: return "fp32";
+    case c10::kBFloat16: return "bf16";
+    case c10::kHalf: return "fp16";
+    default: return c10::toString(t);
+  }
+}
+
+std::string DevicePolicy::describe() const { return device.str() + " " + dtype_option_name(dtype); }
+
+DevicePolicy make_device_policy(const std::string& device, const std::string& dtype) {
+  DevicePolicy p;
+  p.device = parse_device(device);
+  p.dtype = parse_dtype(dtype);
+  if (p.device.is_cpu() && p.dtype == c10::kHalf)
+    spdlog::warn("fp16 on cpu is slow and some operators lack fp16 CPU kernels; bf16 or fp32 is recommended");
+  return p;
+}
+
+}  // namespace longvid

@@ -1,0 +1,312 @@
+#include <doctest/doctest.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <set>
+#include <nlohmann/json.hpp>
+
+#include "core/checkpoint.h"
+#include "core/config.h"
+#include "core/error.h"
+#include "tests/helpers.h"
+#include "vae3d/lvdm_autoencoder3d.h"
+
+using namespace longvid;
+
+namespace {
+std::filesystem::path lvdm_config(const std::string& rel) { return test::data_dir() / "configs" / "lvdm" / rel; }
+
+double rel_err(const torch::Tensor& a, const torch::Tensor& b) {
+  return ((a.to(torch::kDouble) - b.to(torch::kDouble)).norm() / b.to(torch::kDouble).norm()).item<double>();
+}
+
+struct Parity {
+  double mean, logvar, logvar_unclamped, decoded;
+};
+
+// Loads `weights` into a model built from `cfg`, runs encode / decode on the fixture's input and
+// returns the relative errors (Frobenius) against the official outputs.
+Parity run_parity(const LvdmAe3dConfig& cfg, const StateDict& weights, const StateDict& io) {
+  LvdmAutoencoder3D ae(cfg);
+  ae->eval();
+  load_lvdm_ae3d(*ae, weights);
+  torch::NoGradGuard ng;
+  auto post = ae->encode(io.get("input"));
+  auto dec = ae->decode(io.get("mean"));
+  const int64_t c = cfg.embed_dim;  // channels 0, 1 of logvar are pushed past the clamp by the fixture
+  return {rel_err(post.mean, io.get("mean")), rel_err(post.logvar, io.get("logvar")),
+          rel_err(post.logvar.slice(1, 2, c), io.get("logvar").slice(1, 2, c)), rel_err(dec, io.get("decoded"))};
+}
+}  // namespace
+
+TEST_CASE("vae3d: the official sky config builds the official module tree") {
+  auto cfg = LvdmAe3dConfig::from_config(Config::load(lvdm_config("videoae/sky.yaml")));
+  CHECK(cfg.n_hiddens == 32);
+  CHECK(cfg.downsample == std::array<int64_t, 3>{4, 8, 8});
+  CHECK(cfg.factors() == std::array<int64_t, 3>{4, 8, 8});
+  CHECK(cfg.scale_factor == 1.0);
+  LvdmAutoencoder3D ae(cfg);
+
+  std::ifstream f(test::data_dir() / "vae3d" / "lvdm_ae3d_sky_keys.json");
+  auto official = nlohmann::json::parse(f);
+  std::map<std::string, std::vector<int64_t>> want;
+  for (auto& [k, shape] : official["state_dict"].items()) want[k] = shape.get<std::vector<int64_t>>();
+  int64_t n = 0;
+  std::map<std::string, std::vector<int64_t>> have;
+  for (const auto& p : ae->named_parameters()) {
+    have[p.key()] = p.value().sizes().vec();
+    n += p.value().numel();
+  }
+  CHECK(n == official["parameters"].get<int64_t>());
+  MESSAGE("LVDM sky 3D autoencoder: " << n << " parameters (official: " << official["parameters"] << ")");
+  // Every registered name is an official key with the official shape; the official keys we do not
+  // register are exactly the SamePadConv3d aliases `X.weight` of `X.conv.weight`.
+  for (const auto& [k, shape] : have) {
+    INFO(k);
+    REQUIRE(want.count(k));
+    CHECK(want[k] == shape);
+  }
+  int aliases = 0;
+  for (const auto& [k, shape] : want) {
+    if (have.count(k)) continue;
+    INFO(k);
+    REQUIRE(k.size() > 7);
+    auto conv = k.substr(0, k.size() - 7) + ".conv.weight";
+    CHECK(have.count(conv));
+    ++aliases;
+  }
+  CHECK(have.size() + aliases == want.size());
+
+  // The diffusion config carries the latent normalisation.
+  auto sky = LvdmAe3dConfig::from_config(Config::load(lvdm_config("lvdm_short/sky.yaml")));
+  CHECK(sky.scale_factor == 0.33422927);
+  CHECK(sky.shift_factor == 1.4606637);
+  CHECK(sky.to_json().find("\"downsample\":[4,8,8]") != std::string::npos);
+
+  // 16 x 256^2 -> 4 x 32^2 (shape only here; small input).
+  CHECK(ae->latent_shape({1, 3, 16, 256, 256}) == std::vector<int64_t>{1, 4, 4, 32, 32});
+  torch::NoGradGuard ng;
+  auto x = torch::rand({1, 3, 4, 16, 16}) * 2 - 1;
+  auto post = ae->encode(x);
+  CHECK(post.mean.sizes() == at::IntArrayRef{1, 4, 1, 2, 2});
+  CHECK(ae->decode(post.mean).sizes() == x.sizes());
+}
+
+TEST_CASE("vae3d: config errors") {
+  CHECK_THROWS_WITH_AS(LvdmAe3dConfig::from_config(Config::load(lvdm_config("lvdm_short/text2video.yaml"))),
+                       doctest::Contains("first_stage_config.target is 'lvdm.models.autoencoder.AutoencoderKL', not "
+                                         "LVDM's 3D autoencoder"),
+                       Error);
+  auto bad = Config::parse_yaml(
+      "ddconfig: {double_z: true, z_channels: 4, encoder: {params: {n_hiddens: 8, downsample: [2, 2, 2], z_channels: "
+      "4, double_z: true}}, decoder: {params: {n_hiddens: 32, upsample: [2, 2, 2], z_channels: 4, image_channel: 3}}}\n"
+      "embed_dim: 4\n",
+      "bad.yaml");
+  CHECK_THROWS_WITH_AS(LvdmAe3dConfig::from_config(bad),
+                       "bad.yaml: encoder n_hiddens 8: level 0 has 16 channels, not divisible by GroupNorm's 32 groups",
+                       Error);
+  auto bad2 = Config::parse_yaml(
+      "ddconfig: {double_z: true, z_channels: 4, encoder: {params: {n_hiddens: 16, downsample: [3, 2, 2], z_channels: "
+      "4, double_z: true}}, decoder: {params: {n_hiddens: 16, upsample: [2, 2], z_channels: 4, image_channel: 3}}}\n"
+      "embed_dim: 4\n",
+      "bad2.yaml");
+  CHECK_THROWS_WITH_AS(LvdmAe3dConfig::from_config(bad2), doctest::Contains("upsample: expected 3 values"), Error);
+}
+
+TEST_CASE("vae3d: same padding and the SamePadConv3d alias keys") {
+  using namespace lvdm_ae3d;
+  // k4 s(1,2,2): T pad 3 -> front 2, back 1; H/W pad 2 -> 1, 1.
+  using D3 = std::array<int64_t, 3>;
+  SamePadConv3d c(2, 3, D3{4, 4, 4}, D3{1, 2, 2});
+  CHECK(c->pad == std::vector<int64_t>{1, 1, 1, 1, 2, 1});
+  torch::NoGradGuard ng;
+  auto x = torch::randn({1, 2, 5, 8, 8});
+  auto ref = torch::conv3d(torch::pad(x, {1, 1, 1, 1, 2, 1}, "replicate"), c->conv->weight, c->conv->bias,
+                           {1, 2, 2});
+  CHECK(torch::equal(c(x), ref));
+  CHECK(c(x).sizes() == at::IntArrayRef{1, 3, 5, 4, 4});
+  SamePadConvTranspose3d t(3, 2, D3{4, 4, 4}, D3{1, 2, 2});
+  CHECK(t(c(x)).sizes() == x.sizes());
+
+  LvdmAe3dConfig cfg;
+  cfg.n_hiddens = cfg.decoder_n_hiddens = 16;
+  cfg.downsample = cfg.upsample = {2, 2, 2};
+  LvdmAutoencoder3D ae(cfg);
+  auto w = ae->quant_conv->conv->weight.detach().clone();
+  auto b = ae->quant_conv->conv->bias.detach().clone();
+  // A lone alias is renamed; the norm weights (no conv child) are not touched.
+  auto r = resolve_samepad_aliases(*ae, {{"quant_conv.weight", w}, {"quant_conv.conv.bias", b},
+                                         {"encoder.final_block.0.weight", b}},
+                                   "ck");
+  REQUIRE(r.size() == 3);
+  CHECK(r[0].first == "quant_conv.conv.weight");
+  CHECK(r[2].first == "encoder.final_block.0.weight");
+  // A duplicate pair (official checkpoints) collapses to the conv key.
+  r = resolve_samepad_aliases(*ae, {{"quant_conv.weight", w}, {"quant_conv.conv.weight", w}}, "ck");
+  REQUIRE(r.size() == 1);
+  CHECK(r[0].first == "quant_conv.conv.weight");
+  // A pair that differs is an error naming both keys.
+  CHECK_THROWS_WITH_AS(
+      resolve_samepad_aliases(*ae, {{"quant_conv.weight", w + 1}, {"quant_conv.conv.weight", w}}, "ck.ckpt"),
+      "ck.ckpt: 'quant_conv.weight' and 'quant_conv.conv.weight' differ, but both name the same SamePadConv3d weight "
+      "in the official model",
+      Error);
+}
+
+TEST_CASE("vae3d: temporal tiling follows LVDM's overlapped_decode") {
+  LvdmAe3dConfig cfg;
+  cfg.n_hiddens = cfg.decoder_n_hiddens = 16;
+  cfg.downsample = cfg.upsample = {2, 2, 2};  // temporal factor 2
+  cfg.scale_factor = 0.5;
+  cfg.shift_factor = 0.25;
+  LvdmAutoencoder3D ae(cfg);
+  torch::NoGradGuard ng;
+  auto z = torch::randn({1, 4, 7, 4, 4});
+  // Reference, written from ddpm3d.py overlapped_decode with max_z_t=4, overlap_t=2 (factor 2 here):
+  // windows start at 0, 2, 4, 6 -> [0:4], [2:6], [4:7], [6:7]; drop_l = drop_r = 1 latent = 2 frames.
+  auto d = [&](int64_t a, int64_t b) { return ae->decode(z.slice(2, a, b)); };
+  auto ref = torch::cat({d(0, 4).slice(2, 0, 8 - 2), d(2, 6).slice(2, 2, 8 - 2), d(4, 7).slice(2, 2, 8 - 2),
+                         d(6, 7).slice(2, 2)},
+                        2);
+  std::vector<int64_t> chunks;
+  auto out = ae->decode_overlapped(z, 4, 2);
+  ae->decode_stream(z, 4, 2, [&](const torch::Tensor& x) { chunks.push_back(x.size(2)); });
+  CHECK(out.size(2) == 14);
+  CHECK(chunks == std::vector<int64_t>{6, 4, 4});  // the last window [6:7] keeps nothing
+  CHECK(torch::equal(out, ref));
+  // No tiling: one decode.
+  CHECK(torch::equal(ae->decode_overlapped(z, 0, 0), ae->decode(z)));
+  // Normalised latents: decode((1/scale) z - shift).
+  auto zn = ae->normalize_latent(z);
+  CHECK(torch::allclose(ae->denormalize_latent(zn), z, 1e-6, 1e-6));
+  CHECK(torch::allclose(ae->decode_overlapped(zn, 4, 2, /*normalized=*/true), out, 1e-5, 1e-5));
+  CHECK_THROWS_WITH_AS(ae->decode_overlapped(z, 4, 4), doctest::Contains("overlap 4 must be >= 0 and smaller"), Error);
+}
+
+TEST_CASE("vae3d: parity with the official LVDM 3D autoencoder (fp32, CPU)") {
+  for (const char* name : {"lvdm_ae3d_tiny_t2", "lvdm_ae3d_tiny_s2"}) {
+    auto dir = test::data_dir() / "vae3d";
+    auto cfg = LvdmAe3dConfig::from_config(Config::load(dir / (std::string(name) + ".yaml")));
+    auto weights = load_checkpoint(dir / (std::string(name) + ".weights.safetensors"));
+    auto io = load_checkpoint(dir / (std::string(name) + ".io.safetensors"));
+    CHECK(detect_layout(weights) == "lvdm-ae3d");
+    auto p = run_parity(cfg, weights, io);
+    MESSAGE(std::string(name) << ": relative error mean " << p.mean << ", logvar " << p.logvar << " (unclamped channels "
+                 << p.logvar_unclamped << "), decoded " << p.decoded);
+    CHECK(p.mean <= 1e-5);
+    CHECK(p.logvar <= 1e-5);
+    CHECK(p.logvar_unclamped <= 1e-5);
+    CHECK(p.decoded <= 1e-5);
+    {  // The comparison is not vacuous: default-initialised weights are far off.
+      LvdmAutoencoder3D fresh(cfg);
+      torch::NoGradGuard ng;
+      CHECK(rel_err(fresh->decode(io.get("mean")), io.get("decoded")) > 0.1);
+      CHECK(rel_err(fresh->encode(io.get("input")).mean, io.get("mean")) > 0.1);
+    }
+    // The clamp is exercised: the fixture drives two logvar channels past [-30, 20].
+    CHECK(io.get("logvar").max().item<float>() == 20.0f);
+    CHECK(io.get("logvar").min().item<float>() == -30.0f);
+
+    // The same weights laid out as in an LVDM diffusion checkpoint: first_stage_model.* with both
+    // alias keys of every SamePadConv3d weight, next to U-Net and loss entries.
+    LvdmAutoencoder3D probe(cfg);
+    StateDict full;
+    full.set("model.diffusion_model.out.2.weight", torch::zeros({2}));
+    std::set<std::string> params;
+    for (const auto& q : probe->named_parameters()) params.insert(q.key());
+    for (const auto& k : weights.keys()) {
+      std::string conv = k, alias = k;
+      const std::string cw = ".conv.weight";
+      if (k.size() > cw.size() && k.compare(k.size() - cw.size(), cw.size(), cw) == 0)
+        alias = k.substr(0, k.size() - cw.size()) + ".weight";
+      else if (!params.count(k))
+        conv = k.substr(0, k.size() - 7) + ".conv.weight";
+      full.set("first_stage_model." + alias, weights.get(k));
+      if (alias != conv) full.set("first_stage_model." + conv, weights.get(k).clone());
+    }
+    full.set("loss.logvar", torch::zeros({}));
+    CHECK(lvdm_ae3d_prefix(full) == "first_stage_model.");
+    auto q = run_parity(cfg, full, io);
+    CHECK(q.decoded == p.decoded);
+    CHECK(q.mean == p.mean);
+  }
+}
+
+TEST_CASE("vae3d: loading reports every problem at once; config inference") {
+  auto dir = test::data_dir() / "vae3d";
+  auto cfg = LvdmAe3dConfig::from_config(Config::load(dir / "lvdm_ae3d_tiny_t2.yaml"));
+  auto weights = load_checkpoint(dir / "lvdm_ae3d_tiny_t2.weights.safetensors");
+  // The s2 model has the same tensors (only strides differ): loading t2 weights works shape-wise,
+  // but the sky model does not match.
+  LvdmAutoencoder3D sky(LvdmAe3dConfig{});
+  try {
+    load_lvdm_ae3d(*sky, weights);
+    FAIL("expected an error");
+  } catch (const Error& e) {
+    std::string m = e.what();
+    CHECK(m.find("lvdm_ae3d_tiny_t2.weights.safetensors: does not match the model") != std::string::npos);
+    CHECK(m.find("missing") != std::string::npos);
+    CHECK(m.find("mis-shaped") != std::string::npos);
+    CHECK(test::count_lines(m) == 1);
+  }
+  // One level: strides cannot be inferred from shapes.
+  CHECK_THROWS_WITH_AS(LvdmAe3dConfig::infer(weights), doctest::Contains("1 encoder / 1 decoder levels"), Error);
+  // The official layout (shapes from the official sky state dict, no real data needed).
+  std::ifstream f(dir / "lvdm_ae3d_sky_keys.json");
+  auto official = nlohmann::json::parse(f);
+  StateDict shapes;
+  for (auto& [k, shape] : official["state_dict"].items())
+    shapes.set("first_stage_model." + k, torch::zeros({1}).expand(shape.get<std::vector<int64_t>>()));
+  auto inferred = LvdmAe3dConfig::infer(shapes, "first_stage_model.");
+  auto yaml = LvdmAe3dConfig::from_config(Config::load(lvdm_config("videoae/sky.yaml")));
+  CHECK(inferred.to_json() == yaml.to_json());
+  (void)cfg;
+}
+
+TEST_CASE("vae3d: parity on the full official sky model (optional, LONGVID_LVDM_AE_SKY_FIXTURE)") {
+  // Made by: gen_lvdm_ae3d.py --config tests/data/configs/lvdm/videoae/sky.yaml --shape 1,3,8,64,64
+  //          --alias both --fp32-weights --out /tmp/sky   (145 MB: not committed)
+  const char* prefix = std::getenv("LONGVID_LVDM_AE_SKY_FIXTURE");
+  if (!prefix) {
+    MESSAGE("skipped: set LONGVID_LVDM_AE_SKY_FIXTURE=<prefix of sky.weights/.io.safetensors>");
+    return;
+  }
+  auto cfg = LvdmAe3dConfig::from_config(Config::load(lvdm_config("videoae/sky.yaml")));
+  auto weights = load_checkpoint(std::string(prefix) + ".weights.safetensors");
+  auto io = load_checkpoint(std::string(prefix) + ".io.safetensors");
+  auto p = run_parity(cfg, weights, io);
+  MESSAGE("sky (19.45M params): relative error mean " << p.mean << ", logvar " << p.logvar << " (unclamped "
+                                                       << p.logvar_unclamped << "), decoded " << p.decoded);
+  CHECK(p.mean <= 1e-5);
+  CHECK(p.logvar <= 1e-5);
+  CHECK(p.decoded <= 1e-5);
+  // The same weights as a torch.save'd LVDM checkpoint (gen_lvdm_ae3d.py --ckpt <prefix>.ckpt):
+  // state_dict with first_stage_model.*, each SamePadConv3d weight under two names sharing storage.
+  auto ckpt = std::string(prefix) + ".ckpt";
+  if (std::filesystem::exists(ckpt)) {
+    auto sd = load_checkpoint(ckpt);
+    CHECK(lvdm_ae3d_prefix(sd) == "first_stage_model.");
+    auto q = run_parity(cfg, sd, io);
+    MESSAGE("sky from " << sd.format << " checkpoint: relative error decoded " << q.decoded);
+    CHECK(q.decoded == p.decoded);
+    CHECK(q.mean == p.mean);
+  }
+}
+
+TEST_CASE("vae3d: bf16 compute on CPU stays close to the fp32 reference") {
+  auto dir = test::data_dir() / "vae3d";
+  auto cfg = LvdmAe3dConfig::from_config(Config::load(dir / "lvdm_ae3d_tiny_t2.yaml"));
+  auto weights = load_checkpoint(dir / "lvdm_ae3d_tiny_t2.weights.safetensors");
+  auto io = load_checkpoint(dir / "lvdm_ae3d_tiny_t2.io.safetensors");
+  LvdmAutoencoder3D ae(cfg);
+  load_lvdm_ae3d(*ae, weights);
+  ae->to(torch::kBFloat16);
+  torch::NoGradGuard ng;
+  auto post = ae->encode(io.get("input").to(torch::kBFloat16));
+  auto dec = ae->decode(io.get("mean").to(torch::kBFloat16));
+  CHECK((dec.scalar_type() == torch::kBFloat16));
+  double em = rel_err(post.mean, io.get("mean")), ed = rel_err(dec, io.get("decoded"));
+  MESSAGE("bf16 on CPU: relative error mean " << em << ", decoded " << ed);
+  CHECK(em < 0.05);
+  CHECK(ed < 0.05);
+}

@@ -1,0 +1,501 @@
+#include "vae3d/lvdm_autoencoder3d.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <set>
+#include <unordered_map>
+
+#include "core/error.h"
+
+namespace longvid {
+
+namespace {
+
+constexpr const char* kAeTarget = "lvdm.models.autoencoder3d.AutoencoderKL";
+constexpr int64_t kGroups = 32;  // Normalize(): GroupNorm(num_groups=32, eps=1e-6, affine=True)
+constexpr double kGroupNormEps = 1e-6;
+using Dims3 = std::array<int64_t, 3>;
+constexpr Dims3 kOne{1, 1, 1}, kK3{3, 3, 3}, kK4{4, 4, 4};
+
+int log2_exact(int64_t v) {
+  int n = 0;
+  while ((int64_t{1} << n) < v) ++n;
+  return (int64_t{1} << n) == v ? n : -1;
+}
+
+std::array<int64_t, 3> triple(const Config& cfg, const std::string& key) {
+  auto v = cfg.get<std::vector<int64_t>>(key);
+  if (v.size() != 3)
+    fail("{}.{}: expected 3 values (T, H, W), got {} ({})", cfg.key_path(), key, v.size(), cfg.source());
+  return {v[0], v[1], v[2]};
+}
+
+// x * sigmoid(x), as the official silu() (not the fused torch silu).
+torch::Tensor silu_ref(const torch::Tensor& x) { return x * torch::sigmoid(x); }
+
+torch::nn::GroupNorm group_norm(int64_t channels) {
+  return torch::nn::GroupNorm(torch::nn::GroupNormOptions(kGroups, channels).eps(kGroupNormEps).affine(true));
+}
+
+// total pad p = k - s per dim; F.pad order (last dim first): front p/2 + p%2, back p/2.
+std::vector<int64_t> same_pad(const std::array<int64_t, 3>& k, const std::array<int64_t, 3>& s) {
+  std::vector<int64_t> pad;
+  for (int d = 2; d >= 0; --d) {
+    int64_t p = k[d] - s[d];
+    TORCH_CHECK(p >= 0, "SamePadConv3d: kernel smaller than stride");
+    pad.push_back(p / 2 + p % 2);
+    pad.push_back(p / 2);
+  }
+  return pad;
+}
+
+torch::Tensor pad_input(const torch::Tensor& x, const std::vector<int64_t>& pad, const std::string& mode) {
+  bool any = std::any_of(pad.begin(), pad.end(), [](int64_t p) { return p != 0; });
+  if (!any) return x;  // F.pad with zero pads returns the input values unchanged
+  return torch::pad(x, pad, mode);
+}
+
+// Per-level strides from the per-dim factors, as the official code: while a dim still has
+// halvings left it gets stride 2.
+std::vector<std::array<int64_t, 3>> level_strides(const std::array<int64_t, 3>& factors) {
+  std::array<int, 3> n{};
+  for (int d = 0; d < 3; ++d) n[d] = log2_exact(factors[d]);
+  int levels = *std::max_element(n.begin(), n.end());
+  std::vector<std::array<int64_t, 3>> out;
+  for (int i = 0; i < levels; ++i) {
+    std::array<int64_t, 3> s{};
+    for (int d = 0; d < 3; ++d) s[d] = n[d] - i > 0 ? 2 : 1;
+    out.push_back(s);
+  }
+  return out;
+}
+
+}  // namespace
+
+// ---- config -------------------------------------------------------------------------------------
+
+LvdmAe3dConfig LvdmAe3dConfig::from_config(const Config& cfg) {
+  LvdmAe3dConfig c;
+  Config ae;
+  if (cfg.has("model.params.first_stage_config")) {
+    Config fs = cfg.at("model.params.first_stage_config");
+    if (fs.is_scalar() || fs.is_null())
+      fail("{}: model.params.first_stage_config: expected the autoencoder's config, got {} (line {})", cfg.source(),
+           fs.is_null() ? "null" : "'" + fs.get<std::string>("") + "'", fs.line());
+    auto target = fs.get<std::string>("target");
+    if (target != kAeTarget)
+      fail("{}: model.params.first_stage_config.target is '{}', not LVDM's 3D autoencoder ({})", cfg.source(), target,
+           kAeTarget);
+    ae = fs.at("params");
+    c.scale_factor = cfg.get_or<double>("model.params.scale_factor", 1.0);
+    c.shift_factor = cfg.get_or<double>("model.params.shift_factor", 0.0);
+  } else if (cfg.has("model.params.ddconfig")) {
+    auto target = cfg.get_or<std::string>("model.target", kAeTarget);
+    if (target != kAeTarget)
+      fail("{}: model.target is '{}', not LVDM's 3D autoencoder ({})", cfg.source(), target, kAeTarget);
+    ae = cfg.at("model.params");
+  } else if (cfg.has("ddconfig")) {
+    ae = cfg;
+  } else {
+    fail("{}: not an LVDM 3D autoencoder config (no model.params.first_stage_config, model.params.ddconfig or "
+         "ddconfig)",
+         cfg.source());
+  }
+  if (ae.has("scale_factor")) c.scale_factor = ae.get<double>("scale_factor");
+  if (ae.has("shift_factor")) c.shift_factor = ae.get<double>("shift_factor");
+
+  Config dd = ae.at("ddconfig");
+  c.embed_dim = ae.get<int64_t>("embed_dim");
+  if (!dd.get<bool>("double_z"))
+    fail("{}.double_z: must be true (the official AutoencoderKL asserts it) ({})", dd.key_path(), cfg.source());
+  c.z_channels = dd.get<int64_t>("z_channels");
+
+  auto check_target = [&](const Config& part, const char* cls) {
+    if (!part.has("target")) return;
+    auto t = part.get<std::string>("target");
+    std::string want = std::string("lvdm.models.modules.aemodules3d.") + cls;
+    if (t != want) fail("{}.target is '{}', expected '{}' ({})", part.key_path(), t, want, cfg.source());
+  };
+  Config enc = dd.at("encoder");
+  check_target(enc, "Encoder");
+  Config ep = enc.at("params");
+  c.n_hiddens = ep.get<int64_t>("n_hiddens");
+  c.downsample = triple(ep, "downsample");
+  c.image_channel = ep.get_or<int64_t>("image_channel", 3);
+  auto norm = ep.get_or<std::string>("norm_type", "group");
+  if (norm != "group")
+    fail("{}.norm_type is '{}': only 'group' is supported (batch = SyncBatchNorm, a training-only setup) ({})",
+         ep.key_path(), norm, cfg.source());
+  c.padding_type = ep.get_or<std::string>("padding_type", "replicate");
+  if (ep.get<int64_t>("z_channels") != c.z_channels || ep.get<bool>("double_z") != true)
+    fail("{}: z_channels/double_z differ from {} ({})", ep.key_path(), dd.key_path(), cfg.source());
+
+  Config dec = dd.at("decoder");
+  check_target(dec, "Decoder");
+  Config dp = dec.at("params");
+  c.decoder_n_hiddens = dp.get<int64_t>("n_hiddens");
+  c.upsample = triple(dp, "upsample");
+  auto dnorm = dp.get_or<std::string>("norm_type", "group");
+  if (dnorm != "group")
+    fail("{}.norm_type is '{}': only 'group' is supported ({})", dp.key_path(), dnorm, cfg.source());
+  if (dp.get<int64_t>("z_channels") != c.z_channels)
+    fail("{}.z_channels ({}) differs from {}.z_channels ({}) ({})", dp.key_path(), dp.get<int64_t>("z_channels"),
+         dd.key_path(), c.z_channels, cfg.source());
+  if (dp.get<int64_t>("image_channel") != c.image_channel)
+    fail("{}.image_channel ({}) differs from the encoder's ({}) ({})", dp.key_path(),
+         dp.get<int64_t>("image_channel"), c.image_channel, cfg.source());
+  c.validate(cfg.source());
+  return c;
+}
+
+void LvdmAe3dConfig::validate(const std::string& source) const {
+  auto check_factors = [&](const std::array<int64_t, 3>& f, const char* what) {
+    for (int d = 0; d < 3; ++d)
+      if (f[d] < 1 || log2_exact(f[d]) < 0)
+        fail("{}: {}[{}] = {}: expected a power of two", source, what, d, f[d]);
+    if (*std::max_element(f.begin(), f.end()) < 2) fail("{}: {}: at least one factor must be >= 2", source, what);
+  };
+  check_factors(downsample, "downsample");
+  check_factors(upsample, "upsample");
+  if (n_hiddens < 1 || decoder_n_hiddens < 1 || z_channels < 1 || embed_dim < 1 || image_channel < 1)
+    fail("{}: n_hiddens, z_channels, embed_dim and image_channel must be positive", source);
+  // Every GroupNorm'd width must be divisible by 32.
+  int enc_levels = static_cast<int>(level_strides(downsample).size());
+  for (int i = 0; i < enc_levels; ++i) {
+    int64_t w = n_hiddens << (i + 1);
+    if (w % kGroups)
+      fail("{}: encoder n_hiddens {}: level {} has {} channels, not divisible by GroupNorm's 32 groups", source,
+           n_hiddens, i, w);
+  }
+  int dec_levels = static_cast<int>(level_strides(upsample).size());
+  for (int i = 0; i < dec_levels; ++i) {
+    int64_t w = decoder_n_hiddens << (dec_levels - i);
+    if (w % kGroups)
+      fail("{}: decoder n_hiddens {}: level {} has {} channels, not divisible by GroupNorm's 32 groups", source,
+           decoder_n_hiddens, i, w);
+  }
+  static const std::set<std::string> modes{"replicate", "reflect", "circular", "constant"};
+  if (!modes.count(padding_type))
+    fail("{}: padding_type '{}': expected replicate, reflect, circular or constant", source, padding_type);
+  if (scale_factor == 0.0) fail("{}: scale_factor must not be 0", source);
+}
+
+std::array<int64_t, 3> LvdmAe3dConfig::factors() const {
+  std::array<int64_t, 3> f{1, 1, 1};
+  for (const auto& s : level_strides(downsample))
+    for (int d = 0; d < 3; ++d) f[d] *= s[d];
+  return f;
+}
+
+std::string LvdmAe3dConfig::to_json() const {
+  return fmt::format(
+      "{{\"n_hiddens\":{},\"decoder_n_hiddens\":{},\"downsample\":[{},{},{}],\"upsample\":[{},{},{}],"
+      "\"z_channels\":{},\"embed_dim\":{},\"image_channel\":{},\"padding_type\":\"{}\",\"scale_factor\":{},"
+      "\"shift_factor\":{}}}",
+      n_hiddens, decoder_n_hiddens, downsample[0], downsample[1], downsample[2], upsample[0], upsample[1],
+      upsample[2], z_channels, embed_dim, image_channel, padding_type, scale_factor, shift_factor);
+}
+
+// ---- building blocks ---------------------------------------------------------------------------
+
+namespace lvdm_ae3d {
+
+SamePadConv3dImpl::SamePadConv3dImpl(int64_t in, int64_t out, std::array<int64_t, 3> kernel,
+                                     std::array<int64_t, 3> stride, bool bias, std::string padding_type_)
+    : pad(same_pad(kernel, stride)), padding_type(std::move(padding_type_)) {
+  conv = register_module(
+      "conv", torch::nn::Conv3d(torch::nn::Conv3dOptions(in, out, {kernel[0], kernel[1], kernel[2]})
+                                    .stride({stride[0], stride[1], stride[2]})
+                                    .padding(0)
+                                    .bias(bias)));
+}
+
+torch::Tensor SamePadConv3dImpl::forward(const torch::Tensor& x) { return conv(pad_input(x, pad, padding_type)); }
+
+SamePadConvTranspose3dImpl::SamePadConvTranspose3dImpl(int64_t in, int64_t out, std::array<int64_t, 3> kernel,
+                                                       std::array<int64_t, 3> stride, bool bias,
+                                                       std::string padding_type_)
+    : pad(same_pad(kernel, stride)), padding_type(std::move(padding_type_)) {
+  convt = register_module(
+      "convt", torch::nn::ConvTranspose3d(torch::nn::ConvTranspose3dOptions(in, out, {kernel[0], kernel[1], kernel[2]})
+                                              .stride({stride[0], stride[1], stride[2]})
+                                              .padding({kernel[0] - 1, kernel[1] - 1, kernel[2] - 1})
+                                              .bias(bias)));
+}
+
+torch::Tensor SamePadConvTranspose3dImpl::forward(const torch::Tensor& x) {
+  return convt(pad_input(x, pad, padding_type));
+}
+
+ResBlockImpl::ResBlockImpl(int64_t in, int64_t out) : in_channels(in), out_channels(out) {
+  norm1 = register_module("norm1", group_norm(in));
+  conv1 = register_module("conv1", SamePadConv3d(in, out, kK3));
+  norm2 = register_module("norm2", group_norm(in));  // (sic) in_channels, as the official code
+  conv2 = register_module("conv2", SamePadConv3d(out, out, kK3));
+  if (in != out) conv_shortcut = register_module("conv_shortcut", SamePadConv3d(in, out, kK3));
+}
+
+torch::Tensor ResBlockImpl::forward(const torch::Tensor& x) {
+  auto h = conv1(silu_ref(norm1(x)));
+  h = conv2(silu_ref(norm2(h)));
+  return (conv_shortcut ? conv_shortcut(x) : x) + h;
+}
+
+EncoderBlockImpl::EncoderBlockImpl(int64_t in, int64_t out, std::array<int64_t, 3> stride,
+                                   const std::string& padding_type) {
+  down = register_module("down", SamePadConv3d(in, out, kK4, stride, true, padding_type));
+  res = register_module("res", ResBlock(out, out));  // (sic) the ResBlock pads with replicate
+}
+
+torch::Tensor EncoderBlockImpl::forward(const torch::Tensor& x) { return res(down(x)); }
+
+EncoderFinalBlockImpl::EncoderFinalBlockImpl(int64_t in, int64_t out, const std::string& padding_type) {
+  norm = register_module("0", group_norm(in));
+  conv = register_module("2", SamePadConv3d(in, out, kK3, kOne, true, padding_type));
+}
+
+torch::Tensor EncoderFinalBlockImpl::forward(const torch::Tensor& x) { return conv(silu_ref(norm(x))); }
+
+EncoderImpl::EncoderImpl(const LvdmAe3dConfig& c) {
+  conv_first = register_module(
+      "conv_first", SamePadConv3d(c.image_channel, c.n_hiddens, kK3, kOne, true, c.padding_type));
+  conv_blocks = register_module("conv_blocks", torch::nn::ModuleList());
+  auto strides = level_strides(c.downsample);
+  int64_t out = c.n_hiddens;
+  for (size_t i = 0; i < strides.size(); ++i) {
+    int64_t in = c.n_hiddens << i;
+    out = c.n_hiddens << (i + 1);
+    conv_blocks->push_back(EncoderBlock(in, out, strides[i], c.padding_type));
+  }
+  final_block = register_module("final_block", EncoderFinalBlock(out, 2 * c.z_channels, c.padding_type));
+}
+
+torch::Tensor EncoderImpl::forward(const torch::Tensor& x) {
+  auto h = conv_first(x);
+  for (const auto& block : *conv_blocks) h = block->as<EncoderBlock>()->forward(h);
+  return final_block(h);
+}
+
+DecoderBlockImpl::DecoderBlockImpl(int64_t in, int64_t out, std::array<int64_t, 3> stride) {
+  up = register_module("up", SamePadConvTranspose3d(in, out, kK4, stride));
+  res1 = register_module("res1", ResBlock(out, out));
+  res2 = register_module("res2", ResBlock(out, out));
+}
+
+torch::Tensor DecoderBlockImpl::forward(const torch::Tensor& x) { return res2(res1(up(x))); }
+
+DecoderImpl::DecoderImpl(const LvdmAe3dConfig& c) {
+  conv_blocks = register_module("conv_blocks", torch::nn::ModuleList());
+  auto strides = level_strides(c.upsample);
+  const int64_t levels = static_cast<int64_t>(strides.size());
+  int64_t in = c.z_channels, out = 0;
+  for (int64_t i = 0; i < levels; ++i) {
+    if (i > 0) in = c.decoder_n_hiddens << (levels - i + 1);
+    out = c.decoder_n_hiddens << (levels - i);
+    conv_blocks->push_back(DecoderBlock(in, out, strides[i]));
+  }
+  conv_out = register_module("conv_out", SamePadConv3d(out, c.image_channel, kK3));
+}
+
+torch::Tensor DecoderImpl::forward(const torch::Tensor& z) {
+  auto h = z;
+  for (const auto& block : *conv_blocks) h = block->as<DecoderBlock>()->forward(h);
+  return conv_out(h);
+}
+
+}  // namespace lvdm_ae3d
+
+// ---- posterior and the autoencoder ---------------------------------------------------------------
+
+DiagonalGaussian DiagonalGaussian::from_moments(const torch::Tensor& moments) {
+  auto parts = torch::chunk(moments, 2, 1);
+  return {parts[0], torch::clamp(parts[1], -30.0, 20.0)};
+}
+
+torch::Tensor DiagonalGaussian::sample(at::Generator gen) const {
+  auto noise = torch::randn(mean.sizes(), gen, mean.options());
+  return mean + std() * noise;
+}
+
+LvdmAutoencoder3DImpl::LvdmAutoencoder3DImpl(LvdmAe3dConfig cfg) : cfg_(std::move(cfg)) {
+  cfg_.validate();
+  encoder = register_module("encoder", lvdm_ae3d::Encoder(cfg_));
+  decoder = register_module("decoder", lvdm_ae3d::Decoder(cfg_));
+  quant_conv = register_module("quant_conv", lvdm_ae3d::SamePadConv3d(2 * cfg_.z_channels, 2 * cfg_.embed_dim,
+                                                                      kOne));
+  post_quant_conv =
+      register_module("post_quant_conv", lvdm_ae3d::SamePadConv3d(cfg_.embed_dim, cfg_.z_channels, kOne));
+}
+
+DiagonalGaussian LvdmAutoencoder3DImpl::encode(const torch::Tensor& video) {
+  if (video.dim() != 5 || video.size(1) != cfg_.image_channel)
+    fail("LVDM 3D autoencoder: expected a video [B, {}, T, H, W], got {}", cfg_.image_channel,
+         fmt::format("{}", fmt::join(video.sizes(), "x")));
+  return DiagonalGaussian::from_moments(quant_conv(encoder(video)));
+}
+
+torch::Tensor LvdmAutoencoder3DImpl::decode(const torch::Tensor& z) {
+  if (z.dim() != 5 || z.size(1) != cfg_.embed_dim)
+    fail("LVDM 3D autoencoder: expected a latent [B, {}, t, h, w], got {}", cfg_.embed_dim,
+         fmt::format("{}", fmt::join(z.sizes(), "x")));
+  return decoder(post_quant_conv(z));
+}
+
+torch::Tensor LvdmAutoencoder3DImpl::normalize_latent(const torch::Tensor& z) const {
+  return cfg_.scale_factor * (z + cfg_.shift_factor);
+}
+
+torch::Tensor LvdmAutoencoder3DImpl::denormalize_latent(const torch::Tensor& z) const {
+  return (1.0 / cfg_.scale_factor) * z - cfg_.shift_factor;
+}
+
+torch::Tensor LvdmAutoencoder3DImpl::encode_latent(const torch::Tensor& video, std::optional<at::Generator> gen) {
+  auto post = encode(video);
+  return normalize_latent(gen ? post.sample(*gen) : post.mode());
+}
+
+void LvdmAutoencoder3DImpl::decode_stream(const torch::Tensor& z, int64_t window, int64_t overlap,
+                                          const std::function<void(const torch::Tensor&)>& sink, bool normalized) {
+  if (z.dim() != 5) fail("LVDM 3D autoencoder: expected a latent [B, C, t, h, w] to decode");
+  const int64_t T = z.size(2);
+  if (window <= 0) {
+    sink(decode(normalized ? denormalize_latent(z) : z));
+    return;
+  }
+  if (overlap < 0 || overlap >= window)
+    fail("decode: temporal overlap {} must be >= 0 and smaller than the window ({} latent frames)", overlap, window);
+  const int64_t ft = cfg_.factors()[0];  // the official code hard-codes 4 (its configs' factor)
+  const int64_t drop_r = overlap / 2, drop_l = overlap - drop_r;
+  const int64_t max_x_t = window * ft;
+  std::vector<std::pair<int64_t, int64_t>> spans;
+  for (int64_t start = 0; start <= T; start += window - overlap) {
+    int64_t end = std::min(start + window, T);
+    if (end > start) spans.emplace_back(start, end);  // (the official loop may add an empty one)
+  }
+  for (size_t i = 0; i < spans.size(); ++i) {
+    auto zi = z.slice(2, spans[i].first, spans[i].second);
+    auto x = decode(normalized ? denormalize_latent(zi) : zi);
+    const int64_t n = x.size(2);
+    // Python slicing semantics of the reference: [:max_x_t - drop_r_x], [drop_l_x:], [drop_l_x:max_x_t - drop_r_x].
+    int64_t lo = i == 0 ? 0 : std::min(drop_l * ft, n);
+    int64_t hi = i + 1 == spans.size() ? n : std::min(max_x_t - drop_r * ft, n);
+    if (hi > lo) sink(x.slice(2, lo, hi));
+  }
+}
+
+torch::Tensor LvdmAutoencoder3DImpl::decode_overlapped(const torch::Tensor& z, int64_t window, int64_t overlap,
+                                                       bool normalized) {
+  std::vector<torch::Tensor> parts;
+  decode_stream(z, window, overlap, [&](const torch::Tensor& x) { parts.push_back(x); }, normalized);
+  return torch::cat(parts, 2);
+}
+
+std::vector<int64_t> LvdmAutoencoder3DImpl::latent_shape(at::IntArrayRef s) const {
+  if (s.size() != 5) fail("LVDM 3D autoencoder: expected a video shape [B, C, T, H, W]");
+  auto f = cfg_.factors();
+  for (int d = 0; d < 3; ++d)
+    if (s[2 + d] % f[d])
+      fail("LVDM 3D autoencoder: video {} {} is not divisible by the autoencoder's factor {}",
+           d == 0 ? "length" : (d == 1 ? "height" : "width"), s[2 + d], f[d]);
+  return {s[0], cfg_.embed_dim, s[2] / f[0], s[3] / f[1], s[4] / f[2]};
+}
+
+std::vector<std::pair<std::string, torch::Tensor>> resolve_samepad_aliases(
+    const torch::nn::Module& module, const std::vector<std::pair<std::string, torch::Tensor>>& entries,
+    const std::string& source) {
+  std::set<std::string> params;
+  for (const auto& p : module.named_parameters(true)) params.insert(p.key());
+  std::unordered_map<std::string, size_t> present;
+  for (size_t i = 0; i < entries.size(); ++i) present.emplace(entries[i].first, i);
+
+  std::vector<std::pair<std::string, torch::Tensor>> out;
+  out.reserve(entries.size());
+  for (const auto& [name, t] : entries) {
+    const std::string suffix = ".weight";
+    bool is_alias = false;
+    std::string target;
+    if (!params.count(name) && name.size() > suffix.size() &&
+        name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
+      target = name.substr(0, name.size() - suffix.size()) + ".conv.weight";
+      is_alias = params.count(target) > 0;
+    }
+    if (!is_alias) {
+      out.emplace_back(name, t);
+      continue;
+    }
+    auto it = present.find(target);
+    if (it == present.end()) {
+      out.emplace_back(target, t);  // a lone alias: load it into the conv
+      continue;
+    }
+    const auto& twin = entries[it->second].second;
+    if (twin.sizes() != t.sizes() || !torch::equal(twin, t.to(twin.scalar_type())))
+      fail("{}: '{}' and '{}' differ, but both name the same SamePadConv3d weight in the official model", source, name,
+           target);
+    // A duplicate of `target`: dropped.
+  }
+  return out;
+}
+
+StateDict resolve_samepad_aliases(const torch::nn::Module& module, const StateDict& sd, const std::string& prefix) {
+  std::vector<std::pair<std::string, torch::Tensor>> entries;
+  for (const auto& k : sd.keys())
+    if (k.compare(0, prefix.size(), prefix) == 0) entries.emplace_back(k.substr(prefix.size()), sd.get(k));
+  std::string source = sd.path.empty() ? std::string("state dict") : sd.path.string();
+  StateDict out;
+  out.metadata = sd.metadata;
+  out.format = sd.format;
+  out.source = sd.source;
+  out.path = sd.path;
+  for (auto& [k, t] : resolve_samepad_aliases(module, entries, source)) out.set(k, t);
+  return out;
+}
+
+std::string lvdm_ae3d_prefix(const StateDict& sd) {
+  for (const auto& k : sd.keys())
+    if (k.rfind("first_stage_model.", 0) == 0) return "first_stage_model.";
+  return "";
+}
+
+void load_lvdm_ae3d(LvdmAutoencoder3DImpl& ae, const StateDict& sd) {
+  auto resolved = resolve_samepad_aliases(ae, sd, lvdm_ae3d_prefix(sd));
+  LoadIntoOptions opts;
+  opts.strict = true;
+  opts.ignore = {"loss.*"};  // LPIPS + discriminator of the AE's training loss
+  load_into(ae, resolved, opts);
+}
+
+LvdmAe3dConfig LvdmAe3dConfig::infer(const StateDict& sd, const std::string& prefix) {
+  std::string src = sd.path.empty() ? std::string("state dict") : sd.path.string();
+  auto shape = [&](const std::string& name) -> std::vector<int64_t> {
+    for (const auto& n : {prefix + name + ".conv.weight", prefix + name + ".weight"})
+      if (sd.contains(n)) return sd.get(n).sizes().vec();
+    fail("{}: no '{}{}.conv.weight': not an LVDM 3D autoencoder (prefix '{}')", src, prefix, name, prefix);
+  };
+  LvdmAe3dConfig c;
+  auto first = shape("encoder.conv_first");
+  c.n_hiddens = first[0];
+  c.image_channel = first[1];
+  auto quant = shape("quant_conv");
+  c.embed_dim = quant[0] / 2;
+  c.z_channels = quant[1] / 2;
+  auto out = shape("decoder.conv_out");
+  int enc_levels = 0, dec_levels = 0;
+  while (sd.contains(fmt::format("{}encoder.conv_blocks.{}.down.conv.weight", prefix, enc_levels)) ||
+         sd.contains(fmt::format("{}encoder.conv_blocks.{}.down.weight", prefix, enc_levels)))
+    ++enc_levels;
+  while (sd.contains(fmt::format("{}decoder.conv_blocks.{}.up.convt.weight", prefix, dec_levels))) ++dec_levels;
+  if (enc_levels != 3 || dec_levels != 3)
+    fail_hint("pass the model's YAML config (configs/videoae/*.yaml or the LVDM config)",
+              "{}: the LVDM 3D autoencoder has {} encoder / {} decoder levels; the per-dim strides are not stored in "
+              "the weights and only the official 3-level [4, 8, 8] layout is assumed",
+              src, enc_levels, dec_levels);
+  c.downsample = c.upsample = {4, 8, 8};
+  c.decoder_n_hiddens = out[1] / 2;  // conv_out input = decoder_n_hiddens * 2
+  c.validate(src);
+  return c;
+}
+
+}  // namespace longvid
