@@ -231,7 +231,8 @@ class FfmpegWriter : public VideoWriter::Backend {
     enc_->time_base = AVRational{opts.fps.den, opts.fps.num};
     enc_->framerate = AVRational{opts.fps.num, opts.fps.den};
     enc_->sample_aspect_ratio = AVRational{1, 1};
-    enc_->thread_count = opts.threads;
+    // One PNG per push: frame threading would only delay the packets.
+    enc_->thread_count = codec->id == AV_CODEC_ID_PNG ? 1 : opts.threads;
     if (is_yuv(pix)) {
       // swscale converts with BT.601 coefficients to limited range: say so in the stream.
       enc_->color_range = AVCOL_RANGE_MPEG;

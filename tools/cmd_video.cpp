@@ -41,7 +41,10 @@ int video_info(int argc, char** argv) {
     std::printf("%s\n", o.help().c_str());
     return kExitOk;
   }
-  if (!a.count("file")) throw cxxopts::exceptions::invalid_argument("missing FILE");
+  if (!a.count("file")) {
+    std::fprintf(stderr, "longvid video info: error: missing FILE (see --help)\n");
+    return kExitUsage;
+  }
   const std::string path = a["file"].as<std::string>();
   VideoInfo i = probe_video(path);
   if (a["json"].as<bool>()) {
@@ -87,7 +90,10 @@ int video_convert(int argc, char** argv) {
     std::printf("%s\n", o.help().c_str());
     return kExitOk;
   }
-  if (!a.count("in") || !a.count("out")) throw cxxopts::exceptions::invalid_argument("need IN and OUT");
+  if (!a.count("in") || !a.count("out")) {
+    std::fprintf(stderr, "longvid video convert: error: need IN and OUT (see --help)\n");
+    return kExitUsage;
+  }
   const std::string in = a["in"].as<std::string>(), out = a["out"].as<std::string>();
   ReadOptions ro;
   ro.start = a["start"].as<int64_t>();

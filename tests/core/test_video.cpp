@@ -16,7 +16,7 @@ TEST_CASE("y4m colour conversion: RGB -> YUV444p16 -> RGB is the identity on all
   auto t0 = std::chrono::steady_clock::now();
   const int64_t n = 1 << 16;  // one red value at a time: all (g, b)
   std::vector<uint8_t> rgb(size_t(3 * n)), back(size_t(3 * n));
-  std::vector<uint16_t> y(size_t(n)), u(size_t(n)), v(size_t(n));
+  std::vector<uint16_t> y(static_cast<size_t>(n)), u(static_cast<size_t>(n)), v(static_cast<size_t>(n));
   int64_t mismatches = 0;
   uint16_t ymin = 65535, ymax = 0, cmin = 65535, cmax = 0;
   for (int r = 0; r < 256; ++r) {

@@ -1,6 +1,7 @@
 // Helpers shared by the video tests: synthetic clips, PSNR, running ffprobe.
 #pragma once
 #include <cmath>
+#include <algorithm>
 #include <cstdio>
 #include <string>
 
@@ -17,19 +18,26 @@ namespace longvid::test {
 inline at::Tensor synthetic_clip(int64_t T, int64_t H, int64_t W) {
   auto t = torch::empty({T, H, W, 3}, torch::kUInt8);
   auto a = t.accessor<uint8_t, 4>();
+  // Soft-edged shapes (about 2 px of anti-aliasing), like rendered or generated video.
+  auto cover = [](double signed_dist) { return std::clamp(0.5 - signed_dist / 2.0, 0.0, 1.0); };
   for (int64_t f = 0; f < T; ++f)
     for (int64_t y = 0; y < H; ++y)
       for (int64_t x = 0; x < W; ++x) {
         double r = 128 + 100 * std::sin(0.05 * (x + 2 * f) + 0.03 * y);
         double g = 128 + 100 * std::cos(0.04 * (y - f) + 0.02 * x);
         double b = 40 + 180.0 * (x + y) / double(W + H);
-        int64_t sx = (f * 2) % W, sy = H / 4;
-        if (x >= sx && x < sx + W / 6 && y >= sy && y < sy + H / 5) r = 250, g = 230, b = 60;
+        // a bright rectangle moving right
+        double sx = double((f * 2) % W), sy = H / 4.0, rw = W / 6.0, rh = H / 5.0;
+        double dx = std::max(sx - x, x - (sx + rw)), dy = std::max(sy - y, y - (sy + rh));
+        double k = cover(std::max(dx, dy));
+        r = r * (1 - k) + 250 * k, g = g * (1 - k) + 230 * k, b = b * (1 - k) + 60 * k;
+        // a dark disc moving down
         double cx = W * 0.6, cy = double((f * 3) % H);
-        if ((x - cx) * (x - cx) + (y - cy) * (y - cy) < (H / 8.0) * (H / 8.0)) r = 20, g = 30, b = 90;
-        a[f][y][x][0] = static_cast<uint8_t>(std::clamp(r, 0.0, 255.0));
-        a[f][y][x][1] = static_cast<uint8_t>(std::clamp(g, 0.0, 255.0));
-        a[f][y][x][2] = static_cast<uint8_t>(std::clamp(b, 0.0, 255.0));
+        k = cover(std::hypot(x - cx, y - cy) - H / 8.0);
+        r = r * (1 - k) + 20 * k, g = g * (1 - k) + 30 * k, b = b * (1 - k) + 90 * k;
+        a[f][y][x][0] = static_cast<uint8_t>(std::lround(std::clamp(r, 0.0, 255.0)));
+        a[f][y][x][1] = static_cast<uint8_t>(std::lround(std::clamp(g, 0.0, 255.0)));
+        a[f][y][x][2] = static_cast<uint8_t>(std::lround(std::clamp(b, 0.0, 255.0)));
       }
   return t;
 }
