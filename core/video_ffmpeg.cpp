@@ -63,6 +63,18 @@ struct CodecDeleter {
 struct SwsDeleter {
   void operator()(SwsContext* s) const { sws_freeContext(s); }
 };
+// Muxer context: closes its file (if it opened one) and frees itself.
+struct OutputDeleter {
+  void operator()(AVFormatContext* oc) const {
+    if (oc->pb && !(oc->oformat->flags & AVFMT_NOFILE)) avio_closep(&oc->pb);
+    avformat_free_context(oc);
+  }
+};
+struct InputDeleter {
+  void operator()(AVFormatContext* ic) const { avformat_close_input(&ic); }
+};
+using OutputPtr = std::unique_ptr<AVFormatContext, OutputDeleter>;
+using InputPtr = std::unique_ptr<AVFormatContext, InputDeleter>;
 using PacketPtr = std::unique_ptr<AVPacket, PacketDeleter>;
 using FramePtr = std::unique_ptr<AVFrame, FrameDeleter>;
 using CodecPtr = std::unique_ptr<AVCodecContext, CodecDeleter>;
@@ -277,9 +289,11 @@ class FfmpegWriter : public VideoWriter::Backend {
     if (format == VideoFormat::PNGSequence) return;  // files are written per frame
 
     out_ = std::make_unique<AtomicOutput>(path);
-    r = avformat_alloc_output_context2(&oc_, muxer, nullptr, out_->temp().c_str());
-    if (r < 0 || !oc_) fail("{}: cannot create the {} muxer: {}", p, muxer->name, av_error(r));
-    st_ = avformat_new_stream(oc_, nullptr);
+    AVFormatContext* oc = nullptr;
+    r = avformat_alloc_output_context2(&oc, muxer, nullptr, out_->temp().c_str());
+    if (r < 0 || !oc) fail("{}: cannot create the {} muxer: {}", p, muxer->name, av_error(r));
+    oc_.reset(oc);
+    st_ = avformat_new_stream(oc, nullptr);
     if (!st_) fail("{}: out of memory", p);
     r = avcodec_parameters_from_context(st_->codecpar, enc_.get());
     if (r < 0) fail("{}: {}", p, av_error(r));
@@ -291,20 +305,15 @@ class FfmpegWriter : public VideoWriter::Backend {
     }
     DictGuard mux_opts;
     if (format == VideoFormat::MP4) mux_opts.set("movflags", "+faststart");
-    r = avformat_write_header(oc_, &mux_opts.d);
+    r = avformat_write_header(oc, &mux_opts.d);
     if (r < 0) fail("{}: cannot write the {} header: {}", p, oc_->oformat->name, av_error(r));
     header_written_ = true;
     spdlog::debug("{}: {} {} {}x{} @ {} fps{}", p, oc_->oformat->name, codec->name, ew_, eh_, opts.fps.str(),
                   crf >= 0 && has_crf ? fmt::format(" crf {}", crf) : "");
   }
 
-  ~FfmpegWriter() override {
-    if (oc_) {
-      if (oc_->pb && !(oc_->oformat->flags & AVFMT_NOFILE)) avio_closep(&oc_->pb);
-      avformat_free_context(oc_);
-    }
-    // out_ (AtomicOutput) removes the temp file/directory unless committed.
-  }
+  // Without close(): oc_ closes the temp file, then out_ (AtomicOutput) removes it.
+  ~FfmpegWriter() override = default;
 
   void push(const FrameView& f) override {
     int r = av_frame_make_writable(frame_.get());
@@ -345,7 +354,7 @@ class FfmpegWriter : public VideoWriter::Backend {
       return;
     }
     encode(nullptr);
-    int r = av_write_trailer(oc_);
+    int r = av_write_trailer(oc_.get());
     if (r < 0) fail("{}: cannot finish the file: {}", path_.string(), av_error(r));
     if (!(oc_->oformat->flags & AVFMT_NOFILE)) {
       r = avio_closep(&oc_->pb);
@@ -364,7 +373,7 @@ class FfmpegWriter : public VideoWriter::Backend {
       if (r < 0) fail("{}: encoding failed: {}", path_.string(), av_error(r));
       av_packet_rescale_ts(pkt_.get(), enc_->time_base, st_->time_base);
       pkt_->stream_index = st_->index;
-      r = av_interleaved_write_frame(oc_, pkt_.get());  // takes the packet's reference
+      r = av_interleaved_write_frame(oc_.get(), pkt_.get());  // takes the packet's reference
       if (r < 0) fail("{}: write error: {}", path_.string(), av_error(r));
     }
   }
@@ -414,7 +423,7 @@ class FfmpegWriter : public VideoWriter::Backend {
   FramePtr frame_;
   PacketPtr pkt_;
   SwsPtr sws_;
-  AVFormatContext* oc_ = nullptr;
+  OutputPtr oc_;  // after out_: destroyed (file closed) before the temp file is removed
   AVStream* st_ = nullptr;
   bool header_written_ = false;
   int64_t next_pts_ = 0;
@@ -461,16 +470,17 @@ class FfmpegSource : public VideoReader::Source {
     } else {
       require_readable_file(path, "file");
     }
-    int r = avformat_open_input(&ic_, url.c_str(), ifmt, &in_opts.d);
+    AVFormatContext* ic = nullptr;
+    int r = avformat_open_input(&ic, url.c_str(), ifmt, &in_opts.d);
+    ic_.reset(r < 0 ? nullptr : ic);
     if (r < 0) {
-      ic_ = nullptr;
       if (image_seq && r == AVERROR(ENOENT)) fail("{}: no image files match the pattern", p);
       fail("{}: not a video FFmpeg can read: {}", p, av_error(r));
     }
-    r = avformat_find_stream_info(ic_, nullptr);
+    r = avformat_find_stream_info(ic, nullptr);
     if (r < 0) fail("{}: not a video FFmpeg can read: {}", p, av_error(r));
     const AVCodec* codec = nullptr;
-    stream_ = av_find_best_stream(ic_, AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0);
+    stream_ = av_find_best_stream(ic, AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0);
     if (stream_ == AVERROR_STREAM_NOT_FOUND) fail("{}: has no video stream", p);
     if (stream_ < 0 || !codec) fail("{}: no decoder for its video stream: {}", p, av_error(stream_));
     AVStream* st = ic_->streams[stream_];
@@ -503,9 +513,6 @@ class FfmpegSource : public VideoReader::Source {
                   info_.frame_count_exact ? "" : " (estimate)");
   }
 
-  ~FfmpegSource() override {
-    if (ic_) avformat_close_input(&ic_);
-  }
 
   bool read(uint8_t* rgb) override {
     if (!decode_next()) return false;
@@ -570,7 +577,7 @@ class FfmpegSource : public VideoReader::Source {
       if (r != AVERROR(EAGAIN)) fail("{}: corrupt video data (frame {}): {}", path_.string(), decoded_, av_error(r));
       if (flushed_) return false;
       while (true) {  // feed one packet of our stream (or the end-of-stream flush)
-        r = av_read_frame(ic_, pkt_.get());
+        r = av_read_frame(ic_.get(), pkt_.get());
         if (r == AVERROR_EOF) {
           avcodec_send_packet(dec_.get(), nullptr);
           flushed_ = true;
@@ -626,7 +633,7 @@ class FfmpegSource : public VideoReader::Source {
   }
 
   fs::path path_;
-  AVFormatContext* ic_ = nullptr;
+  InputPtr ic_;
   int stream_ = -1;
   CodecPtr dec_;
   FramePtr frame_;

@@ -337,3 +337,34 @@ TEST_CASE("cli: convert y4m -> mp4 with a range; info --json") {
   CHECK(bad.exit_code == 1);
   CHECK(test::count_lines(bad.err) == 1);
 }
+
+namespace {
+long vm_rss_kib() {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  return -1;
+}
+}  // namespace
+
+TEST_CASE("mp4 writer streams: memory after 3000 small frames is about that after 300") {
+  // Loose bound on purpose (allocator noise); tools/bench/video_rss.sh measures 10,000 frames of 256^2.
+  test::ScratchDir dir("rss");
+  auto frames = test::synthetic_clip(16, 64, 64);
+  WriteOptions wo;
+  wo.preset = "ultrafast";
+  wo.threads = 1;
+  VideoWriter w(dir / "long.mp4", wo);
+  long rss300 = 0;
+  for (int i = 0; i < 3000; ++i) {
+    w.push(frames[i % 16].data_ptr<uint8_t>(), 64, 64);
+    if (i + 1 == 300) rss300 = vm_rss_kib();
+  }
+  long rss3000 = vm_rss_kib();
+  w.close();
+  MESSAGE("VmRSS after 300 frames: " << rss300 << " KiB, after 3000: " << rss3000 << " KiB");
+  CHECK(rss3000 - rss300 < 8 * 1024);  // 2700 raw frames alone would be 32 MiB
+  auto pr = ffprobe((dir / "long.mp4").string());
+  CHECK(probe_field(pr, "nb_frames") == "3000");
+}
