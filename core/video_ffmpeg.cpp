@@ -484,6 +484,9 @@ class FfmpegSource : public VideoReader::Source {
     if (stream_ == AVERROR_STREAM_NOT_FOUND) fail("{}: has no video stream", p);
     if (stream_ < 0 || !codec) fail("{}: no decoder for its video stream: {}", p, av_error(stream_));
     AVStream* st = ic_->streams[stream_];
+    if (st->codecpar->format == AV_PIX_FMT_NONE)
+      fail("{}: not a video FFmpeg can read: no decodable {} frame found (truncated or corrupt file?)", p,
+           avcodec_get_name(st->codecpar->codec_id));
     dec_.reset(avcodec_alloc_context3(codec));
     if (!dec_) fail("{}: out of memory", p);
     r = avcodec_parameters_to_context(dec_.get(), st->codecpar);
