@@ -145,6 +145,20 @@ TEST_CASE("checkpoint: aliased and strided tensors share the record's storage") 
   CHECK(keep.sum().item<float>() == doctest::Approx((23 + 24 + 25 + 26 + 33 + 34 + 35 + 36 + 43 + 44 + 45 + 46) / 7.0));
 }
 
+TEST_CASE("checkpoint: LVDM dotless EMA names map back onto the model names") {
+  auto sd = load_checkpoint(ckpt_dir() / "lvdm_tiny.ckpt");
+  size_t n = 0;
+  auto ema = with_dotless_ema(sd, "model.", "model_ema.", &n);
+  CHECK(n == 2);
+  CHECK(ema.keys() == sd.keys());
+  CHECK(ema.source == "state_dict+model_ema");
+  const auto& w = "model.diffusion_model.input_blocks.0.0.weight";
+  CHECK(torch::allclose(ema.get(w), sd.get(w) * 0.5));
+  CHECK(torch::equal(ema.get("model.diffusion_model.time_embed.0.weight"),
+                     sd.get("model.diffusion_model.time_embed.0.weight")));
+  CHECK(torch::equal(ema.get("first_stage_model.quant_conv.conv.weight"), sd.get("first_stage_model.quant_conv.conv.weight")));
+}
+
 TEST_CASE("checkpoint: structure, skipped entries and --select") {
   auto sd = load_checkpoint(ckpt_dir() / "lvdm_tiny.ckpt");
   std::map<std::string, CheckpointEntry> top;
