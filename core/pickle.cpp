@@ -220,7 +220,9 @@ class Machine {
     return t;
   }
 
-  Object* global(const std::string& module, const std::string& qual) {
+  Object* global(const std::string& module_in, const std::string& qual) {
+    // Protocol 0-2 pickles use Python 2 module names (as CPython's _compat_pickle maps them).
+    std::string module = module_in == "__builtin__" ? "builtins" : module_in == "copy_reg" ? "copyreg" : module_in;
     std::string full = module + "." + qual;
     for (char c : full)
       if (static_cast<unsigned char>(c) < 0x20) bad("malformed global name");

@@ -106,6 +106,9 @@ TEST_CASE("checkpoint: inspect --json and load_checkpoint match PyTorch's listin
   SUBCASE("Latte .pt picks ema") { check_fixture("latte_tiny.pt", "latte_tiny.pt"); }
   SUBCASE("Latte .pt --select model (bf16)") { check_fixture("latte_tiny.pt", "latte_tiny.pt.model", "model"); }
   SUBCASE("views sharing storage, many dtypes") { check_fixture("views.pt", "views.pt"); }
+  SUBCASE("nn.Module state_dict (_metadata), Lightning AttributeDict, protocol-2 builtins") {
+    check_fixture("module_state.ckpt", "module_state.ckpt");
+  }
   SUBCASE("legacy torch.save format") { check_fixture("views_legacy.pt", "views_legacy.pt"); }
   SUBCASE("safetensors: bf16 fp16 fp32 fp64 ints bool, metadata") {
     check_fixture("mixed.safetensors", "mixed.safetensors");
