@@ -1,0 +1,174 @@
+// load_into (state dict -> module) and checkpoint layout detection.
+#include <spdlog/spdlog.h>
+
+#include "core/checkpoint.h"
+#include "core/error.h"
+
+namespace longvid {
+
+bool glob_match(const std::string& pattern, const std::string& name) {
+  // Iterative '*' / '?' matcher with backtracking to the last star.
+  size_t p = 0, n = 0, star = std::string::npos, mark = 0;
+  while (n < name.size()) {
+    if (p < pattern.size() && (pattern[p] == '?' || pattern[p] == name[n])) {
+      ++p;
+      ++n;
+    } else if (p < pattern.size() && pattern[p] == '*') {
+      star = p++;
+      mark = n;
+    } else if (star != std::string::npos) {
+      p = star + 1;
+      n = ++mark;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.size() && pattern[p] == '*') ++p;
+  return p == pattern.size();
+}
+
+namespace {
+
+std::string shape_str(at::IntArrayRef s) { return fmt::format("[{}]", fmt::join(s, ", ")); }
+
+std::string summarise(const std::vector<std::string>& items, size_t limit = 20) {
+  std::string out;
+  for (size_t i = 0; i < items.size() && i < limit; ++i) out += (i ? ", " : "") + items[i];
+  if (items.size() > limit) out += fmt::format(", ... and {} more", items.size() - limit);
+  return out;
+}
+
+}  // namespace
+
+void load_into(torch::nn::Module& module, const StateDict& sd, const LoadIntoOptions& opts) {
+  auto ignored = [&](const std::string& n) {
+    for (const auto& g : opts.ignore)
+      if (glob_match(g, n)) return true;
+    return false;
+  };
+  // The module's entries (parameters, then buffers), by name.
+  std::vector<std::string> model_names;
+  std::unordered_map<std::string, at::Tensor> model;
+  for (const auto& p : module.named_parameters(true)) {
+    model_names.push_back(p.key());
+    model[p.key()] = p.value();
+  }
+  for (const auto& b : module.named_buffers(true)) {
+    if (model.count(b.key())) continue;
+    model_names.push_back(b.key());
+    model[b.key()] = b.value();
+  }
+
+  std::vector<std::string> unexpected, misshaped, missing;
+  std::vector<std::pair<at::Tensor, at::Tensor>> copies;  // (dst, src)
+  std::unordered_map<std::string, std::string> loaded;    // model name -> checkpoint name
+  for (const auto& key : sd.keys()) {
+    if (key.compare(0, opts.prefix.size(), opts.prefix) != 0) continue;
+    std::string name = key.substr(opts.prefix.size());
+    for (const auto& [from, to] : opts.rename)
+      if (name.compare(0, from.size(), from) == 0) {
+        name = to + name.substr(from.size());
+        break;
+      }
+    if (opts.map_name) {
+      auto m = opts.map_name(name);
+      if (!m) continue;
+      name = *m;
+    }
+    if (ignored(name)) continue;
+    auto it = model.find(name);
+    const at::Tensor& src = sd.get(key);
+    if (it == model.end()) {
+      unexpected.push_back(name == key ? name : fmt::format("{} (from {})", name, key));
+      continue;
+    }
+    auto prev = loaded.find(name);
+    if (prev != loaded.end())
+      fail("{}: '{}' and '{}' both map to the model's '{}'", sd.path.empty() ? "load_into" : sd.path.string(),
+           prev->second, key, name);
+    loaded[name] = key;
+    if (!it->second.sizes().equals(src.sizes())) {
+      misshaped.push_back(fmt::format("{} (checkpoint {} vs model {})", name, shape_str(src.sizes()),
+                                      shape_str(it->second.sizes())));
+      continue;
+    }
+    copies.emplace_back(it->second, src);
+  }
+  for (const auto& n : model_names)
+    if (!loaded.count(n) && !ignored(n)) missing.push_back(n);
+
+  bool problem = !misshaped.empty() || (opts.strict && (!missing.empty() || !unexpected.empty()));
+  if (problem) {
+    std::vector<std::string> parts;
+    if (!missing.empty()) parts.push_back(fmt::format("{} missing: {}", missing.size(), summarise(missing)));
+    if (!unexpected.empty())
+      parts.push_back(fmt::format("{} unexpected: {}", unexpected.size(), summarise(unexpected)));
+    if (!misshaped.empty()) parts.push_back(fmt::format("{} mis-shaped: {}", misshaped.size(), summarise(misshaped)));
+    std::string where = sd.path.empty() ? std::string("state dict") : sd.path.string();
+    if (!opts.prefix.empty()) where += " (prefix '" + opts.prefix + "')";
+    throw Error(fmt::format("{}: does not match the model: {}", where, fmt::join(parts, "; ")),
+                "check the model configuration, or the prefix / name map used to load it");
+  }
+  if (!missing.empty()) spdlog::warn("load_into: {} model entries not in the checkpoint: {}", missing.size(), summarise(missing, 5));
+  if (!unexpected.empty())
+    spdlog::warn("load_into: {} checkpoint entries not used: {}", unexpected.size(), summarise(unexpected, 5));
+  torch::NoGradGuard no_grad;
+  for (auto& [dst, src] : copies) dst.copy_(src);
+}
+
+// ---- layouts ---------------------------------------------------------------------------------------
+
+namespace {
+
+struct KeyStats {
+  const StateDict& sd;
+  bool any(const std::string& prefix) const {
+    for (const auto& k : sd.keys())
+      if (k.compare(0, prefix.size(), prefix) == 0) return true;
+    return false;
+  }
+  int64_t ndim(const std::string& key) const { return sd.contains(key) ? sd.get(key).dim() : -1; }
+};
+
+}  // namespace
+
+std::string detect_layout(const StateDict& sd) {
+  KeyStats k{sd};
+  if (k.any("model.diffusion_model.")) {
+    if (k.any("cond_stage_model.transformer.")) return "lvdm-t2v";
+    if (k.any("first_stage_model.")) return "lvdm-short";
+    return "lvdm-unet";
+  }
+  if (k.any("x_embedder.") && k.any("t_embedder.") && k.any("blocks.0.") && sd.contains("temp_embed")) return "latte";
+  if (k.any("transformer_blocks.") && k.any("temporal_transformer_blocks.") && k.any("adaln_single."))
+    return "diffusers-latte";
+  if (k.any("encoder.") && k.any("decoder.") && k.any("quant_conv.") && k.any("post_quant_conv.")) {
+    if (k.any("encoder.down_blocks.") || k.any("decoder.up_blocks.")) return "diffusers-autoencoder-kl";
+    int64_t d = k.ndim("quant_conv.weight");
+    if (d < 0) d = k.ndim("quant_conv.conv.weight");
+    if (d == 5) return "lvdm-ae3d";
+    if (d == 4) return "sd-autoencoder-kl";
+  }
+  return "unknown";
+}
+
+std::string describe_layout(const StateDict& sd, const std::string& layout) {
+  KeyStats k{sd};
+  std::string ema = k.any("model_ema.") ? ", with EMA weights (model_ema.*)" : "";
+  if (layout == "lvdm-t2v")
+    return "LVDM text-to-video model (model.diffusion_model.* + first_stage_model.* + cond_stage_model.transformer.*" +
+           ema + ")";
+  if (layout == "lvdm-short") return "LVDM short-video model (model.diffusion_model.* + first_stage_model.*" + ema + ")";
+  if (layout == "lvdm-unet") return "LVDM 3D U-Net only (model.diffusion_model.*" + ema + ")";
+  if (layout == "latte") return "Latte (x_embedder, t_embedder, blocks.N, temp_embed)";
+  if (layout == "diffusers-latte")
+    return "diffusers LatteTransformer3DModel (transformer_blocks, temporal_transformer_blocks, adaln_single)";
+  if (layout == "lvdm-ae3d")
+    return std::string("LVDM 3D autoencoder (encoder.*, decoder.*, quant_conv, post_quant_conv") +
+           (k.any("loss.") ? ", loss.*)" : ")");
+  if (layout == "sd-autoencoder-kl") return "Stable Diffusion AutoencoderKL, original LDM layout (2D, per frame)";
+  if (layout == "diffusers-autoencoder-kl") return "diffusers AutoencoderKL (2D, per frame)";
+  return "unknown layout";
+}
+
+}  // namespace longvid
