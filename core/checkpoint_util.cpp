@@ -64,7 +64,8 @@ void load_into(torch::nn::Module& module, const StateDict& sd, const LoadIntoOpt
   std::unordered_map<std::string, std::string> loaded;    // model name -> checkpoint name
   for (const auto& key : sd.keys()) {
     if (key.compare(0, opts.prefix.size(), opts.prefix) != 0) continue;
-    std::string name = key.substr(opts.prefix.size());
+    const std::string stripped = key.substr(opts.prefix.size());
+    std::string name = stripped;
     for (const auto& [from, to] : opts.rename)
       if (name.compare(0, from.size(), from) == 0) {
         name = to + name.substr(from.size());
@@ -79,7 +80,7 @@ void load_into(torch::nn::Module& module, const StateDict& sd, const LoadIntoOpt
     auto it = model.find(name);
     const at::Tensor& src = sd.get(key);
     if (it == model.end()) {
-      unexpected.push_back(name == key ? name : fmt::format("{} (from {})", name, key));
+      unexpected.push_back(name == stripped ? name : fmt::format("{} (from {})", name, stripped));
       continue;
     }
     auto prev = loaded.find(name);

@@ -36,7 +36,7 @@ std::string repr(const Object* o, size_t max_len) {
   switch (o->kind) {
     case K::None: r = "None"; break;
     case K::Bool: r = o->b ? "True" : "False"; break;
-    case K::Int: r = std::to_string(o->i); break;
+    case K::Int: r = o->s.empty() ? std::to_string(o->i) : fmt::format("<{}-byte int>", o->s.size()); break;
     case K::Float: r = fmt::format("{}", o->f); break;
     case K::Str: r = "'" + o->s + "'"; break;
     case K::Bytes: r = fmt::format("<{} bytes>", o->s.size()); break;
@@ -484,7 +484,13 @@ void Machine::run() {
       case 0x8a:
       case 0x8b: {  // LONG1, LONG4
         uint64_t n = le(op == 0x8a ? 1 : 4);
-        if (n > 8) bad("integer of {} bytes is too large", n);
+        if (n > 8) {  // e.g. the legacy torch magic number: kept as raw bytes, value unused
+          if (n > static_cast<uint64_t>(end_ - p_)) bad("truncated pickle (a {}-byte integer runs past the end)", n);
+          auto* o = make_str(K::Int, bytes(n));
+          o->i = 0;
+          push(o);
+          break;
+        }
         const uint8_t* q = take(n);
         uint64_t v = 0;
         for (size_t i = n; i-- > 0;) v = (v << 8) | q[i];

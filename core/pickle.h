@@ -21,7 +21,8 @@ struct Object {
   bool b = false;
   int64_t i = 0;        // Int; Storage / Tensor: index into Result::storages / tensors
   double f = 0;
-  std::string s;        // Str, Bytes, Global ("module.name"), Stub (class name)
+  std::string s;        // Str, Bytes, Global ("module.name"), Stub (class name); Int: raw
+                        // little-endian bytes of an integer wider than 64 bits (then i = 0)
   std::vector<Object*> items;                          // List, Tuple, Set; Stub: constructor args
   std::vector<std::pair<Object*, Object*>> dict_items;  // Dict (in insertion order, may repeat keys:
                                                         // the last one wins); Stub: set items / state

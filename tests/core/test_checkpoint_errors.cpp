@@ -43,7 +43,7 @@ void expect_cli_error(const fs::path& file, const std::string& what, const test:
   CHECK(r.out.empty());
   if (dir) CHECK(dir->entries() == before);
   // The library throws the same longvid::Error.
-  CHECK_THROWS_WITH_AS(load_checkpoint(file), doctest::Contains(what), Error);
+  CHECK_THROWS_WITH_AS(load_checkpoint(file), doctest::Contains(what.c_str()), Error);
 }
 
 }  // namespace
