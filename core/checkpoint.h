@@ -106,6 +106,13 @@ struct LoadIntoOptions {
 // every missing, unexpected and mis-shaped key (with both shapes).
 void load_into(torch::nn::Module& module, const StateDict& sd, const LoadIntoOptions& opts = {});
 
+// EMA weights stored LitEma-style (LVDM, latent-diffusion): each trainable tensor `model_prefix`+N
+// has an EMA copy under `ema_prefix` + N with the dots removed (`model.diffusion_model.input_blocks.0.0.weight`
+// -> `model_ema.diffusion_modelinput_blocks00weight`). Returns a copy of `sd` in which those tensors
+// are replaced by their EMA values (other entries unchanged; `replaced` gets the count if given).
+StateDict with_dotless_ema(const StateDict& sd, const std::string& model_prefix = "model.",
+                           const std::string& ema_prefix = "model_ema.", size_t* replaced = nullptr);
+
 // Glob match used by LoadIntoOptions::ignore.
 bool glob_match(const std::string& pattern, const std::string& name);
 

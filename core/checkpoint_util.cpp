@@ -117,6 +117,37 @@ void load_into(torch::nn::Module& module, const StateDict& sd, const LoadIntoOpt
   for (auto& [dst, src] : copies) dst.copy_(src);
 }
 
+StateDict with_dotless_ema(const StateDict& sd, const std::string& model_prefix, const std::string& ema_prefix,
+                           size_t* replaced) {
+  StateDict out;
+  out.metadata = sd.metadata;
+  out.format = sd.format;
+  out.path = sd.path;
+  out.structure = sd.structure;
+  out.skipped = sd.skipped;
+  size_t n = 0;
+  for (const auto& k : sd.keys()) {
+    const at::Tensor* v = &sd.get(k);
+    if (k.compare(0, model_prefix.size(), model_prefix) == 0) {
+      std::string dotless = ema_prefix;
+      for (char c : k.substr(model_prefix.size()))
+        if (c != '.') dotless += c;
+      if (sd.contains(dotless)) {
+        const at::Tensor& e = sd.get(dotless);
+        if (!e.sizes().equals(v->sizes()))
+          fail("{}: EMA tensor '{}' has shape [{}] but '{}' has [{}]", sd.path.empty() ? "state dict" : sd.path.string(),
+               dotless, fmt::join(e.sizes(), ", "), k, fmt::join(v->sizes(), ", "));
+        v = &e;
+        ++n;
+      }
+    }
+    out.set(k, *v);
+  }
+  out.source = sd.source + (n ? "+" + ema_prefix.substr(0, ema_prefix.size() - (ema_prefix.empty() ? 0 : 1)) : "");
+  if (replaced) *replaced = n;
+  return out;
+}
+
 // ---- layouts ---------------------------------------------------------------------------------------
 
 namespace {

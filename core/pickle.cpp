@@ -127,6 +127,12 @@ class Machine {
   std::unordered_map<uint64_t, Object*> memo_;
   std::unordered_map<std::string, int64_t> storage_by_key_;
   size_t op_pos_ = 0;
+  uint64_t copied_ = 0;  // container items copied by constructors (bounds memory on hostile input)
+
+  void charge(size_t n) {
+    copied_ += n;
+    if (copied_ > (uint64_t{1} << 26)) bad("pickle builds too many container items");
+  }
 
   template <typename... Args>
   [[noreturn]] void bad(fmt::format_string<Args...> f, Args&&... args) {
@@ -208,12 +214,15 @@ class Machine {
   }
 
   Object* tuple(std::vector<Object*> items) {
+    charge(items.size());
     auto* t = make(K::Tuple);
     t->items = std::move(items);
     return t;
   }
 
-  Object* global(const std::string& module, const std::string& qual) {
+  Object* global(const std::string& module_in, const std::string& qual) {
+    // Protocol 0-2 pickles use Python 2 module names (as CPython's _compat_pickle maps them).
+    std::string module = module_in == "__builtin__" ? "builtins" : module_in == "copy_reg" ? "copyreg" : module_in;
     std::string full = module + "." + qual;
     for (char c : full)
       if (static_cast<unsigned char>(c) < 0x20) bad("malformed global name");
@@ -252,6 +261,7 @@ class Machine {
   }
 
   Object* stub(const std::string& cls, std::vector<Object*> args) {
+    charge(args.size());
     auto* o = make_str(K::Stub, cls);
     o->items = std::move(args);
     return o;
@@ -272,6 +282,7 @@ class Machine {
       nargs(0, 1);
       if (a.size() == 1) {
         if (a[0]->kind != K::List && a[0]->kind != K::Tuple) bad("{}() argument must be a list of pairs", f);
+        charge(a[0]->items.size());
         for (auto* kv : a[0]->items) {
           if ((kv->kind != K::Tuple && kv->kind != K::List) || kv->items.size() != 2) bad("{}() item is not a pair", f);
           d->dict_items.emplace_back(kv->items[0], kv->items[1]);
@@ -302,6 +313,7 @@ class Machine {
     if (f == "torch.Size") {
       nargs(1, 1);
       if (a[0]->kind != K::Tuple && a[0]->kind != K::List) bad("torch.Size() needs a tuple");
+      charge(a[0]->items.size());
       return tuple(a[0]->items);
     }
     if (f == "builtins.set" || f == "builtins.frozenset") {
@@ -309,6 +321,7 @@ class Machine {
       auto* s = make(K::Set);
       if (a.size() == 1) {
         if (a[0]->kind != K::List && a[0]->kind != K::Tuple && a[0]->kind != K::Set) bad("{}() needs a list", f);
+        charge(a[0]->items.size());
         s->items = a[0]->items;
       }
       return s;
@@ -372,11 +385,13 @@ class Machine {
   void set_items(Object* target, const std::vector<Object*>& kv) {
     if (kv.size() % 2) bad("SETITEMS with an odd number of items");
     if (target->kind != K::Dict && target->kind != K::Stub) bad("SETITEM on a {}", kind_name(target->kind));
+    charge(kv.size());
     for (size_t i = 0; i < kv.size(); i += 2) target->dict_items.emplace_back(kv[i], kv[i + 1]);
   }
   void append(Object* target, const std::vector<Object*>& items) {
     if (target->kind != K::List && target->kind != K::Stub && target->kind != K::Set)
       bad("APPEND on a {}", kind_name(target->kind));
+    charge(items.size());
     target->items.insert(target->items.end(), items.begin(), items.end());
   }
 

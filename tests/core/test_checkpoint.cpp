@@ -106,6 +106,9 @@ TEST_CASE("checkpoint: inspect --json and load_checkpoint match PyTorch's listin
   SUBCASE("Latte .pt picks ema") { check_fixture("latte_tiny.pt", "latte_tiny.pt"); }
   SUBCASE("Latte .pt --select model (bf16)") { check_fixture("latte_tiny.pt", "latte_tiny.pt.model", "model"); }
   SUBCASE("views sharing storage, many dtypes") { check_fixture("views.pt", "views.pt"); }
+  SUBCASE("nn.Module state_dict (_metadata), Lightning AttributeDict, protocol-2 builtins") {
+    check_fixture("module_state.ckpt", "module_state.ckpt");
+  }
   SUBCASE("legacy torch.save format") { check_fixture("views_legacy.pt", "views_legacy.pt"); }
   SUBCASE("safetensors: bf16 fp16 fp32 fp64 ints bool, metadata") {
     check_fixture("mixed.safetensors", "mixed.safetensors");
@@ -143,6 +146,20 @@ TEST_CASE("checkpoint: aliased and strided tensors share the record's storage") 
     keep = v.get("slice");
   }
   CHECK(keep.sum().item<float>() == doctest::Approx((23 + 24 + 25 + 26 + 33 + 34 + 35 + 36 + 43 + 44 + 45 + 46) / 7.0));
+}
+
+TEST_CASE("checkpoint: LVDM dotless EMA names map back onto the model names") {
+  auto sd = load_checkpoint(ckpt_dir() / "lvdm_tiny.ckpt");
+  size_t n = 0;
+  auto ema = with_dotless_ema(sd, "model.", "model_ema.", &n);
+  CHECK(n == 2);
+  CHECK(ema.keys() == sd.keys());
+  CHECK(ema.source == "state_dict+model_ema");
+  const auto& w = "model.diffusion_model.input_blocks.0.0.weight";
+  CHECK(torch::allclose(ema.get(w), sd.get(w) * 0.5));
+  CHECK(torch::equal(ema.get("model.diffusion_model.time_embed.0.weight"),
+                     sd.get("model.diffusion_model.time_embed.0.weight")));
+  CHECK(torch::equal(ema.get("first_stage_model.quant_conv.conv.weight"), sd.get("first_stage_model.quant_conv.conv.weight")));
 }
 
 TEST_CASE("checkpoint: structure, skipped entries and --select") {

@@ -9,7 +9,7 @@
 using namespace longvid;
 namespace fs = std::filesystem;
 
-TEST_CASE("safetensors: save -> load round trip keeps dtypes, values, order and metadata; atomic") {
+TEST_CASE("safetensors: save then load round trip keeps dtypes, values, order and metadata, atomically") {
   test::ScratchDir dir("stio");
   StateDict sd;
   sd.set("f32", torch::randn({3, 4}));

@@ -48,7 +48,13 @@ def structure_entry(name, v):
         e["type"], e["value"] = "float", v
     elif isinstance(v, str):
         e["type"], e["value"] = "str", v
-    elif isinstance(v, dict):
+    elif isinstance(v, torch.dtype):
+        e["type"], e["value"] = "global", str(v)
+    elif isinstance(v, (set, frozenset)):
+        e["type"], e["entries"] = "set", len(v)
+    elif isinstance(v, bytes):
+        e["type"] = "bytes"
+    elif type(v) in (dict, collections.OrderedDict):
         e["type"] = "dict"
         e["entries"] = len(v)
         e["tensors"] = sum(isinstance(x, torch.Tensor) for x in v.values())
@@ -61,6 +67,8 @@ def structure_entry(name, v):
     else:
         e["type"] = "object"
         e["value"] = type(v).__module__ + "." + type(v).__qualname__
+        if isinstance(v, dict):
+            e["entries"] = len(v)
     return e
 
 
@@ -193,6 +201,27 @@ def views_pt():
     expected(lpath, d, "torch-legacy", "root", "unknown", tensors_of(d))
 
 
+# ---- 3b. a real nn.Module state_dict (OrderedDict with _metadata -> BUILD), protocol-2 odds and ends
+def module_state_ckpt():
+    # A dict subclass from a (stand-in) Lightning module: pickled as NEWOBJ + SETITEMS.
+    mod = type(sys)("pytorch_lightning.utilities.parsing")
+    for name in ("pytorch_lightning", "pytorch_lightning.utilities", "pytorch_lightning.utilities.parsing"):
+        sys.modules.setdefault(name, type(sys)(name))
+    AttributeDict = type("AttributeDict", (dict,), {"__module__": "pytorch_lightning.utilities.parsing"})
+    sys.modules["pytorch_lightning.utilities.parsing"].AttributeDict = AttributeDict
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4), torch.nn.Linear(4, 2))
+    with torch.no_grad():
+        for p in net.parameters():
+            p.copy_(rnd(*p.shape))
+    sd = net.state_dict()
+    assert hasattr(sd, "_metadata")
+    ckpt = {"state_dict": sd, "hyper_parameters": AttributeDict(lr=0.1, name="x"), "dtype": torch.float16,
+            "device": torch.device("cpu"), "tags": {1, 2}, "blob": b"xy", "size": torch.Size([2, 3])}
+    path = os.path.join(OUT, "module_state.ckpt")
+    torch.save(ckpt, path)
+    expected(path, ckpt, "torch-zip", "state_dict", "unknown", tensors_of(sd))
+
+
 # ---- 4. safetensors ------------------------------------------------------------------------------------
 def safetensors_fixture():
     d = collections.OrderedDict()
@@ -281,6 +310,7 @@ if __name__ == "__main__":
     p = lvdm_ckpt()
     latte_pt()
     views_pt()
+    module_state_ckpt()
     safetensors_fixture()
     bad_inputs(p)
     total = sum(os.path.getsize(os.path.join(OUT, f)) for f in os.listdir(OUT))
