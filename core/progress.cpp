@@ -83,6 +83,7 @@ ProgressFn Progress::fn() {
   return [this](int64_t done, int64_t total) {
     total_ = total;
     update(done);
+    if (done >= total) finish();  // the rate covers this work only, not what the caller does next
   };
 }
 

@@ -1,0 +1,132 @@
+#include "hierarchy/lvdm_pipeline.h"
+
+#include <fmt/format.h>
+
+#include "core/checkpoint.h"
+#include "core/config.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "core/video_io.h"
+
+namespace longvid {
+
+LvdmPipeline::LvdmPipeline(LvdmUNet3D unet, LvdmAutoencoder3D ae, NoiseSchedule schedule, int64_t latent_size,
+                           LvdmPipelineOptions opts)
+    : unet_(std::move(unet)), ae_(std::move(ae)), schedule_(std::make_shared<NoiseSchedule>(std::move(schedule))),
+      latent_size_(latent_size), opts_(opts) {
+  unet_->eval();
+  ae_->eval();
+  unet_->to(opts_.device, opts_.dtype);
+  ae_->to(opts_.device, opts_.dtype);
+}
+
+LvdmPipeline LvdmPipeline::load(const std::filesystem::path& checkpoint, const std::filesystem::path& config_path,
+                                const LvdmPipelineOptions& opts) {
+  Config cfg = Config::load(config_path);
+  auto unet_cfg = LvdmUNetConfig::from_yaml_file(config_path);
+  auto ae_cfg = LvdmAe3dConfig::from_config(cfg);
+  ae_cfg.validate(config_path.string());
+  auto schedule = NoiseSchedule::lvdm(cfg.get_or<double>("model.params.linear_start", 0.0015),
+                                      cfg.get_or<double>("model.params.linear_end", 0.0155),
+                                      cfg.get_or<std::string>("model.params.beta_schedule", "linear"),
+                                      cfg.get_or<int64_t>("model.params.timesteps", 1000));
+  StateDict sd = load_checkpoint(checkpoint);
+  LvdmUNet3D unet(unet_cfg);
+  auto which = load_lvdm_unet(*unet, sd, opts.weights);
+  LvdmAutoencoder3D ae(ae_cfg);
+  load_lvdm_ae3d(*ae, sd);
+  spdlog::info("loaded {} ({} U-Net weights, {:.1f}M U-Net parameters)", checkpoint.string(),
+               which == LvdmWeights::Ema ? "EMA" : "raw", unet->num_parameters() / 1e6);
+  int64_t latent = cfg.get_or<int64_t>("model.params.image_size", 32);
+  int64_t levels = static_cast<int64_t>(unet_cfg.channel_mult.size());
+  if (latent < 1 || latent % (int64_t{1} << (levels - 1)) != 0)
+    fail("{}: model.params.image_size {} is not divisible by 2^{} (the U-Net's downsampling)", config_path.string(),
+         latent, levels - 1);
+  return LvdmPipeline(std::move(unet), std::move(ae), std::move(schedule), latent, opts);
+}
+
+LvdmPipeline LvdmPipeline::random_tiny(uint64_t weight_seed, const LvdmPipelineOptions& opts) {
+  LvdmUNetConfig u;
+  u.in_channels = 4;
+  u.out_channels = 4;
+  u.model_channels = 32;
+  u.num_res_blocks = 1;
+  u.attention_resolutions = {2};
+  u.channel_mult = {1, 2};
+  u.num_heads = 4;
+  u.legacy = false;
+  u.kernel_size_t = 1;
+  u.padding_t = 0;
+  u.temporal_length = 4;
+  u.use_relative_position = true;
+  u.use_scale_shift_norm = true;
+  LvdmAe3dConfig a;  // the official [4, 8, 8] layout, 32 hidden channels
+  a.scale_factor = 0.33422927;  // sky's latent normalisation
+  a.shift_factor = 1.4606637;
+  torch::manual_seed(weight_seed);  // module initialisers draw from the global generator
+  LvdmUNet3D unet(u);
+  LvdmAutoencoder3D ae(a);
+  // The official zero-initialised output layers would make a random model predict eps = 0.
+  torch::NoGradGuard ng;
+  for (auto& p : unet->parameters())
+    if (p.abs().max().item<double>() == 0.0) p.normal_(0.0, 0.02);
+  return LvdmPipeline(std::move(unet), std::move(ae), NoiseSchedule::lvdm(), /*latent_size=*/8, opts);
+}
+
+std::string LvdmPipeline::describe() const {
+  const auto& u = unet_->config();
+  const auto& a = ae_->config();
+  auto f = a.factors();
+  return fmt::format("LVDM: U-Net {:.1f}M params (ch {}, {} levels{}), 3D AE {}x{}x{} (T,H,W) z={}, schedule {} {}",
+                     unet_->num_parameters() / 1e6, u.model_channels, u.channel_mult.size(),
+                     u.conditioning_key.empty() ? "" : ", cond " + u.conditioning_key, f[0], f[1], f[2],
+                     a.z_channels, to_string(schedule_->config().kind), schedule_->num_train_timesteps());
+}
+
+LvdmPipeline::ClipShape LvdmPipeline::clip_shape(int64_t frames) const {
+  if (frames < 1) fail("--frames {}: must be at least 1", frames);
+  auto f = ae_->config().factors();
+  ClipShape s{};
+  s.latent_t = (frames + f[0] - 1) / f[0];
+  int64_t lat = latent_size_;
+  s.latent_h = s.latent_w = lat;
+  s.frames_decoded = s.latent_t * f[0];
+  s.height = lat * f[1];
+  s.width = lat * f[2];
+  return s;
+}
+
+at::Tensor video_to_uint8(const at::Tensor& x) {
+  auto v = x[0].to(at::kFloat).add(1.0).mul(127.5).clamp(0, 255).to(at::kByte);  // [3, T, H, W]
+  return v.permute({1, 2, 3, 0}).contiguous().cpu();
+}
+
+void LvdmPipeline::decode_to_sink(const at::Tensor& z, int64_t frames, FrameSink& sink, int64_t decode_window) {
+  torch::NoGradGuard ng;
+  int64_t emitted = 0;
+  ae_->decode_stream(z.to(opts_.device, opts_.dtype), decode_window, decode_window > 0 ? 2 : 0,
+                     [&](const torch::Tensor& chunk) {
+                       auto u8 = video_to_uint8(chunk);
+                       for (int64_t i = 0; i < u8.size(0) && emitted < frames; ++i, ++emitted) {
+                         auto fr = u8[i];
+                         sink.push(fr.data_ptr<uint8_t>(), static_cast<int>(fr.size(1)), static_cast<int>(fr.size(0)));
+                       }
+                     },
+                     /*normalized=*/true);
+}
+
+at::Tensor LvdmPipeline::generate(int64_t frames, const SamplerOptions& sampler, at::Generator& gen, FrameSink& sink,
+                                  const ProgressFn& progress, int64_t decode_window) {
+  torch::NoGradGuard ng;
+  auto s = clip_shape(frames);
+  auto opts = at::TensorOptions().dtype(at::kFloat);
+  // Noise is drawn on the CPU generator and moved, so a seed gives the same video on every device.
+  auto x_T = at::randn({1, unet_->config().out_channels, s.latent_t, s.latent_h, s.latent_w}, gen, opts)
+                 .to(opts_.device, opts_.dtype);
+  LvdmUNetDenoiser denoiser(unet_);
+  auto z = longvid::sample(denoiser, *schedule_, x_T, Conditioning{}, sampler, gen, progress);
+  decode_to_sink(z, frames, sink, decode_window);
+  return z;
+}
+
+}  // namespace longvid

@@ -1,0 +1,71 @@
+// LvdmPipeline: an LVDM model set (3D U-Net denoiser + 3D video autoencoder + noise schedule) and
+// short-clip generation: noise -> sampler -> latent -> streamed decode -> frames into a FrameSink.
+// The long-video planner (keyframes + infill) builds on the same pieces.
+#pragma once
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "backbones/lvdm_unet3d.h"
+#include "core/progress.h"
+#include "sampler/sampler.h"
+#include "sampler/schedule.h"
+#include "vae3d/lvdm_autoencoder3d.h"
+
+namespace longvid {
+
+class FrameSink;
+
+struct LvdmPipelineOptions {
+  LvdmWeights weights = LvdmWeights::Auto;  // --ema picks Ema
+  c10::Device device = c10::Device(c10::kCPU);
+  c10::ScalarType dtype = c10::kFloat;
+};
+
+class LvdmPipeline {
+ public:
+  // An official LVDM short/long checkpoint (U-Net + first stage in one file) and its YAML config.
+  static LvdmPipeline load(const std::filesystem::path& checkpoint, const std::filesystem::path& config,
+                           const LvdmPipelineOptions& opts = {});
+  // A small LVDM-shaped model with seeded random weights (what `generate` uses while no trained
+  // default model is bundled). 64x64 frames, 16-frame clips.
+  static LvdmPipeline random_tiny(uint64_t weight_seed, const LvdmPipelineOptions& opts = {});
+
+  const LvdmUNetConfig& unet_config() const { return unet_->config(); }
+  const LvdmAe3dConfig& ae_config() const { return ae_->config(); }
+  const NoiseSchedule& schedule() const { return *schedule_; }
+  LvdmUNet3D& unet() { return unet_; }
+  LvdmAutoencoder3D& autoencoder() { return ae_; }
+  std::string describe() const;
+
+  // Output geometry for a requested frame count: latent frames needed and the frames the
+  // decoder will produce (>= frames; the caller trims). Throws longvid::Error for frames < 1.
+  struct ClipShape {
+    int64_t latent_t, latent_h, latent_w;
+    int64_t frames_decoded, height, width;
+  };
+  ClipShape clip_shape(int64_t frames) const;
+
+  // Samples one clip of `frames` frames and streams them (uint8 RGB, LVDM's truncating
+  // ((x+1)*127.5).clamp(0,255) conversion) into `sink`. Returns the final latent.
+  at::Tensor generate(int64_t frames, const SamplerOptions& sampler, at::Generator& gen, FrameSink& sink,
+                      const ProgressFn& progress = {}, int64_t decode_window = 0);
+
+  // Decodes a (normalised) latent [1, C, t, h, w] and streams the first `frames` frames.
+  void decode_to_sink(const at::Tensor& z, int64_t frames, FrameSink& sink, int64_t decode_window = 0);
+
+ private:
+  LvdmPipeline(LvdmUNet3D unet, LvdmAutoencoder3D ae, NoiseSchedule schedule, int64_t latent_size,
+               LvdmPipelineOptions opts);
+  LvdmUNet3D unet_;
+  LvdmAutoencoder3D ae_;
+  std::shared_ptr<NoiseSchedule> schedule_;
+  int64_t latent_size_;  // the latent H = W the U-Net was trained at (LVDM's model.params.image_size)
+  LvdmPipelineOptions opts_;
+};
+
+// [B, 3, T, H, W] float in [-1, 1] -> uint8 [T, H, W, 3] for batch item 0, as LVDM's scripts do:
+// ((x + 1) * 127.5).clamp(0, 255) then truncation to uint8.
+at::Tensor video_to_uint8(const at::Tensor& x);
+
+}  // namespace longvid
