@@ -797,7 +797,6 @@ std::map<std::string, std::string> lvdm_unet_name_map(const torch::nn::Module& m
 // ================================================================================================
 // Denoiser adapter
 // ================================================================================================
-#ifdef LV_HAVE_DENOISER
 LvdmUNetDenoiser::LvdmUNetDenoiser(LvdmUNet3D net) : net_(std::move(net)) {
   const auto& c = net_->config();
   const std::string& key = c.conditioning_key;
@@ -817,11 +816,21 @@ LvdmUNetDenoiser::LvdmUNetDenoiser(LvdmUNet3D net) : net_(std::move(net)) {
   }
 }
 
-at::Tensor LvdmUNetDenoiser::forward(const at::Tensor& x_t, const at::Tensor& t, const Conditioning& c) {
+at::Tensor LvdmUNetDenoiser::forward(const at::Tensor& x_t, const at::Tensor& t, const Conditioning& c_in) {
   const auto& cfg = net_->config();
   const std::string& key = cfg.conditioning_key;
   if (x_t.dim() != 5) fail("LVDM denoiser: x_t must be [B, C, T, H, W], got {} dims", x_t.dim());
-  at::Tensor tt = t.dim() == 0 ? t.expand({x_t.size(0)}) : t;
+  const int64_t B = x_t.size(0);
+  at::Tensor tt = t.dim() == 0 ? t.expand({B}) : t;
+  // A field given for batch 1 serves any batch (as in sampler/ GuidedDenoiser).
+  auto batch = [B](const at::Tensor& f) {
+    if (!f.defined() || f.dim() == 0 || f.size(0) != 1 || B == 1) return f;
+    std::vector<int64_t> sz(f.sizes().begin(), f.sizes().end());
+    sz[0] = B;
+    return f.expand(sz);
+  };
+  Conditioning c{batch(c_in.mask), batch(c_in.cond_latent), batch(c_in.cond_noise_level), batch(c_in.class_label),
+                 batch(c_in.context)};
   auto check_mask = [&](const at::Tensor& m) {
     const auto& s = x_t.sizes();
     if (m.dim() != 5 || m.size(0) != s[0] || m.size(1) != 1 || m.size(2) != s[2] || m.size(3) != s[3] ||
@@ -858,8 +867,6 @@ at::Tensor LvdmUNetDenoiser::forward(const at::Tensor& x_t, const at::Tensor& t,
                                  cfg.context_dim);
   return net_->forward(x_t, tt, c.context, c.class_label);
 }
-
-#endif
 
 LvdmWeights load_lvdm_unet(LvdmUNet3DImpl& model, const StateDict& sd, LvdmWeights which) {
   static const std::string raw_prefix = "model.diffusion_model.", ema_prefix = "model_ema.diffusion_model";

@@ -18,10 +18,7 @@
 #include <string>
 #include <vector>
 
-#if __has_include("backbones/denoiser.h")  // TEMP until wip-sampler is merged
 #include "backbones/denoiser.h"
-#define LV_HAVE_DENOISER 1
-#endif
 
 namespace longvid {
 
@@ -112,7 +109,6 @@ std::map<std::string, std::string> lvdm_unet_name_map(const torch::nn::Module& m
 // Returns which weights were loaded (Raw also for a bare state dict).
 LvdmWeights load_lvdm_unet(LvdmUNet3DImpl& model, const StateDict& sd, LvdmWeights which = LvdmWeights::Auto);
 
-#ifdef LV_HAVE_DENOISER
 // Denoiser adapter: builds the network input the way LVDM's apply_model / DiffusionWrapper do for the
 // model's conditioning_key (config().conditioning_key):
 //   ""                 plain unconditional (lvdm_short): net(x_t, t); a non-zero mask is an error.
@@ -132,7 +128,5 @@ class LvdmUNetDenoiser : public Denoiser {
  private:
   LvdmUNet3D net_;
 };
-
-#endif
 
 }  // namespace longvid
