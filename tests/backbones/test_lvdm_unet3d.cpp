@@ -16,7 +16,13 @@ using namespace longvid;
 
 namespace {
 
-std::filesystem::path cfg_path(const std::string& name) { return test::data_dir() / "configs" / "lvdm" / name; }
+// Official configs keep the official tree (lvdm_short/, lvdm_long/); the reduced test configs sit at the top.
+std::filesystem::path cfg_path(const std::string& name) {
+  auto dir = test::data_dir() / "configs" / "lvdm";
+  for (const char* sub : {"lvdm_short", "lvdm_long"})
+    if (std::filesystem::exists(dir / sub / name)) return dir / sub / name;
+  return dir / name;
+}
 std::filesystem::path fixture(const std::string& name) { return test::data_dir() / "lvdm" / name; }
 
 // The deterministic parameter fill of tests/data/gen/lvdm_unet3d.py (det_param): a pure function of the

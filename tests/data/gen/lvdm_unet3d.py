@@ -170,7 +170,7 @@ def main():
     det_case("t2v_small", "unet3d_t2v_small.yaml", (1, 4, 5, 8, 8), ctx_shape=(1, 7, 16))
     det_case("kt3_small", "unet3d_kt3_small.yaml", (1, 4, 5, 8, 8))
     if not args.skip_big:
-        det_case("sky", "sky.yaml", (1, 4, 4, 16, 16))
+        det_case("sky", os.path.join("lvdm_short", "sky.yaml"), (1, 4, 4, 16, 16))
 
 
 if __name__ == "__main__":
