@@ -112,8 +112,8 @@ int bench_rss(int argc, char** argv) {
   o.add_options()
     ("latent-frames", "latent frames", cxxopts::value<int64_t>()->default_value("64"))
     ("latent-size", "latent height = width", cxxopts::value<int64_t>()->default_value("8"))
-    ("window", "decode window", cxxopts::value<int64_t>()->default_value("8"))
-    ("overlap", "decode overlap", cxxopts::value<int64_t>()->default_value("2"))
+    ("window", "decode window (the vae CLI default)", cxxopts::value<int64_t>()->default_value("32"))
+    ("overlap", "decode overlap (the vae CLI default)", cxxopts::value<int64_t>()->default_value("8"))
     ("o,output", "output video", cxxopts::value<std::string>()->default_value("bench.y4m"))
     ("h,help", "show this help");
   auto a = o.parse(argc, argv);
