@@ -46,15 +46,15 @@ constexpr const char* kLatentFormat = "longvid.lvdm_ae3d.latent/1";
 void add_common(cxxopts::Options& o) {
   o.add_options()
     ("vae", "autoencoder checkpoint: LVDM AE .ckpt, full LVDM model .ckpt (first_stage_model.*) or safetensors", cxxopts::value<std::string>()->default_value(""))
-    ("config", "autoencoder config (official videoae / LVDM YAML); default: inferred from the weights' shapes", cxxopts::value<std::string>()->default_value(""))
+    ("config", "autoencoder config (official videoae / LVDM YAML); empty = inferred from the weights' shapes", cxxopts::value<std::string>()->default_value(""))
     ("o,output", "output path", cxxopts::value<std::string>()->default_value(""))
     ("device", "cpu | cuda | cuda:N", cxxopts::value<std::string>()->default_value("cpu"))
     ("dtype", "fp32 | bf16 | fp16", cxxopts::value<std::string>()->default_value("fp32"))
-    ("window", "latent frames per decode window (0 = all at once)", cxxopts::value<int64_t>()->default_value(kDefaultWindow))
+    ("window", "latent frames per decode window (0 = all at once; lower it if memory is short)", cxxopts::value<int64_t>()->default_value(kDefaultWindow))
     ("overlap", "latent frames shared by neighbouring decode windows", cxxopts::value<int64_t>()->default_value(kDefaultOverlap))
     ("start", "first frame to use (input video for encode/reconstruct, decoded frames for decode)", cxxopts::value<int64_t>()->default_value("0"))
     ("frames", "number of frames (-1 = to the end)", cxxopts::value<int64_t>()->default_value("-1"))
-    ("fps", "output frame rate (default: the source's)", cxxopts::value<std::string>()->default_value(""))
+    ("fps", "output frame rate; empty = the source's", cxxopts::value<std::string>()->default_value(""))
     ("crf", "encoder quality for mp4/webm (-1 = codec default)", cxxopts::value<int>()->default_value("-1"))
     ("input", "input file", cxxopts::value<std::vector<std::string>>())
     ("h,help", "show this help");
