@@ -34,7 +34,8 @@ namespace {
 
 // Defaults chosen with tools/bench/vae_stream.sh (`longvid vae bench seams`): decode_stream vs one
 // full decode of 256 random latent frames (random-weight AE, 4x4 latent): PSNR 19.7 dB (4:2),
-// 24.0 (8:2), 27.8 (8:4), 31.5 (16:4), 33.8 (16:8), 37.9 (32:8). The decoder's GroupNorm takes
+// 24.0 (8:2), 27.8 (8:4), 31.5 (16:4), 33.8 (16:8), 37.9 (32:8); 8x8 latent: 24.5 (8:2),
+// 34.3 (16:4), 39.1 (16:8), 40.5 (32:8). See docs/vae.md. The decoder's GroupNorm takes
 // its statistics over the whole window, so larger windows agree better; 32:8 is also the
 // cheapest of these (stride 24: 1.33x the frames of a full decode). Peak memory grows with the
 // window: lower --window for large models / frames.
