@@ -747,8 +747,11 @@ at::Tensor LvdmUNet3DImpl::forward(const at::Tensor& x, const at::Tensor& timest
   auto* te = time_embed_.get();
   auto lin0 = std::dynamic_pointer_cast<LinearImpl>(te->named_children()["0"]);
   auto lin2 = std::dynamic_pointer_cast<LinearImpl>(te->named_children()["2"]);
-  at::Tensor emb =
-      lin2->forward(nonlinearity(lin0->forward(lvdm_timestep_embedding(timesteps, c.model_channels)), c.nonlinearity_type));
+  // Compute dtype = the weights' dtype: float32 as in LVDM, or bf16/fp16 when the model was cast
+  // (--dtype); the sinusoid is always made in float32 and then cast, as the official code does.
+  const auto wdt = lin0->weight.scalar_type();
+  at::Tensor emb = lin2->forward(
+      nonlinearity(lin0->forward(lvdm_timestep_embedding(timesteps, c.model_channels).to(wdt)), c.nonlinearity_type));
   if (y.defined()) {
     if (c.num_classes <= 0) fail("LVDM U-Net: a class label was given but the config has no num_classes");
     if (y.dim() != 1 || y.size(0) != x.size(0)) fail("LVDM U-Net: class labels must be [B] with B = {}", x.size(0));
@@ -756,7 +759,7 @@ at::Tensor LvdmUNet3DImpl::forward(const at::Tensor& x, const at::Tensor& timest
   }
 
   std::vector<at::Tensor> hs;
-  at::Tensor h = x.to(at::kFloat);  // self.dtype is float32 (use_fp16 is a no-op in LVDM)
+  at::Tensor h = x.to(wdt);  // self.dtype: float32 in LVDM (its use_fp16 is a no-op)
   for (auto& m : input_blocks_) {
     h = m->forward(h, emb, context);
     hs.push_back(h);

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <ATen/autocast_mode.h>
+
 #include "core/checkpoint.h"
 #include "core/config.h"
 #include "core/error.h"
@@ -10,14 +12,41 @@
 
 namespace longvid {
 
+namespace {
+// --dtype bf16/fp16: weights stay float32 and the networks run under autocast, which picks the
+// precision per op (convolutions and matmuls in the low dtype, norms and softmax in float32).
+class AutocastScope {
+ public:
+  AutocastScope(c10::Device device, c10::ScalarType dtype)
+      : type_(device.type()), on_(dtype != c10::kFloat && dtype != c10::kDouble) {
+    if (!on_) return;
+    prev_enabled_ = at::autocast::is_autocast_enabled(type_);
+    prev_dtype_ = at::autocast::get_autocast_dtype(type_);
+    at::autocast::set_autocast_enabled(type_, true);
+    at::autocast::set_autocast_dtype(type_, dtype);
+  }
+  ~AutocastScope() {
+    if (!on_) return;
+    at::autocast::set_autocast_enabled(type_, prev_enabled_);
+    at::autocast::set_autocast_dtype(type_, prev_dtype_);
+    at::autocast::clear_cache();
+  }
+
+ private:
+  c10::DeviceType type_;
+  bool on_, prev_enabled_ = false;
+  c10::ScalarType prev_dtype_ = c10::kFloat;
+};
+}  // namespace
+
 LvdmPipeline::LvdmPipeline(LvdmUNet3D unet, LvdmAutoencoder3D ae, NoiseSchedule schedule, int64_t latent_size,
                            LvdmPipelineOptions opts)
     : unet_(std::move(unet)), ae_(std::move(ae)), schedule_(std::make_shared<NoiseSchedule>(std::move(schedule))),
       latent_size_(latent_size), opts_(opts) {
   unet_->eval();
   ae_->eval();
-  unet_->to(opts_.device, opts_.dtype);
-  ae_->to(opts_.device, opts_.dtype);
+  unet_->to(opts_.device);
+  ae_->to(opts_.device);
 }
 
 LvdmPipeline LvdmPipeline::load(const std::filesystem::path& checkpoint, const std::filesystem::path& config_path,
@@ -103,8 +132,9 @@ at::Tensor video_to_uint8(const at::Tensor& x) {
 
 void LvdmPipeline::decode_to_sink(const at::Tensor& z, int64_t frames, FrameSink& sink, int64_t decode_window) {
   torch::NoGradGuard ng;
+  AutocastScope autocast(opts_.device, opts_.dtype);
   int64_t emitted = 0;
-  ae_->decode_stream(z.to(opts_.device, opts_.dtype), decode_window, decode_window > 0 ? 2 : 0,
+  ae_->decode_stream(z.to(opts_.device, at::kFloat), decode_window, decode_window > 0 ? 2 : 0,
                      [&](const torch::Tensor& chunk) {
                        auto u8 = video_to_uint8(chunk);
                        for (int64_t i = 0; i < u8.size(0) && emitted < frames; ++i, ++emitted) {
@@ -122,9 +152,13 @@ at::Tensor LvdmPipeline::generate(int64_t frames, const SamplerOptions& sampler,
   auto opts = at::TensorOptions().dtype(at::kFloat);
   // Noise is drawn on the CPU generator and moved, so a seed gives the same video on every device.
   auto x_T = at::randn({1, unet_->config().out_channels, s.latent_t, s.latent_h, s.latent_w}, gen, opts)
-                 .to(opts_.device, opts_.dtype);
+                 .to(opts_.device);
   LvdmUNetDenoiser denoiser(unet_);
-  auto z = longvid::sample(denoiser, *schedule_, x_T, Conditioning{}, sampler, gen, progress);
+  at::Tensor z;
+  {
+    AutocastScope autocast(opts_.device, opts_.dtype);
+    z = longvid::sample(denoiser, *schedule_, x_T, Conditioning{}, sampler, gen, progress);
+  }
   decode_to_sink(z, frames, sink, decode_window);
   return z;
 }

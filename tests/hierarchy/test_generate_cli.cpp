@@ -73,3 +73,13 @@ TEST_CASE("generate: bad options give one error line and no output") {
     CHECK(dir.entries().empty());
   }
 }
+
+TEST_CASE("generate: --dtype bf16 runs under autocast on the CPU") {
+  test::ScratchDir dir("genbf16");
+  auto out = dir / "bf16.y4m";
+  auto r = test::run_cli({"generate", "--dtype", "bf16", "--frames", "4", "--steps", "2", "--sampler", "dpmpp-2m",
+                          "--seed", "2", "-o", out.string()});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(read_video(out).sizes() == at::IntArrayRef({4, 64, 64, 3}));
+}
