@@ -84,8 +84,8 @@ if(_want_cuda)
   endif()
   # --no-as-needed: the CUDA backend registers itself from static initialisers in torch_cuda.
   target_link_libraries(longvid_torch INTERFACE
-    "LINKER:--no-as-needed" "${LONGVID_TORCH_DIR}/lib/libtorch_cuda.so"
-    "${LONGVID_TORCH_DIR}/lib/libc10_cuda.so" "LINKER:--as-needed")
+    "-Wl,--no-as-needed" "${LONGVID_TORCH_DIR}/lib/libtorch_cuda.so"
+    "${LONGVID_TORCH_DIR}/lib/libc10_cuda.so" "-Wl,--as-needed")
   target_compile_definitions(longvid_torch INTERFACE LONGVID_WITH_CUDA=1)
   set(LONGVID_HAVE_CUDA ON)
 endif()
