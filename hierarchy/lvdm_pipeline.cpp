@@ -132,7 +132,8 @@ at::Tensor video_to_uint8(const at::Tensor& x) {
 
 void LvdmPipeline::decode_to_sink(const at::Tensor& z, int64_t frames, FrameSink& sink, int64_t decode_window) {
   torch::NoGradGuard ng;
-  AutocastScope autocast(opts_.device, opts_.dtype);
+  // The decoder runs in float32 whatever --dtype says: low-precision 3D (transposed) convolutions
+  // are very slow on CPUs without bf16 units, and the decoder is a small part of the work.
   int64_t emitted = 0;
   ae_->decode_stream(z.to(opts_.device, at::kFloat), decode_window, decode_window > 0 ? 2 : 0,
                      [&](const torch::Tensor& chunk) {
