@@ -125,9 +125,10 @@ LvdmPipeline::ClipShape LvdmPipeline::clip_shape(int64_t frames) const {
   return s;
 }
 
-at::Tensor video_to_uint8(const at::Tensor& x) {
-  auto v = x[0].to(at::kFloat).add(1.0).mul(127.5).clamp(0, 255).to(at::kByte);  // [3, T, H, W]
-  return v.permute({1, 2, 3, 0}).contiguous().cpu();
+at::Tensor video_to_uint8(const at::Tensor& x, Quantize q) {
+  auto v = x[0].to(at::kFloat).add(1.0).mul(127.5).clamp(0, 255);  // [3, T, H, W]
+  if (q == Quantize::Round) v = v.round();
+  return v.to(at::kByte).permute({1, 2, 3, 0}).contiguous().cpu();
 }
 
 void LvdmPipeline::decode_to_sink(const at::Tensor& z, int64_t frames, FrameSink& sink, int64_t decode_window) {

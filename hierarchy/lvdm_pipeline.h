@@ -64,8 +64,10 @@ class LvdmPipeline {
   LvdmPipelineOptions opts_;
 };
 
-// [B, 3, T, H, W] float in [-1, 1] -> uint8 [T, H, W, 3] for batch item 0, as LVDM's scripts do:
-// ((x + 1) * 127.5).clamp(0, 255) then truncation to uint8.
-at::Tensor video_to_uint8(const at::Tensor& x);
+// [B, 3, T, H, W] float in [-1, 1] -> uint8 [T, H, W, 3] (CPU) for batch item 0:
+// ((x + 1) * 127.5).clamp(0, 255), then truncated (LVDM's sampling scripts, the default) or
+// rounded to nearest (reconstruction, where it is the closer match to the input).
+enum class Quantize { Truncate, Round };
+at::Tensor video_to_uint8(const at::Tensor& x, Quantize q = Quantize::Truncate);
 
 }  // namespace longvid

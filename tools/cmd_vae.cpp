@@ -23,6 +23,7 @@
 #include "core/fs.h"
 #include "core/log.h"
 #include "core/video_io.h"
+#include "hierarchy/lvdm_pipeline.h"
 #include "tools/cli.h"
 #include "vae3d/lvdm_autoencoder3d.h"
 
@@ -114,18 +115,7 @@ class ChunkToFrames {
   ChunkToFrames(FrameSink& sink, int64_t width, int64_t height, int64_t start, int64_t count)
       : sink_(sink), w_(width), h_(height), start_(start), count_(count) {}
   void operator()(const at::Tensor& chunk) {
-    auto u8 = chunk[0]
-                  .slice(2, 0, h_)
-                  .slice(3, 0, w_)
-                  .to(at::kFloat)
-                  .add(1.0)
-                  .mul(127.5)
-                  .clamp(0, 255)
-                  .round()
-                  .to(at::kByte)
-                  .permute({1, 2, 3, 0})
-                  .contiguous()
-                  .cpu();
+    auto u8 = video_to_uint8(chunk.slice(3, 0, h_).slice(4, 0, w_), Quantize::Round);
     for (int64_t i = 0; i < u8.size(0); ++i, ++index_) {
       if (index_ < start_ || (count_ >= 0 && index_ >= start_ + count_)) continue;
       auto fr = u8[i];

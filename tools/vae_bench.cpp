@@ -19,6 +19,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/video_io.h"
+#include "hierarchy/lvdm_pipeline.h"
 #include "tools/cli.h"
 #include "vae3d/lvdm_autoencoder3d.h"
 
@@ -128,7 +129,7 @@ int bench_rss(int argc, char** argv) {
   auto t0 = std::chrono::steady_clock::now();
   VideoWriter writer(a["output"].as<std::string>());
   ae->decode_stream(z, a["window"].as<int64_t>(), a["overlap"].as<int64_t>(), [&](const at::Tensor& x) {
-    auto u8 = x[0].add(1.0).mul(127.5).clamp(0, 255).round().to(at::kByte).permute({1, 2, 3, 0}).contiguous();
+    auto u8 = video_to_uint8(x, Quantize::Round);
     for (int64_t i = 0; i < u8.size(0); ++i) {
       auto fr = u8[i];
       writer.push(fr.data_ptr<uint8_t>(), static_cast<int>(fr.size(1)), static_cast<int>(fr.size(0)));
