@@ -13,6 +13,24 @@
 namespace longvid {
 
 namespace {
+LvdmMaskInfo mask_info_from(const Config& cfg, const LvdmUNetConfig& u) {
+  LvdmMaskInfo m;
+  m.masked = u.conditioning_key == "concat-adm-mask";
+  m.noisy_cond = cfg.get_or<bool>("model.params.noisy_cond", false);
+  m.max_noise_level = cfg.get_or<int64_t>("model.params.max_noise_level", 0);
+  m.p_pred = cfg.get_or<double>("model.params.p_pred", 0.0);
+  m.p_interp = cfg.get_or<double>("model.params.p_interp", 0.0);
+  if (m.noisy_cond && u.num_classes > 0 && (m.max_noise_level <= 0 || m.max_noise_level > u.num_classes))
+    m.max_noise_level = u.num_classes;
+  return m;
+}
+
+std::string file_id(const std::filesystem::path& p) {
+  std::error_code ec;
+  auto size = std::filesystem::file_size(p, ec);
+  return fmt::format("{}:{}", std::filesystem::absolute(p).string(), ec ? 0 : size);
+}
+
 // --dtype bf16/fp16: weights stay float32 and the networks run under autocast, which picks the
 // precision per op (convolutions and matmuls in the low dtype, norms and softmax in float32).
 class AutocastScope {
@@ -64,6 +82,7 @@ LvdmPipeline LvdmPipeline::load(const std::filesystem::path& checkpoint, const s
   auto which = load_lvdm_unet(*unet, sd, opts.weights);
   LvdmAutoencoder3D ae(ae_cfg);
   load_lvdm_ae3d(*ae, sd);
+  auto mask = mask_info_from(cfg, unet_cfg);
   spdlog::info("loaded {} ({} U-Net weights, {:.1f}M U-Net parameters)", checkpoint.string(),
                which == LvdmWeights::Ema ? "EMA" : "raw", unet->num_parameters() / 1e6);
   int64_t latent = cfg.get_or<int64_t>("model.params.image_size", 32);
@@ -71,7 +90,114 @@ LvdmPipeline LvdmPipeline::load(const std::filesystem::path& checkpoint, const s
   if (latent < 1 || latent % (int64_t{1} << (levels - 1)) != 0)
     fail("{}: model.params.image_size {} is not divisible by 2^{} (the U-Net's downsampling)", config_path.string(),
          latent, levels - 1);
-  return LvdmPipeline(std::move(unet), std::move(ae), std::move(schedule), latent, opts);
+  LvdmPipeline p(std::move(unet), std::move(ae), std::move(schedule), latent, opts);
+  p.mask_ = mask;
+  p.weights_id_ = file_id(checkpoint) + (which == LvdmWeights::Ema ? ":ema" : ":raw");
+  return p;
+}
+
+void LvdmPipeline::attach_interpolation(const std::filesystem::path& checkpoint,
+                                        const std::filesystem::path& config_path) {
+  Config cfg = Config::load(config_path);
+  auto unet_cfg = LvdmUNetConfig::from_yaml_file(config_path);
+  auto mask = mask_info_from(cfg, unet_cfg);
+  if (!mask.masked)
+    fail("{}: the interpolation model needs frame-mask conditioning (conditioning_key concat-adm-mask), this one has '{}'",
+         config_path.string(), unet_cfg.conditioning_key);
+  if (unet_cfg.out_channels != unet_->config().out_channels)
+    fail("{}: the interpolation model works on {}-channel latents, the prediction model on {}", config_path.string(),
+         unet_cfg.out_channels, unet_->config().out_channels);
+  int64_t latent = cfg.get_or<int64_t>("model.params.image_size", 32);
+  if (latent != latent_size_)
+    fail("{}: the interpolation model works on {}x{} latents, the prediction model on {}x{}", config_path.string(),
+         latent, latent, latent_size_, latent_size_);
+  LoadOptions lo;
+  StateDict sd = load_checkpoint(checkpoint, lo);
+  LvdmUNet3D unet(unet_cfg);
+  auto which = load_lvdm_unet(*unet, sd, opts_.weights);
+  unet->eval();
+  unet->to(opts_.device);
+  spdlog::info("loaded interpolation model {} ({:.1f}M parameters)", checkpoint.string(), unet->num_parameters() / 1e6);
+  interp_unet_ = std::move(unet);
+  interp_mask_ = mask;
+  interp_den_.reset();
+  weights_id_ += "+" + file_id(checkpoint) + (which == LvdmWeights::Ema ? ":ema" : ":raw");
+}
+
+LongVideoModels LvdmPipeline::long_video_models(LongVideoMode mode) {
+  const auto& u = unet_->config();
+  if (!mask_.masked)
+    fail_hint("use a long-video model (LVDM lvdm_long configs, or one trained with `longvid train`)",
+              "this model has no frame-mask conditioning (conditioning_key '{}'), so it cannot continue a video; it "
+              "makes single clips of {} latent frames", u.conditioning_key, u.temporal_length);
+  if (!mask_.can_predict())
+    fail("the model given as the prediction model was trained for interpolation only (p_pred 0)");
+  if (!pred_den_) pred_den_ = std::make_unique<LvdmUNetDenoiser>(unet_);
+  LongVideoModels m;
+  m.geometry = {u.out_channels, latent_size_, latent_size_};
+  auto clip_model = [&](LvdmUNet3D& net, LvdmUNetDenoiser* den, const LvdmMaskInfo& info, const char* name) {
+    MaskedClipModel c;
+    c.denoiser = den;
+    c.schedule = schedule_.get();
+    c.clip_len = net->config().temporal_length;
+    c.noisy_cond = info.noisy_cond;
+    c.max_noise_level = info.max_noise_level;
+    c.name = name;
+    if (c.clip_len < 2) fail("the {} has no temporal_length in its config", name);
+    return c;
+  };
+  m.pred = clip_model(unet_, pred_den_.get(), mask_, "the prediction model");
+  if (mode == LongVideoMode::Hierarchical) {
+    if (interp_unet_) {
+      if (!interp_den_) interp_den_ = std::make_unique<LvdmUNetDenoiser>(interp_unet_);
+      m.interp = clip_model(interp_unet_, interp_den_.get(), interp_mask_, "the interpolation model");
+    } else {
+      if (!mask_.can_interpolate())
+        fail_hint("pass --interp-model/--interp-config, or --mode autoregressive",
+                  "hierarchical mode needs an interpolation model; the prediction model was trained for prediction only "
+                  "(p_interp 0)");
+      m.interp = clip_model(unet_, pred_den_.get(), mask_, "the model (used for interpolation too)");
+    }
+  }
+  return m;
+}
+
+LvdmPipeline LvdmPipeline::random_tiny_masked(uint64_t weight_seed, int64_t latent_size,
+                                              const LvdmPipelineOptions& opts) {
+  if (latent_size < 2 || latent_size % 2) fail("random tiny model: latent size {} must be even", latent_size);
+  LvdmUNetConfig u;
+  u.in_channels = 5;  // 4 latent channels + the frame mask
+  u.out_channels = 4;
+  u.model_channels = 32;
+  u.num_res_blocks = 1;
+  u.attention_resolutions = {2};
+  u.channel_mult = {1, 2};
+  u.num_heads = 4;
+  u.legacy = false;
+  u.kernel_size_t = 1;
+  u.padding_t = 0;
+  u.temporal_length = 4;
+  u.use_relative_position = true;
+  u.use_scale_shift_norm = true;
+  u.num_classes = 251;  // s in 0..250, as configs/lvdm_long
+  u.conditioning_key = "concat-adm-mask";
+  LvdmAe3dConfig a;
+  a.scale_factor = 0.33422927;
+  a.shift_factor = 1.4606637;
+  torch::manual_seed(weight_seed);
+  LvdmUNet3D unet(u);
+  LvdmAutoencoder3D ae(a);
+  torch::NoGradGuard ng;
+  for (auto& p : unet->parameters())
+    if (p.abs().max().item<double>() == 0.0) p.normal_(0.0, 0.02);
+  LvdmPipeline p(std::move(unet), std::move(ae), NoiseSchedule::lvdm(), latent_size, opts);
+  p.mask_.masked = true;
+  p.mask_.noisy_cond = true;
+  p.mask_.max_noise_level = 250;
+  p.mask_.p_pred = 0.5;
+  p.mask_.p_interp = 0.4;
+  p.weights_id_ = fmt::format("random_tiny_masked:{}:{}", weight_seed, latent_size);
+  return p;
 }
 
 LvdmPipeline LvdmPipeline::random_tiny(uint64_t weight_seed, const LvdmPipelineOptions& opts) {
@@ -99,7 +225,9 @@ LvdmPipeline LvdmPipeline::random_tiny(uint64_t weight_seed, const LvdmPipelineO
   torch::NoGradGuard ng;
   for (auto& p : unet->parameters())
     if (p.abs().max().item<double>() == 0.0) p.normal_(0.0, 0.02);
-  return LvdmPipeline(std::move(unet), std::move(ae), NoiseSchedule::lvdm(), /*latent_size=*/8, opts);
+  LvdmPipeline p(std::move(unet), std::move(ae), NoiseSchedule::lvdm(), /*latent_size=*/8, opts);
+  p.weights_id_ = fmt::format("random_tiny:{}", weight_seed);
+  return p;
 }
 
 std::string LvdmPipeline::describe() const {

@@ -8,6 +8,7 @@
 
 #include "backbones/lvdm_unet3d.h"
 #include "core/progress.h"
+#include "hierarchy/long_video.h"
 #include "sampler/sampler.h"
 #include "sampler/schedule.h"
 #include "vae3d/lvdm_autoencoder3d.h"
@@ -22,6 +23,18 @@ struct LvdmPipelineOptions {
   c10::ScalarType dtype = c10::kFloat;
 };
 
+// What a model was trained for (FrameInterpPredLatentDiffusion params of the official config):
+// frame-mask conditioning (conditioning_key concat-adm-mask), condition noise level s as label
+// (noisy_cond, max_noise_level), and the probabilities of the prediction / interpolation masks.
+struct LvdmMaskInfo {
+  bool masked = false;
+  bool noisy_cond = false;
+  int64_t max_noise_level = 0;
+  double p_pred = 0.0, p_interp = 0.0;  // both 0 and masked: unknown (treated as "both")
+  bool can_predict() const { return masked && (p_pred > 0 || p_interp == 0); }
+  bool can_interpolate() const { return masked && (p_interp > 0 || p_pred == 0); }
+};
+
 class LvdmPipeline {
  public:
   // An official LVDM short/long checkpoint (U-Net + first stage in one file) and its YAML config.
@@ -30,6 +43,24 @@ class LvdmPipeline {
   // A small LVDM-shaped model with seeded random weights (what `generate` uses while no trained
   // default model is bundled). 64x64 frames, 16-frame clips.
   static LvdmPipeline random_tiny(uint64_t weight_seed, const LvdmPipelineOptions& opts = {});
+  // The same, trained-for-both shaped: frame-mask conditioning (concat-adm-mask) with the noise
+  // level s as label (LVDM's FrameInterpPredUNet, max_noise_level 250), so it drives both the
+  // prediction and the interpolation clips of a long video. latent_size: 8 = 64x64 frames.
+  static LvdmPipeline random_tiny_masked(uint64_t weight_seed, int64_t latent_size = 8,
+                                         const LvdmPipelineOptions& opts = {});
+
+  // Adds a separate interpolation model (an official lvdm_long *_interp checkpoint + config);
+  // its first stage is not loaded (the prediction model's autoencoder decodes). Checks that both
+  // models share the latent geometry.
+  void attach_interpolation(const std::filesystem::path& checkpoint, const std::filesystem::path& config);
+
+  const LvdmMaskInfo& mask_info() const { return mask_; }
+  bool has_interpolation_model() const { return !interp_unet_.is_empty(); }
+  // The prediction model and the interpolation model (the attached one, else the prediction
+  // model itself) as MaskedClipModels. Throws when the models cannot do `mode`.
+  LongVideoModels long_video_models(LongVideoMode mode);
+  // An identity of the loaded weights for resume checks (paths, sizes and a few checksums).
+  std::string weights_id() const { return weights_id_; }
 
   const LvdmUNetConfig& unet_config() const { return unet_->config(); }
   const LvdmAe3dConfig& ae_config() const { return ae_->config(); }
@@ -58,6 +89,10 @@ class LvdmPipeline {
   LvdmPipeline(LvdmUNet3D unet, LvdmAutoencoder3D ae, NoiseSchedule schedule, int64_t latent_size,
                LvdmPipelineOptions opts);
   LvdmUNet3D unet_;
+  LvdmUNet3D interp_unet_{nullptr};
+  LvdmMaskInfo mask_, interp_mask_;
+  std::unique_ptr<LvdmUNetDenoiser> pred_den_, interp_den_;
+  std::string weights_id_;
   LvdmAutoencoder3D ae_;
   std::shared_ptr<NoiseSchedule> schedule_;
   int64_t latent_size_;  // the latent H = W the U-Net was trained at (LVDM's model.params.image_size)

@@ -1,4 +1,6 @@
-// longvid generate: a short clip from an LVDM model (U-Net + 3D autoencoder in one checkpoint).
+// longvid generate: a clip, or a video of any length, from an LVDM model (U-Net + 3D autoencoder in
+// one checkpoint). Longer than one clip: the long-video hierarchy (hierarchy/long_video.h) with the
+// prediction model and, if given, a separate interpolation model.
 #include <cxxopts.hpp>
 
 #include "core/device.h"
@@ -9,6 +11,7 @@
 #include "core/video_io.h"
 #include "hierarchy/lvdm_pipeline.h"
 #include "tools/cli.h"
+#include "tools/long_video_run.h"
 
 namespace longvid {
 namespace {
@@ -22,8 +25,11 @@ std::string sampler_method(const std::string& cli_name) {
 int run_generate(int argc, char** argv) {
   cxxopts::Options o("longvid generate", "Generate a video clip with a latent video diffusion model.");
   o.add_options()
-    ("model", "model checkpoint (LVDM .ckpt / safetensors with U-Net + first stage); default: the bundled default model", cxxopts::value<std::string>()->default_value(""))
-    ("config", "model config (official LVDM YAML)", cxxopts::value<std::string>()->default_value(""))
+    ("model,pred-model", "model checkpoint (LVDM .ckpt / safetensors with U-Net + first stage; for long videos the prediction model); default: the bundled default model", cxxopts::value<std::string>()->default_value(""))
+    ("config,pred-config", "model config (official LVDM YAML)", cxxopts::value<std::string>()->default_value(""))
+    ("interp-model", "interpolation model checkpoint (long videos, hierarchical mode)", cxxopts::value<std::string>()->default_value(""))
+    ("interp-config", "interpolation model config (official LVDM YAML)", cxxopts::value<std::string>()->default_value(""))
+    ("random-latent-size", "without --model: latent size of the random-weight model (frames are 8x larger)", cxxopts::value<int64_t>()->default_value("8"))
     ("frames", "number of frames", cxxopts::value<int64_t>()->default_value("16"))
     ("steps", "sampling steps", cxxopts::value<int>()->default_value("50"))
     ("sampler", "ddim | ddpm | dpmpp-2m", cxxopts::value<std::string>()->default_value("ddim"))
@@ -33,14 +39,15 @@ int run_generate(int argc, char** argv) {
     ("o,output", "output video (.mp4 .webm .gif .y4m, or a PNG pattern/dir)", cxxopts::value<std::string>()->default_value("out.mp4"))
     ("fps", "frames per second of the output", cxxopts::value<std::string>()->default_value("8"))
     ("crf", "encoder quality for mp4/webm (-1 = codec default)", cxxopts::value<int>()->default_value("-1"))
-    ("decode-window", "latent frames per decode window (0 = all at once)", cxxopts::value<int64_t>()->default_value("0"))
+    ("decode-window", "latent frames per decode window (0 = all at once; long videos: 32)", cxxopts::value<int64_t>()->default_value("-1"))
     ("device", "cpu | cuda | cuda:N", cxxopts::value<std::string>()->default_value("cpu"))
     ("dtype", "fp32 | bf16 | fp16", cxxopts::value<std::string>()->default_value("fp32"))
     ("h,help", "show this help");
+  cli::add_long_video_options(o);
   o.positional_help("");
   auto a = o.parse(argc, argv);
   if (a.count("help")) {
-    std::printf("%s\n", o.help().c_str());
+    std::printf("%s\n", o.help({"", "long video"}).c_str());
     return cli::kExitOk;
   }
   if (!a.unmatched().empty()) fail("unexpected argument '{}'", a.unmatched().front());
@@ -59,26 +66,57 @@ int run_generate(int argc, char** argv) {
   std::filesystem::path out = a["output"].as<std::string>();
   check_sampler_options(sopts, 1000);  // bad options fail before any work (re-checked for the model below)
   // Opened before the model is built, so a bad output path fails fast; nothing is left behind on error.
-  VideoWriter writer(out, wopts);
+  std::optional<VideoWriter> writer_opt;
+  writer_opt.emplace(out, wopts);
 
   LvdmPipelineOptions popts;
   popts.device = policy.device;
   popts.dtype = policy.dtype;
   if (a["ema"].as<bool>()) popts.weights = LvdmWeights::Ema;
   std::string model = a["model"].as<std::string>(), config = a["config"].as<std::string>();
+  std::string imodel = a["interp-model"].as<std::string>(), iconfig = a["interp-config"].as<std::string>();
+  if (imodel.empty() != iconfig.empty()) fail("--interp-model and --interp-config go together");
+  cli::LongRun run;
+  cli::read_long_video_options(a, run);  // option errors before the model is loaded
   std::optional<LvdmPipeline> pipe;
   if (model.empty()) {
     if (!config.empty()) fail("--config given without --model");
+    if (!imodel.empty()) fail("--interp-model given without --model (the prediction model)");
     spdlog::warn("no trained default model is bundled yet: using a tiny LVDM-shaped model with random weights "
                  "(the video shows what such a model makes: structured noise, not content)");
-    pipe.emplace(LvdmPipeline::random_tiny(/*weight_seed=*/0, popts));
+    pipe.emplace(LvdmPipeline::random_tiny_masked(/*weight_seed=*/0, a["random-latent-size"].as<int64_t>(), popts));
   } else {
     if (config.empty()) fail_hint("pass the official YAML, e.g. configs/lvdm_short/sky.yaml", "--model given without --config");
     pipe.emplace(LvdmPipeline::load(model, config, popts));
+    if (!imodel.empty()) pipe->attach_interpolation(imodel, iconfig);
   }
   spdlog::info("{}", pipe->describe());
   check_sampler_options(sopts, pipe->schedule().num_train_timesteps());  // throws on bad options
 
+  const int64_t ft = pipe->ae_config().factors()[0];
+  const int64_t clip_frames = pipe->unet_config().temporal_length * ft;
+  const bool long_video = pipe->has_interpolation_model() || !run.mode_arg.empty() || run.resume ||
+                          (pipe->unet_config().temporal_length > 0 && frames > clip_frames);
+  if (long_video) {
+    uint64_t seed = resolve_seed(a["seed"].as<int64_t>());
+    run.opts.seed = seed;
+    run.opts.sampler = sopts;
+    run.opts.device = policy.device;
+    run.opts.mode = cli::pick_mode(*pipe, run.mode_arg);
+    run.output = out;
+    run.wopts = wopts;
+    int64_t dw = a["decode-window"].as<int64_t>();
+    run.decode_window = dw < 0 ? 32 : dw;
+    auto models = pipe->long_video_models(run.opts.mode);  // checks the models can do the mode
+    auto plan = LongVideoPlan::make(frames, ft, models.pred.clip_len, run.opts.cond_frames, models.interp.clip_len,
+                                    run.opts.mode);
+    spdlog::info("seed {}  |  {} frames {}x{}  |  {}", seed, frames, models.geometry.width * pipe->ae_config().factors()[2],
+                 models.geometry.height * pipe->ae_config().factors()[1], policy.describe());
+    writer_opt.reset();  // (it only checked the path) the long run writes its own
+    cli::run_long_video(*pipe, plan, run);
+    return cli::kExitOk;
+  }
+  auto& writer = *writer_opt;
   auto shape = pipe->clip_shape(frames);
   if (shape.frames_decoded != frames)
     spdlog::info("--frames {}: the autoencoder makes frames in groups of {}; generating {} and keeping the first {}",
@@ -88,7 +126,7 @@ int run_generate(int argc, char** argv) {
                sopts.method, sopts.steps, policy.describe());
   auto gen = make_generator(seed);
   Progress progress("sampling", sopts.steps);
-  pipe->generate(frames, sopts, gen, writer, progress.fn(), a["decode-window"].as<int64_t>());
+  pipe->generate(frames, sopts, gen, writer, progress.fn(), std::max<int64_t>(0, a["decode-window"].as<int64_t>()));
   progress.finish();
   writer.close();
   spdlog::info("wrote {} ({} frames, {} fps)", out.string(), writer.frames_written(), wopts.fps.str());

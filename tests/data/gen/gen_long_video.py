@@ -1,0 +1,150 @@
+#!/usr/bin/env python3
+"""Generates the long-video parity fixture tests/data/hierarchy/long_video_steps.safetensors from the
+OFFICIAL LVDM long-video sampling code, which is NOT part of this repository:
+
+    git -C /path/to/LVDM-mirror archive d251dcc | tar -x -C /tmp/lvdm-src   # or a clone
+    LVDM_SRC=/tmp/lvdm-src python tests/data/gen/gen_long_video.py
+
+It builds lvdm.models.ddpm3d.FrameInterpPredLatentDiffusion models from configs/lvdm_long/sky_pred.yaml
+and sky_interp.yaml (tests/data/configs/lvdm/lvdm_long/) with reduced widths (U-Net model_channels 32,
+channel_mult [1, 2], one res block, attention at 2x down, 8x8 latents; the autoencoder as configured),
+gives the U-Nets seeded random weights (the official zero-initialised output layers included, so eps is
+not 0), and runs scripts/sample_long_videos_utils.py:
+  * autoregressive_pred(n_pred_steps=1, T_cond=1, s=100, w=0.1 'cfg_original', DDIM 10 steps eta 1)
+    after torch.manual_seed(PRED_SEED): the unconditional first clip and one prediction step;
+  * interpolate(base latents [1,4,4,8,8], same options) after torch.manual_seed(INTERP_SEED): one
+    interpolation step between base[:, :, 0] and base[:, :, 1].
+All randomness is torch's global CPU generator, which LibTorch reproduces from the same seed, so the
+C++ test draws the same numbers in the same order from at::Generator(seed).
+
+Stored (fp32): pred.* / interp.* U-Net weights (official names after `model.diffusion_model.`, rounded
+to fp16 values before the reference ran, stored as fp16), pred_out [1,4,7,8,8] (= log['sample']),
+interp_base [1,4,4,8,8], interp_out [1,4,5,8,8] (= log['sample_z']); metadata: seeds, options and the
+reduced U-Net configs as JSON.
+"""
+import json
+import os
+import sys
+import types
+
+import torch
+import yaml
+from safetensors.torch import save_file
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CONFIGS = os.path.join(HERE, "..", "configs", "lvdm", "lvdm_long")
+OUT = os.path.join(HERE, "..", "hierarchy", "long_video_steps.safetensors")
+PRED_SEED, INTERP_SEED, STEPS = 1234, 4321, 10
+REDUCE = dict(model_channels=32, channel_mult=[1, 2], num_res_blocks=1, attention_resolutions=[2], image_size=8,
+              num_heads=4)
+
+
+def install_import_stubs():
+    import torch.nn as nn
+    pl = types.ModuleType("pytorch_lightning")
+
+    class LightningModule(nn.Module):
+        @property
+        def device(self):
+            return torch.device("cpu")
+
+    pl.LightningModule = LightningModule
+    utils = types.ModuleType("pytorch_lightning.utilities")
+    utils.rank_zero_only = lambda f: f
+    distributed = types.ModuleType("pytorch_lightning.utilities.distributed")
+    distributed.rank_zero_only = lambda f: f
+    pl.utilities = utils
+    sys.modules["pytorch_lightning"] = pl
+    sys.modules["pytorch_lightning.utilities"] = utils
+    sys.modules["pytorch_lightning.utilities.distributed"] = distributed
+    tv = types.ModuleType("torchvision")
+    tvu = types.ModuleType("torchvision.utils")
+    tvu.make_grid = None
+    tv.utils = tvu
+    sys.modules["torchvision"] = tv
+    sys.modules["torchvision.utils"] = tvu
+    su = types.ModuleType("lvdm.utils.saving_utils")
+    su.log_txt_as_img = None
+    sys.modules["lvdm.utils.saving_utils"] = su
+
+
+def build(name):
+    with open(os.path.join(CONFIGS, name)) as f:
+        cfg = yaml.safe_load(f)
+    p = cfg["model"]["params"]
+    p["image_size"] = REDUCE["image_size"]
+    p["unet_config"]["params"].update(REDUCE)
+    p["unet_config"]["params"]["use_checkpoint"] = False
+    p["first_stage_config"]["params"]["lossconfig"] = {"target": "torch.nn.Identity"}
+    p["use_ema"] = False
+    from omegaconf import OmegaConf
+    from lvdm.utils.common_utils import instantiate_from_config
+    model = instantiate_from_config(OmegaConf.create(cfg["model"])).eval()
+    return model, cfg
+
+
+def randomise(net, seed):
+    g = torch.Generator().manual_seed(seed)
+    sd = {}
+    with torch.no_grad():
+        for n, prm in net.named_parameters():
+            fan_in = prm[0].numel() if prm.dim() >= 2 else 1
+            std = 1.0 / (fan_in ** 0.5) if prm.dim() >= 2 else 0.05
+            v = torch.randn(prm.shape, generator=g) * std
+            if n.endswith("norm.weight") or ".norm" in n and n.endswith("weight") or n.endswith("in_layers.0.weight") \
+                    or n.endswith("out_layers.0.weight"):
+                v = 1.0 + torch.randn(prm.shape, generator=g) * 0.05
+            v = v.half().float()  # the reference runs on the fp16-rounded values that are stored
+            prm.copy_(v)
+            sd[n] = v.half()
+    return sd
+
+
+def main():
+    src = os.environ.get("LVDM_SRC")
+    if not src or not os.path.isdir(os.path.join(src, "lvdm")):
+        sys.exit("set LVDM_SRC to an LVDM checkout (the directory holding lvdm/)")
+    sys.path.insert(0, src)
+    install_import_stubs()
+    torch.Tensor.cuda = lambda self, *a, **k: self  # interpolate() calls .cuda(); CPU here
+    torch.cuda.empty_cache = lambda: None
+    from scripts.sample_long_videos_utils import autoregressive_pred, interpolate
+    import lvdm.samplers.ddim as lvdm_ddim
+    # DDIMSampler.register_buffer moves every buffer to CUDA; keep them on the CPU (same values).
+    lvdm_ddim.DDIMSampler.register_buffer = lambda self, name, attr: setattr(self, name, attr)
+
+    torch.manual_seed(0)
+    pred, pred_cfg = build("sky_pred.yaml")
+    interp, interp_cfg = build("sky_interp.yaml")
+    tensors = {}
+    for k, v in randomise(pred.model.diffusion_model, 1).items():
+        tensors["pred." + k] = v
+    for k, v in randomise(interp.model.diffusion_model, 2).items():
+        tensors["interp." + k] = v
+
+    opts = dict(sample_cond_noise_level=100, uncond_scale=0.1, uc_type="cfg_original", sample_type="ddim",
+                ddim_steps=STEPS, eta=1.0)
+    with torch.no_grad():
+        torch.manual_seed(PRED_SEED)
+        log = autoregressive_pred(pred, 1, T_cond=1, n_pred_steps=1, **opts)
+        tensors["pred_out"] = log["sample"].float().contiguous()
+        base = torch.randn(1, 4, 4, 8, 8, generator=torch.Generator().manual_seed(7))
+        torch.manual_seed(INTERP_SEED)
+        log = interpolate(base, interp, 1, **opts)
+        tensors["interp_base"] = base.contiguous()
+        tensors["interp_out"] = log["sample_z"].float().contiguous()
+    meta = {
+        "generator": "tests/data/gen/gen_long_video.py",
+        "reference": "YingqingHe/LVDM@d251dcc scripts/sample_long_videos_utils.py",
+        "pred_seed": str(PRED_SEED), "interp_seed": str(INTERP_SEED), "ddim_steps": str(STEPS), "eta": "1.0",
+        "cond_noise_level": "100", "uncond_scale": "0.1",
+        "pred_unet": json.dumps(pred_cfg["model"]["params"]["unet_config"]["params"]),
+        "interp_unet": json.dumps(interp_cfg["model"]["params"]["unet_config"]["params"]),
+    }
+    save_file(tensors, OUT, metadata=meta)
+    print("wrote", OUT, "pred_out", tuple(tensors["pred_out"].shape), "interp_out", tuple(tensors["interp_out"].shape),
+          "bytes", os.path.getsize(OUT))
+
+
+if __name__ == "__main__":
+    main()

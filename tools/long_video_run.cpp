@@ -1,0 +1,146 @@
+#include "tools/long_video_run.h"
+
+#include <regex>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "core/progress.h"
+#include "hierarchy/drift_stats.h"
+#include "hierarchy/stream_decoder.h"
+
+namespace longvid::cli {
+
+namespace fs = std::filesystem;
+
+void add_long_video_options(cxxopts::Options& o) {
+  o.add_options("long video")
+    ("mode", "hierarchical (keyframes + interpolation) | autoregressive; default: hierarchical when an interpolation model is available", cxxopts::value<std::string>()->default_value(""))
+    ("cond-noise-level", "noise level s of the condition latents (conditional latent perturbation; -1 = none)", cxxopts::value<int64_t>()->default_value("100"))
+    ("uncond-guidance", "unconditional guidance weight w: e = e_c + w (e_c - e_u) (0 = off)", cxxopts::value<double>()->default_value("0.1"))
+    ("cond-frames", "latent frames a prediction clip is conditioned on", cxxopts::value<int64_t>()->default_value("1"))
+    ("lvdm-pred-mask", "mark every frame of a prediction clip in the mask, as LVDM's released sampling script does (a quirk; training marks only the condition frames)", cxxopts::value<bool>()->default_value("false"))
+    ("resume", "continue an interrupted run of the same command (see --state)", cxxopts::value<bool>()->default_value("false"))
+    ("state", "directory of the run's checkpoint (default: <output>.longvid-run; removed when the run ends)", cxxopts::value<std::string>()->default_value(""))
+    ("checkpoint-every", "write the run's checkpoint every N prediction clips", cxxopts::value<int64_t>()->default_value("1"))
+    ("stats", "write drift statistics per window of frames to this JSON file", cxxopts::value<std::string>()->default_value(""))
+    ("stats-window", "frames per --stats window", cxxopts::value<int64_t>()->default_value("64"))
+    ("decode-overlap", "latent frames shared by neighbouring decode windows (long videos)", cxxopts::value<int64_t>()->default_value("8"))
+    ("stop-after", "testing: stop after N prediction clips as if killed (the checkpoint stays)", cxxopts::value<int64_t>()->default_value("-1"));
+}
+
+void read_long_video_options(const cxxopts::ParseResult& a, LongRun& run) {
+  run.mode_arg = a["mode"].as<std::string>();
+  if (!run.mode_arg.empty()) run.opts.mode = parse_long_video_mode(run.mode_arg);
+  run.opts.cond_noise_level = a["cond-noise-level"].as<int64_t>();
+  run.opts.uncond_guidance = a["uncond-guidance"].as<double>();
+  run.opts.cond_frames = a["cond-frames"].as<int64_t>();
+  run.resume = a["resume"].as<bool>();
+  run.opts.lvdm_full_pred_mask = a["lvdm-pred-mask"].as<bool>();
+  run.state_dir = a["state"].as<std::string>();
+  run.checkpoint_every = a["checkpoint-every"].as<int64_t>();
+  if (run.checkpoint_every < 1) fail("--checkpoint-every {}: must be at least 1", run.checkpoint_every);
+  run.stats_path = a["stats"].as<std::string>();
+  run.stats_window = a["stats-window"].as<int64_t>();
+  if (run.stats_window < 1) fail("--stats-window {}: must be at least 1", run.stats_window);
+  run.decode_overlap = a["decode-overlap"].as<int64_t>();
+  run.stop_after_rounds = a["stop-after"].as<int64_t>();
+  if (run.opts.cond_noise_level < -1) fail("--cond-noise-level {}: must be >= 0, or -1 for none", run.opts.cond_noise_level);
+}
+
+LongVideoMode pick_mode(const LvdmPipeline& pipe, const std::string& mode_arg) {
+  if (!mode_arg.empty()) return parse_long_video_mode(mode_arg);
+  if (pipe.has_interpolation_model() || pipe.mask_info().can_interpolate()) return LongVideoMode::Hierarchical;
+  return LongVideoMode::Autoregressive;
+}
+
+namespace {
+
+// Temp files an earlier, killed run of this output left (core/fs.h temp_path_for naming).
+void remove_stale_temps(const fs::path& out) {
+  fs::path dir = out.parent_path().empty() ? fs::path(".") : out.parent_path();
+  std::string prefix = "." + out.filename().string() + ".tmp";
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    std::string n = e.path().filename().string();
+    if (n.rfind(prefix, 0) == 0 && n.size() >= prefix.size() + 8) {
+      spdlog::info("removing {} (left by the interrupted run)", e.path().string());
+      fs::remove_all(e.path(), ec);
+    }
+  }
+}
+
+class Tee : public LatentSink {
+ public:
+  Tee(LatentSink& a, DriftStats* s) : a_(a), s_(s) {}
+  void push(const at::Tensor& z) override {
+    if (s_) s_->on_latents(z);
+    a_.push(z);
+  }
+
+ private:
+  LatentSink& a_;
+  DriftStats* s_;
+};
+
+}  // namespace
+
+int64_t run_long_video(LvdmPipeline& pipe, const LongVideoPlan& plan, LongRun& run) {
+  auto models = pipe.long_video_models(plan.mode);
+  spdlog::info("{}", plan.describe());
+  spdlog::info("conditional latent perturbation s = {}, unconditional guidance w = {}, {} {} steps, seed {}",
+               run.opts.cond_noise_level, run.opts.uncond_guidance, run.opts.sampler.method, run.opts.sampler.steps,
+               run.opts.seed);
+  if (run.opts.cond_noise_level >= 0 && !models.pred.noisy_cond)
+    spdlog::warn("the prediction model was not trained with noisy conditions (noisy_cond): --cond-noise-level is ignored");
+
+  fs::path state_dir = run.state_dir.empty() ? fs::path(run.output.string() + ".longvid-run") : run.state_dir;
+  LongVideoState state(state_dir, long_video_fingerprint(plan, run.opts, pipe.weights_id()));
+  if (run.resume) {
+    if (!state.exists())
+      fail("--resume: no interrupted run at {} (nothing to resume; run without --resume)", state_dir.string());
+    remove_stale_temps(run.output);
+  } else if (state.exists()) {
+    fail_hint("add --resume to continue it, or delete that directory to start again",
+              "{}: an interrupted run of this output is there", state_dir.string());
+  }
+
+  VideoWriter writer(run.output, run.wopts);
+  if (run.write_prefix) run.write_prefix(writer);
+  const int64_t ft = pipe.ae_config().factors()[0];
+  const int64_t ctx = run.context.defined() ? run.context.size(2) : 0;
+  // Frames of the context latents and of a given latent 0 are already in the output.
+  const int64_t skip = (ctx + (plan.continues ? 1 : 0)) * ft;
+  const int64_t keep = plan.frames - (plan.continues ? ft : 0);
+  StreamingVideoDecoder dec(pipe.autoencoder(), ctx + plan.latents, keep, run.decode_window, run.decode_overlap, writer,
+                            run.opts.device, skip);
+  std::optional<DriftStats> stats;
+  if (!run.stats_path.empty()) {
+    stats.emplace(run.stats_window, ft);
+    dec.on_frames = [&](const at::Tensor& u8) { stats->on_frames(u8); };
+  }
+  if (ctx > 0) dec.push(run.context);
+  Tee tee(dec, stats ? &*stats : nullptr);
+
+  Progress progress("clips", plan.clips_total());
+  LongVideoRunOptions ro;
+  ro.state = &state;
+  ro.resume = run.resume;
+  ro.checkpoint_every = run.checkpoint_every;
+  ro.given_keyframes = run.given;
+  ro.stop_after_rounds = run.stop_after_rounds;
+  auto pfn = progress.fn();
+  ro.progress = [&](const LongVideoProgress& p) { pfn(p.clips_done, p.clips_total); };
+  int64_t pushed = generate_long_video(plan, models, run.opts, tee, ro);
+  if (pushed < plan.latents) {
+    spdlog::warn("stopped after {} prediction clips (--stop-after); continue with --resume", run.stop_after_rounds);
+    return -1;  // the writer's destructor removes the partial output; the state stays
+  }
+  progress.finish();
+  writer.close();
+  if (stats) stats->write(run.stats_path, plan.to_json());
+  state.remove();
+  spdlog::info("wrote {} ({} frames, {} fps)", run.output.string(), writer.frames_written(), run.wopts.fps.str());
+  return writer.frames_written();
+}
+
+}  // namespace longvid::cli

@@ -1,0 +1,49 @@
+// The long-video part of `longvid generate` and `longvid extend`: options, state directory,
+// streaming decode into the output file, drift statistics.
+#pragma once
+#include <cxxopts.hpp>
+
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <string>
+
+#include "core/video_io.h"
+#include "hierarchy/long_video.h"
+#include "hierarchy/lvdm_pipeline.h"
+
+namespace longvid::cli {
+
+// --mode --cond-noise-level --uncond-guidance --cond-frames --resume --state --checkpoint-every
+// --stats --stats-window --decode-window --decode-overlap
+void add_long_video_options(cxxopts::Options& o);
+
+struct LongRun {
+  LongVideoOptions opts;
+  std::string mode_arg;  // "" = pick from the models
+  std::filesystem::path output;
+  WriteOptions wopts;
+  int64_t decode_window = 32, decode_overlap = 8;
+  std::filesystem::path stats_path;
+  int64_t stats_window = 64;
+  bool resume = false;
+  std::filesystem::path state_dir;  // empty: <output>.longvid-run
+  int64_t checkpoint_every = 1;
+  int64_t stop_after_rounds = -1;   // testing: stop as if killed
+  // extend
+  std::map<int64_t, at::Tensor> given;  // keyframes ≤ 0
+  at::Tensor context;                   // latents before latent 0, decoding context only
+  std::function<void(FrameSink&)> write_prefix;
+  int64_t prefix_frames = 0;
+};
+
+// Reads the options above from parsed arguments into `run` (frames and models not included).
+void read_long_video_options(const cxxopts::ParseResult& a, LongRun& run);
+
+// Mode the models can do (hierarchical when an interpolation model is available), or --mode.
+LongVideoMode pick_mode(const LvdmPipeline& pipe, const std::string& mode_arg);
+
+// Runs the plan into run.output (atomically). Returns the number of frames written.
+int64_t run_long_video(LvdmPipeline& pipe, const LongVideoPlan& plan, LongRun& run);
+
+}  // namespace longvid::cli
