@@ -289,7 +289,7 @@ SynthTruth load_synth_truth(const fs::path& path) {
       t.sprites.push_back(sp);
     }
     const size_t m = t.sprites.size();
-    for (const auto& f : j.at("frames")) {
+    for (const auto& f : j.at("per_frame")) {
       SynthFrameTruth ft;
       for (int k = 0; k < 3; ++k) ft.background[k] = f.at("background").at(k).get<double>();
       const auto& pos = f.at("pos");

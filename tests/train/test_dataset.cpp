@@ -39,6 +39,8 @@ VideoDatasetOptions opts(const fs::path& root, int workers, uint64_t seed = 9) {
   return o;
 }
 
+void make(const VideoDatasetOptions& o) { VideoDataset d(o); }
+
 }  // namespace
 
 TEST_CASE("dataset yields [B,3,T,S,S] in [-1,1] matching the decoded frames") {
@@ -48,7 +50,7 @@ TEST_CASE("dataset yields [B,3,T,S,S] in [-1,1] matching the decoded frames") {
   CHECK(ds.num_videos() == 3);
   at::Tensor x = ds.next_batch(2);
   CHECK(x.sizes() == at::IntArrayRef({2, 3, 4, 16, 16}));
-  CHECK(x.scalar_type() == torch::kFloat32);
+  CHECK((x.scalar_type() == torch::kFloat32));
   CHECK(x.min().item<float>() >= -1.0f);
   CHECK(x.max().item<float>() <= 1.0f);
   // Sample 0 is a clip of one of the videos at stride 2: equal to reading it directly.
@@ -140,16 +142,16 @@ TEST_CASE("dataset resizes the shorter side and crops") {
 TEST_CASE("dataset bad input gives clear errors") {
   test::ScratchDir dir("ds4");
   fs::create_directories(dir / "empty");
-  CHECK_THROWS_WITH_AS(VideoDataset(opts(dir / "empty", 1)), doctest::Contains("no videos found"), Error);
-  CHECK_THROWS_WITH_AS(VideoDataset(opts(dir / "missing", 1)), doctest::Contains("no such file"), Error);
+  CHECK_THROWS_WITH_AS(make(opts(dir / "empty", 1)), doctest::Contains("no videos found"), Error);
+  CHECK_THROWS_WITH_AS(make(opts(dir / "missing", 1)), doctest::Contains("no such file"), Error);
   make_videos(dir / "short", 1, 6, 16);  // needs (4 - 1) * 2 + 1 = 7 frames
   CHECK_THROWS_WITH_AS(VideoDataset(opts(dir / "short", 1)),
                        doctest::Contains("6 frames, too short for a clip of 4 frames at stride 2 (needs 7)"), Error);
   std::ofstream(dir / "junk.mp4") << "not a video";
-  CHECK_THROWS_WITH_AS(VideoDataset(opts(dir / "junk.mp4", 1)), doctest::Contains("junk.mp4"), Error);
+  CHECK_THROWS_WITH_AS(make(opts(dir / "junk.mp4", 1)), doctest::Contains("junk.mp4"), Error);
   VideoDatasetOptions o = opts(dir / "short", 1);
   o.clip_frames = 0;
-  CHECK_THROWS_AS(VideoDataset(o), Error);
+  CHECK_THROWS_AS(make(o), Error);
 }
 
 TEST_CASE("dataset reads PNG sequence folders") {
