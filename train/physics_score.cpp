@@ -86,7 +86,7 @@ FrameDetections detect_sprites(const uint8_t* rgb, int W, int H, const std::vect
   }
   if (!any) return out;
   // 3. Per colour: the largest 4-connected component of core pixels (alpha >= 0.5).
-  const double min_area = o.min_area >= 0 ? o.min_area : std::max(4.0, 0.002 * static_cast<double>(n));
+  const double min_area = o.min_area >= 0 ? o.min_area : std::max(9.0, 0.004 * static_cast<double>(n));
   std::vector<int32_t> comp(static_cast<size_t>(n), -1);
   std::vector<int64_t> stack;
   struct Comp {
@@ -98,16 +98,19 @@ FrameDetections detect_sprites(const uint8_t* rgb, int W, int H, const std::vect
     double all_rgb[3] = {0, 0, 0};
   };
   std::vector<Comp> best(K, Comp{-1, 0, 0, 0, 0, 0});
+  std::vector<int64_t> members;
   int32_t next_id = 0;
   for (int64_t s = 0; s < n; ++s) {
     if (label[s] < 0 || alpha[s] < 0.5f || comp[s] >= 0) continue;
     const int k = label[s];
     Comp c{k, 0, W, H, -1, -1};
     stack.assign(1, s);
+    members.clear();
     comp[s] = next_id;
     while (!stack.empty()) {
       const int64_t p = stack.back();
       stack.pop_back();
+      members.push_back(p);
       const int x = static_cast<int>(p % W), y = static_cast<int>(p / W);
       ++c.count;
       c.x0 = std::min(c.x0, x), c.x1 = std::max(c.x1, x), c.y0 = std::min(c.y0, y), c.y1 = std::max(c.y1, y);
@@ -123,8 +126,23 @@ FrameDetections detect_sprites(const uint8_t* rgb, int W, int H, const std::vect
           stack.push_back(q);
         }
     }
+    // A sprite has an interior: some pixel whose 3x3 neighbourhood lies in the component. Thin
+    // strips (anti-aliased or chroma-subsampled borders where two sprites touch, whose blend can
+    // look like a third palette colour) have none and are ignored.
+    bool interior = false;
+    for (int64_t p : members) {
+      const int x = static_cast<int>(p % W), y = static_cast<int>(p / W);
+      if (x == 0 || y == 0 || x + 1 == W || y + 1 == H) continue;
+      bool all = true;
+      for (int dy = -1; dy <= 1 && all; ++dy)
+        for (int dx = -1; dx <= 1 && all; ++dx) all = comp[p + int64_t{dy} * W + dx] == next_id;
+      if (all) {
+        interior = true;
+        break;
+      }
+    }
     ++next_id;
-    if (c.count > best[k].count) best[k] = c;
+    if (interior && c.count > best[k].count) best[k] = c;
   }
   for (int k = 0; k < K; ++k) {
     const Comp& c = best[k];

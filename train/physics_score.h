@@ -9,8 +9,9 @@
 //     for every reference colour k (the synth palette, or the truth's sprite colours): the pixel is
 //     assigned to the k whose direction is closest (cosine >= min_cosine) and gets the coverage
 //     alpha = d . e_k / |e_k|^2 (anti-aliased edges blend along e_k, so this recovers coverage);
-//  3. per colour, the largest 4-connected component of pixels with alpha >= 0.5 is the sprite
-//     (ignored below min_area pixels); its centroid is the alpha-weighted mean of the pixel centres
+//  3. per colour, the largest 4-connected component of pixels with alpha >= 0.5 that has an
+//     interior (a pixel whose 3x3 neighbourhood is in it) is the sprite (ignored below min_area
+//     pixels); its centroid is the alpha-weighted mean of the pixel centres
 //     of that colour in the component's box grown by 2 px; its colour is the mean of its
 //     pixels with alpha >= 0.8.
 // Sprites are tracked by colour (the synth gives each sprite of a video its own colour).
@@ -46,7 +47,7 @@ struct PhysicsScoreOptions {
   int expected_sprites = -1;  // -1: from the truth, else the first window's mode
   double min_diff = 24;       // |pixel - background| below this: background
   double min_cosine = 0.9;    // direction match to a reference colour
-  double min_area = -1;       // pixels; -1: max(4, 0.002 * width * height)
+  double min_area = -1;       // pixels; -1: max(9, 0.004 * width * height) (the smallest synth sprite covers 0.011)
   double jump_px = -1;        // -1: max(width, height) / 8
 };
 

@@ -91,13 +91,20 @@ SynthVideo::SynthVideo(const SynthVideoParams& params, uint64_t seed) : params_(
     fail("synth: sprites must be 1..{} (distinct palette colours), got {}", kSynthPaletteSize, params.sprites);
   SplitMix64 rng(seed);
   const double S = params.size;
-  // Background: a tinted grey, each channel drifting on a slow sine (one period, own phases).
+  // Background: a slightly tinted grey whose brightness drifts on a slow sine (amplitude 10..25)
+  // and whose tint drifts on the same period with a small per-channel part (amplitude <= 8), so
+  // it stays far less saturated than the sprites. Stored as one sine per channel.
   const double grey = rng.uniform(70, 150);
   bg_.period = rng.uniform(192, 768);
+  const double lum_amp = rng.uniform(10, 25), lum_phase = rng.uniform(0, kTwoPi);
   for (int k = 0; k < 3; ++k) {
-    bg_.mean[k] = grey + rng.uniform(-15, 15);
-    bg_.amplitude[k] = rng.uniform(12, 30);
-    bg_.phase[k] = rng.uniform(0, kTwoPi);
+    bg_.mean[k] = grey + rng.uniform(-8, 8);
+    const double c_amp = rng.uniform(0, 8), c_phase = rng.uniform(0, kTwoPi);
+    // L sin(th + a) + C sin(th + b) = A sin(th + p)
+    const double ca = lum_amp * std::cos(lum_phase) + c_amp * std::cos(c_phase);
+    const double sa = lum_amp * std::sin(lum_phase) + c_amp * std::sin(c_phase);
+    bg_.amplitude[k] = std::sqrt(ca * ca + sa * sa);
+    bg_.phase[k] = std::atan2(sa, ca);
   }
   // Distinct palette colours: a partial Fisher-Yates shuffle of the palette indices.
   std::vector<int> idx(kSynthPaletteSize);

@@ -3,7 +3,7 @@
 // A video: `sprites` coloured shapes (discs or squares of distinct saturated palette colours) move
 // with constant velocity and bounce elastically off the four walls (no sprite-sprite collisions;
 // later sprites are drawn over earlier ones), over a low-saturation background whose colour drifts
-// slowly and periodically (one sine per channel, shared period, own phases).
+// slowly and periodically (one sine per channel, shared period, own phases; mostly brightness).
 //
 // Coordinates are pixels, origin at the top-left corner of the frame, x to the right, y down;
 // pixel (i, j) covers [i, i+1) x [j, j+1), so its centre is (i + 0.5, j + 0.5). A sprite's position
