@@ -201,15 +201,26 @@ struct VideoDataset::Impl {
     stop = false;
   }
 
+  // Sample k (the consumer's next): from the workers, or decoded here when there are none.
+  // The stream moves past k even when k failed, so a caller that catches the error goes on.
   at::Tensor take(int64_t k) {
-    if (o.workers == 0) return produce(k);
     Result r;
-    {
+    if (o.workers == 0) {
+      try {
+        r.clip = produce(k);
+      } catch (...) {
+        r.error = std::current_exception();
+      }
+      std::lock_guard<std::mutex> l(mu);
+      consumer = claimed = k + 1;
+    } else {
       std::unique_lock<std::mutex> l(mu);
       cv_ready.wait(l, [&] { return ready.count(k) > 0; });
       r = std::move(ready[k]);
       ready.erase(k);
+      consumer = k + 1;
     }
+    cv_work.notify_all();
     if (r.error) std::rethrow_exception(r.error);
     return r.clip;
   }
@@ -268,14 +279,7 @@ at::Tensor VideoDataset::next_batch(int64_t batch) {
       std::lock_guard<std::mutex> l(m.mu);
       k = m.consumer;
     }
-    at::Tensor c = m.take(k);
-    {
-      std::lock_guard<std::mutex> l(m.mu);
-      ++m.consumer;
-      if (m.o.workers == 0) m.claimed = m.consumer;
-    }
-    m.cv_work.notify_all();
-    clips.push_back(c);
+    clips.push_back(m.take(k));
   }
   // [B, T, S, S, 3] uint8 -> [B, 3, T, S, S] float in [-1, 1] (LVDM: x / 127.5 - 1).
   at::Tensor x = torch::stack(clips).permute({0, 4, 1, 2, 3}).to(torch::kFloat32);

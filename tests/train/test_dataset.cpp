@@ -154,6 +154,25 @@ TEST_CASE("dataset bad input gives clear errors") {
   CHECK_THROWS_AS(make(o), Error);
 }
 
+TEST_CASE("dataset rethrows a worker's decoding error and goes on") {
+  test::ScratchDir dir("ds6");
+  make_videos(dir / "d", 2, 12, 16);
+  VideoDatasetOptions o = opts(dir / "d", 2);
+  o.shuffle = false;  // sample 0 is video_00000, sample 1 video_00001
+  o.queue = 1;
+  VideoDataset ds(o);
+  fs::remove(dir / "d/video_00001.y4m");  // only the first sample may already be decoded
+  std::string err;
+  try {
+    ds.next_batch(2);
+  } catch (const Error& e) {
+    err = e.what();
+  }
+  CHECK(err.find("video_00001.y4m") != std::string::npos);
+  CHECK(ds.next_sample() == 2);
+  CHECK(ds.next_batch(1).size(0) == 1);  // sample 2 is video_00000 again: no hang
+}
+
 TEST_CASE("dataset reads PNG sequence folders") {
   test::ScratchDir dir("ds5");
   if (!ffmpeg_available()) return;
