@@ -173,7 +173,7 @@ struct VideoDataset::Impl {
       }
       Result r;
       try {
-        r.clip = produce(k);
+        r.clip = produce(global(k));
       } catch (...) {
         r.error = std::current_exception();
       }
@@ -184,6 +184,29 @@ struct VideoDataset::Impl {
       }
       cv_ready.notify_all();
     }
+  }
+
+  int64_t global(int64_t i) const {
+    if (o.shard_block == 0) return i;
+    return (i / o.shard_block) * o.shard_period + o.shard_offset + i % o.shard_block;
+  }
+  int64_t stream(int64_t k) const {
+    if (o.shard_block == 0) return k;
+    const int64_t q = k - o.shard_offset;
+    if (q < 0) return -1;
+    const int64_t step = q / o.shard_period, r = q % o.shard_period;
+    return r < o.shard_block ? step * o.shard_block + r : -1;
+  }
+
+  // Moves the stream to position i (drops what the workers prepared).
+  void seek(int64_t i) {
+    {
+      std::lock_guard<std::mutex> l(mu);
+      ++generation;
+      ready.clear();
+      consumer = claimed = i;
+    }
+    cv_work.notify_all();
   }
 
   void start_workers() {
@@ -207,7 +230,7 @@ struct VideoDataset::Impl {
     Result r;
     if (o.workers == 0) {
       try {
-        r.clip = produce(k);
+        r.clip = produce(global(k));
       } catch (...) {
         r.error = std::current_exception();
       }
@@ -235,6 +258,10 @@ VideoDataset::VideoDataset(VideoDatasetOptions options) : impl_(std::make_unique
   if (o.size < 1) fail("dataset: size must be >= 1 (got {})", o.size);
   if (o.workers < 0 || o.workers > 64) fail("dataset: workers must be 0..64 (got {})", o.workers);
   if (o.queue < 1) fail("dataset: queue must be >= 1 (got {})", o.queue);
+  if (o.shard_block < 0 || (o.shard_block > 0 && (o.shard_period < o.shard_block || o.shard_offset < 0 ||
+                                                  o.shard_offset + o.shard_block > o.shard_period)))
+    fail("dataset: bad sharding (block {}, period {}, offset {}): need 0 <= offset, offset + block <= period",
+         o.shard_block, o.shard_period, o.shard_offset);
   m.span = (o.clip_frames - 1) * o.frame_stride + 1;
   const std::vector<fs::path> paths = find_videos(o.roots);
   if (paths.empty()) {
@@ -291,11 +318,11 @@ int64_t VideoDataset::next_sample() const {
   return impl_->consumer;
 }
 
-int64_t VideoDataset::epoch() const { return next_sample() / num_videos(); }
+int64_t VideoDataset::epoch() const { return impl_->global(next_sample()) / num_videos(); }
 
 std::string VideoDataset::state() const {
-  const int64_t k = next_sample(), n = num_videos();
-  nlohmann::json j = {{"seed", impl_->o.seed}, {"next_sample", k}, {"epoch", k / n}, {"index", k % n},
+  const int64_t i = next_sample(), k = impl_->global(i), n = num_videos();
+  nlohmann::json j = {{"seed", impl_->o.seed}, {"next_sample", i}, {"epoch", k / n}, {"index", k % n},
                       {"num_videos", n}};
   return j.dump();
 }
@@ -315,13 +342,33 @@ void VideoDataset::restore(const std::string& state_json) {
   } catch (const nlohmann::json::exception& e) {
     fail("dataset state: malformed ({})", e.what());
   }
-  {
-    std::lock_guard<std::mutex> l(m.mu);
-    ++m.generation;
-    m.ready.clear();
-    m.consumer = m.claimed = k;
+  m.seek(k);
+}
+
+int64_t VideoDataset::global_index(int64_t i) const { return impl_->global(i); }
+int64_t VideoDataset::stream_index(int64_t k) const { return impl_->stream(k); }
+
+at::Tensor VideoDataset::samples(int64_t k0, int64_t n) {
+  if (n < 1) fail("dataset: need at least one sample (got {})", n);
+  if (k0 < 0) fail("dataset: negative sample index {}", k0);
+  Impl& m = *impl_;
+  std::vector<at::Tensor> clips;
+  for (int64_t k = k0; k < k0 + n; ++k) {
+    int64_t next;
+    {
+      std::lock_guard<std::mutex> l(m.mu);
+      next = m.consumer;
+    }
+    const int64_t i = m.stream(k);
+    if (i < 0) {
+      clips.push_back(m.produce(k));  // off this shard's pattern: decode here, stream unchanged
+      continue;
+    }
+    if (i != next) m.seek(i);
+    clips.push_back(m.take(i));
   }
-  m.cv_work.notify_all();
+  at::Tensor x = torch::stack(clips).permute({0, 4, 1, 2, 3}).to(torch::kFloat32);
+  return x.div_(127.5).sub_(1.0).contiguous();
 }
 
 at::Tensor VideoDataset::sample_uint8(int64_t k) const {

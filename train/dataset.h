@@ -52,6 +52,13 @@ struct VideoDatasetOptions {
   uint64_t seed = 0;
   int workers = 2;            // decoding threads (0: decode on the caller's thread)
   int64_t queue = 8;          // how many samples the workers may run ahead
+  // Data-parallel sharding of the sample stream: with shard_block = b > 0, the i-th sample this
+  // dataset yields is global sample k = (i / b) * shard_period + shard_offset + i % b. A rank r of
+  // W reading a global batch G = W * b sets b, shard_period = G, shard_offset = r * b; the union
+  // over ranks of each step's samples is then the single-process batch. 0: no sharding (k = i).
+  int64_t shard_block = 0;
+  int64_t shard_period = 0;
+  int64_t shard_offset = 0;
 };
 
 // One video the dataset found.
@@ -79,13 +86,23 @@ class VideoDataset {
   // rethrown here (as the longvid::Error it was).
   at::Tensor next_batch(int64_t batch);
 
-  // Where the stream stands: {"seed":..,"next_sample":k,"epoch":e,"index":i,"num_videos":N}
-  // (epoch/index are k / N and k % N, for humans). restore() continues from there; it fails when
+  // Where the stream stands: {"seed":..,"next_sample":i,"epoch":e,"index":j,"num_videos":N}
+  // (i: stream position; epoch/index of its global sample k, k / N and k % N, for humans). restore() continues from there; it fails when
   // the JSON is malformed or its seed / num_videos differ from this dataset's.
   std::string state() const;
   void restore(const std::string& state_json);
 
-  int64_t next_sample() const;  // k of the next sample next_batch() returns
+  // Global samples k0 .. k0 + n - 1 as float32 [n, 3, T, S, S] (random access, for trainers that
+  // address samples by index, e.g. a ClipSource). Samples the prefetcher predicted (the stream's
+  // next ones, sharding included) come from the workers; any other k moves the stream there
+  // (if k is on this shard's pattern) or is decoded on the caller's thread.
+  at::Tensor samples(int64_t k0, int64_t n);
+  // Global sample index of the i-th sample of this dataset's stream, and the inverse (-1 when k is
+  // not on this shard's pattern).
+  int64_t global_index(int64_t i) const;
+  int64_t stream_index(int64_t k) const;
+
+  int64_t next_sample() const;  // stream position i of the next sample next_batch() returns
   int64_t epoch() const;        // next_sample() / num_videos()
 
   // One sample as uint8 [T, S, S, 3] (what the workers produce), decoded on the caller's thread;

@@ -112,6 +112,34 @@ TEST_CASE("dataset order is deterministic, independent of workers, and resumes e
   }
 }
 
+TEST_CASE("dataset sharded ranks together read the single-process batches, samples() is random access") {
+  test::ScratchDir dir("ds7");
+  make_videos(dir / "d", 5, 16, 16);
+  VideoDataset one(opts(dir / "d", 2));
+  std::vector<at::Tensor> full;
+  for (int s = 0; s < 4; ++s) full.push_back(one.next_batch(4));  // global batch 4
+  for (int r = 0; r < 2; ++r) {
+    VideoDatasetOptions o = opts(dir / "d", 2);
+    o.shard_block = 2;
+    o.shard_period = 4;
+    o.shard_offset = 2 * r;
+    VideoDataset rank(o);
+    for (int s = 0; s < 4; ++s) CHECK(torch::equal(rank.next_batch(2), full[s].slice(0, 2 * r, 2 * r + 2)));
+    CHECK(rank.global_index(5) == 4 * 2 + 2 * r + 1);
+    CHECK(rank.stream_index(4 * 2 + 2 * r + 1) == 5);
+    CHECK(rank.stream_index(2 * (1 - r)) == -1);
+    // Random access, on and off the pattern.
+    CHECK(torch::equal(rank.samples(4 + 2 * r, 2), full[1].slice(0, 2 * r, 2 * r + 2)));
+    CHECK(torch::equal(rank.samples(0, 4), full[0]));
+  }
+  CHECK(torch::equal(one.samples(6, 3), torch::cat({full[1].slice(0, 2, 4), full[2].slice(0, 0, 1)})));
+  VideoDatasetOptions bad = opts(dir / "d", 1);
+  bad.shard_block = 2;
+  bad.shard_period = 3;
+  bad.shard_offset = 2;
+  CHECK_THROWS_WITH_AS(make(bad), doctest::Contains("sharding"), Error);
+}
+
 TEST_CASE("dataset resizes the shorter side and crops") {
   test::ScratchDir dir("ds3");
   // A 24x12 (W x H) video whose columns encode x: resize to shorter side 6 -> 12x6, crop 6x6.
