@@ -60,7 +60,11 @@ inline float overlap1(double p, double lo, double hi) {
   return b > a ? static_cast<float>(b - a) : 0.0f;
 }
 
-double round_to(double v, double q) { return std::round(v / q) * q; }
+// v rounded to a multiple of q = 10^-d, as the double nearest that decimal (so JSON stays short).
+double round_to(double v, double q) {
+  const double inv = std::round(1.0 / q);
+  return std::round(v * inv) / inv;
+}
 
 }  // namespace
 
