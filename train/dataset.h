@@ -25,6 +25,7 @@
 //
 // Threads: `workers` threads decode samples ahead of the consumer, at most `queue` samples ahead;
 // next_batch() returns samples in order k, k+1, ... . workers = 0 decodes on the caller's thread.
+// One consumer thread: next_batch / samples / restore are not meant to be called concurrently.
 //
 // Errors (longvid::Error, one line): no root / a root that does not exist, no videos found, a video
 // shorter than (T - 1) * stride + 1 frames (named, with its length), an undecodable file (named).
