@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <fstream>
+#include <sstream>
+
 #include <ATen/autocast_mode.h>
 
 #include "core/checkpoint.h"
@@ -23,6 +26,25 @@ LvdmMaskInfo mask_info_from(const Config& cfg, const LvdmUNetConfig& u) {
   if (m.noisy_cond && u.num_classes > 0 && (m.max_noise_level <= 0 || m.max_noise_level > u.num_classes))
     m.max_noise_level = u.num_classes;
   return m;
+}
+
+// The config: the given YAML, else the official-structure JSON a longvid-trained safetensors
+// carries in its metadata (kConfigMetadataKey). Returns (text, origin for messages).
+std::pair<std::string, std::string> model_config_text(const StateDict& sd, const std::filesystem::path& checkpoint,
+                                                      const std::filesystem::path& config_path) {
+  if (config_path.empty()) {
+    auto it = sd.metadata.find(kConfigMetadataKey);
+    if (it == sd.metadata.end())
+      fail_hint("pass the official YAML with --config, e.g. configs/lvdm_short/sky.yaml",
+                "{}: no config given and none stored in the checkpoint (metadata '{}')", checkpoint.string(),
+                kConfigMetadataKey);
+    return {it->second, checkpoint.string() + " (stored config)"};
+  }
+  std::ifstream f(config_path);
+  if (!f) fail("{}: cannot open config", config_path.string());
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return {ss.str(), config_path.string()};
 }
 
 std::string file_id(const std::filesystem::path& p) {
@@ -69,15 +91,16 @@ LvdmPipeline::LvdmPipeline(LvdmUNet3D unet, LvdmAutoencoder3D ae, NoiseSchedule 
 
 LvdmPipeline LvdmPipeline::load(const std::filesystem::path& checkpoint, const std::filesystem::path& config_path,
                                 const LvdmPipelineOptions& opts) {
-  Config cfg = Config::load(config_path);
-  auto unet_cfg = LvdmUNetConfig::from_yaml_file(config_path);
+  StateDict sd = load_checkpoint(checkpoint);
+  auto [cfg_text, cfg_origin] = model_config_text(sd, checkpoint, config_path);
+  Config cfg = Config::parse_yaml(cfg_text, cfg_origin);
+  auto unet_cfg = LvdmUNetConfig::from_yaml_string(cfg_text, cfg_origin);
   auto ae_cfg = LvdmAe3dConfig::from_config(cfg);
-  ae_cfg.validate(config_path.string());
+  ae_cfg.validate(cfg_origin);
   auto schedule = NoiseSchedule::lvdm(cfg.get_or<double>("model.params.linear_start", 0.0015),
                                       cfg.get_or<double>("model.params.linear_end", 0.0155),
                                       cfg.get_or<std::string>("model.params.beta_schedule", "linear"),
                                       cfg.get_or<int64_t>("model.params.timesteps", 1000));
-  StateDict sd = load_checkpoint(checkpoint);
   LvdmUNet3D unet(unet_cfg);
   auto which = load_lvdm_unet(*unet, sd, opts.weights);
   LvdmAutoencoder3D ae(ae_cfg);
@@ -88,7 +111,7 @@ LvdmPipeline LvdmPipeline::load(const std::filesystem::path& checkpoint, const s
   int64_t latent = cfg.get_or<int64_t>("model.params.image_size", 32);
   int64_t levels = static_cast<int64_t>(unet_cfg.channel_mult.size());
   if (latent < 1 || latent % (int64_t{1} << (levels - 1)) != 0)
-    fail("{}: model.params.image_size {} is not divisible by 2^{} (the U-Net's downsampling)", config_path.string(),
+    fail("{}: model.params.image_size {} is not divisible by 2^{} (the U-Net's downsampling)", cfg_origin,
          latent, levels - 1);
   LvdmPipeline p(std::move(unet), std::move(ae), std::move(schedule), latent, opts);
   p.mask_ = mask;
@@ -98,21 +121,23 @@ LvdmPipeline LvdmPipeline::load(const std::filesystem::path& checkpoint, const s
 
 void LvdmPipeline::attach_interpolation(const std::filesystem::path& checkpoint,
                                         const std::filesystem::path& config_path) {
-  Config cfg = Config::load(config_path);
-  auto unet_cfg = LvdmUNetConfig::from_yaml_file(config_path);
+  LoadOptions lo;
+  StateDict sd = load_checkpoint(checkpoint, lo);
+  auto [cfg_text, cfg_origin] = model_config_text(sd, checkpoint, config_path);
+  Config cfg = Config::parse_yaml(cfg_text, cfg_origin);
+  auto unet_cfg = LvdmUNetConfig::from_yaml_string(cfg_text, cfg_origin);
+  const std::string config_name = cfg_origin;
   auto mask = mask_info_from(cfg, unet_cfg);
   if (!mask.masked)
     fail("{}: the interpolation model needs frame-mask conditioning (conditioning_key concat-adm-mask), this one has '{}'",
-         config_path.string(), unet_cfg.conditioning_key);
+         config_name, unet_cfg.conditioning_key);
   if (unet_cfg.out_channels != unet_->config().out_channels)
-    fail("{}: the interpolation model works on {}-channel latents, the prediction model on {}", config_path.string(),
+    fail("{}: the interpolation model works on {}-channel latents, the prediction model on {}", config_name,
          unet_cfg.out_channels, unet_->config().out_channels);
   int64_t latent = cfg.get_or<int64_t>("model.params.image_size", 32);
   if (latent != latent_size_)
-    fail("{}: the interpolation model works on {}x{} latents, the prediction model on {}x{}", config_path.string(),
+    fail("{}: the interpolation model works on {}x{} latents, the prediction model on {}x{}", config_name,
          latent, latent, latent_size_, latent_size_);
-  LoadOptions lo;
-  StateDict sd = load_checkpoint(checkpoint, lo);
   LvdmUNet3D unet(unet_cfg);
   auto which = load_lvdm_unet(*unet, sd, opts_.weights);
   unet->eval();

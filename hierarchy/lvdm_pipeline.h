@@ -35,9 +35,14 @@ struct LvdmMaskInfo {
   bool can_interpolate() const { return masked && (p_interp > 0 || p_pred == 0); }
 };
 
+// Safetensors metadata key of a longvid-saved model: the whole config as JSON in the official
+// LVDM structure (model.params.unet_config.params, first_stage_config.params.ddconfig, ...).
+inline constexpr const char* kConfigMetadataKey = "longvid.config";
+
 class LvdmPipeline {
  public:
-  // An official LVDM short/long checkpoint (U-Net + first stage in one file) and its YAML config.
+  // An official LVDM short/long checkpoint (U-Net + first stage in one file) and its YAML config;
+  // config empty: the config stored in the checkpoint's metadata (kConfigMetadataKey).
   static LvdmPipeline load(const std::filesystem::path& checkpoint, const std::filesystem::path& config,
                            const LvdmPipelineOptions& opts = {});
   // A small LVDM-shaped model with seeded random weights (what `generate` uses while no trained

@@ -79,14 +79,13 @@ int run_extend(int argc, char** argv) {
   if (a["ema"].as<bool>()) popts.weights = LvdmWeights::Ema;
   std::string model = a["model"].as<std::string>(), config = a["config"].as<std::string>();
   std::string imodel = a["interp-model"].as<std::string>(), iconfig = a["interp-config"].as<std::string>();
-  if (imodel.empty() != iconfig.empty()) fail("--interp-model and --interp-config go together");
+  if (imodel.empty() && !iconfig.empty()) fail("--interp-config given without --interp-model");
   std::optional<LvdmPipeline> pipe;
   if (model.empty()) {
     if (!config.empty() || !imodel.empty()) fail("--config / --interp-model given without --model");
     spdlog::warn("no trained default model is bundled yet: using a tiny LVDM-shaped model with random weights");
     pipe.emplace(LvdmPipeline::random_tiny_masked(0, a["random-latent-size"].as<int64_t>(), popts));
   } else {
-    if (config.empty()) fail("--model given without --config");
     pipe.emplace(LvdmPipeline::load(model, config, popts));
     if (!imodel.empty()) pipe->attach_interpolation(imodel, iconfig);
   }

@@ -75,7 +75,7 @@ int run_generate(int argc, char** argv) {
   if (a["ema"].as<bool>()) popts.weights = LvdmWeights::Ema;
   std::string model = a["model"].as<std::string>(), config = a["config"].as<std::string>();
   std::string imodel = a["interp-model"].as<std::string>(), iconfig = a["interp-config"].as<std::string>();
-  if (imodel.empty() != iconfig.empty()) fail("--interp-model and --interp-config go together");
+  if (imodel.empty() && !iconfig.empty()) fail("--interp-config given without --interp-model");
   cli::LongRun run;
   cli::read_long_video_options(a, run);  // option errors before the model is loaded
   std::optional<LvdmPipeline> pipe;
@@ -86,7 +86,6 @@ int run_generate(int argc, char** argv) {
                  "(the video shows what such a model makes: structured noise, not content)");
     pipe.emplace(LvdmPipeline::random_tiny_masked(/*weight_seed=*/0, a["random-latent-size"].as<int64_t>(), popts));
   } else {
-    if (config.empty()) fail_hint("pass the official YAML, e.g. configs/lvdm_short/sky.yaml", "--model given without --config");
     pipe.emplace(LvdmPipeline::load(model, config, popts));
     if (!imodel.empty()) pipe->attach_interpolation(imodel, iconfig);
   }
