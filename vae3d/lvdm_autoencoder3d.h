@@ -202,7 +202,7 @@ class LvdmAutoencoder3DImpl : public torch::nn::Module, public VideoAutoencoder 
   // as diffusers' tiled_encode blends) weighted linearly: new (k + 0.5) / overlap, old the
   // complement. The last window is moved back to end at the video's end (a full window whenever
   // the video has one), blended over the still pending latents only. Finished latent frames go to
-  // `sink` in order. At most window + (window - overlap) latents' frames are held. A video of at
+  // `sink` in order. At most window + (window - overlap) latents' frames (plus one source chunk) are held. A video of at
   // most one window (or window <= 0) is encoded in one pass: identical to encode(). A frame
   // count that is not a multiple of factor_t is padded by repeating the last frame (returned:
   // frames added).

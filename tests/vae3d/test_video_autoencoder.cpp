@@ -77,23 +77,27 @@ TEST_CASE("encode_stream (LVDM 3D): one pass when the video fits a window, bound
   auto p0 = ae->encode_windowed(video, 0, 0);
   CHECK(torch::equal(p0.mean, full.mean));
 
-  // The defaults: windows of 16 latents overlapping by 4. The tolerance is the measured error
-  // (vae bench encode-seams, docs/vae.md) with margin; random weights amplify it.
+  // The defaults: windows of 64 latents overlapping by 16, on 80 latents (two windows). The
+  // tolerance is the error measured here with margin (see docs/vae.md for the bench figures);
+  // random weights amplify it.
   auto d = ae->default_encode_window();
-  CHECK(d.window == 16);
-  CHECK(d.overlap == 4);
-  auto pw = ae->encode_windowed(video, d.window, d.overlap, 7);
-  REQUIRE(pw.mean.sizes() == full.mean.sizes());
-  double e_mean = rel(pw.mean, full.mean), e_logvar = rel(pw.logvar, full.logvar);
-  MESSAGE("encode_stream(16, 4) vs full encode, 24 latents 2x2: rel err mean " << e_mean << ", logvar " << e_logvar
-                                                                               << ", max abs mean "
-                                                                               << (pw.mean - full.mean).abs().max().item<double>());
+  CHECK(d.window == 64);
+  CHECK(d.overlap == 16);
+  auto longer = clip(80 * 4, 16, 16);
+  auto full_long = ae->encode(longer);
+  auto pw = ae->encode_windowed(longer, d.window, d.overlap, 7);
+  REQUIRE(pw.mean.sizes() == full_long.mean.sizes());
+  double e_mean = rel(pw.mean, full_long.mean), e_logvar = rel(pw.logvar, full_long.logvar);
+  MESSAGE("encode_stream(64, 16) vs full encode, 80 latents 2x2: rel err mean "
+          << e_mean << ", logvar " << e_logvar << ", max abs mean " << (pw.mean - full_long.mean).abs().max().item<double>());
   CHECK(e_mean > 0);  // windows really were used
-  CHECK(e_mean <= 0.05);
-  CHECK(e_logvar <= 0.05);
+  CHECK(e_mean <= 0.06);
+  CHECK(e_logvar <= 0.06);
+  // A smaller window on the first clip: the source's chunking does not matter.
+  pw = ae->encode_windowed(video, 8, 2, 7);
   // The first window's non-overlapped latents see the same frames but a different GroupNorm
   // population, so they differ too; chunking of the source does not matter.
-  auto pw1 = ae->encode_windowed(video, d.window, d.overlap, 1);
+  auto pw1 = ae->encode_windowed(video, 8, 2, 1);
   CHECK(torch::allclose(pw1.mean, pw.mean, 1e-6, 1e-6));
 
   // Window bookkeeping on a length that is not a multiple of the stride (final window moved back)
