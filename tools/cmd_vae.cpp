@@ -67,7 +67,7 @@ void add_common(cxxopts::Options& o) {
     ("encode-window", "latent frames per encode window (0 = all at once; -1 = the autoencoder's default: lvdm3d 64, frame2d 8 frames per batch)", cxxopts::value<int64_t>()->default_value("-1"))
     ("encode-overlap", "latent frames shared (and blended) by neighbouring encode windows (-1 = default: lvdm3d 16)", cxxopts::value<int64_t>()->default_value("-1"))
     ("tile", "spatial tile size in pixels for encoding and decoding, a multiple of the spatial factor (0 = off)", cxxopts::value<int64_t>()->default_value("0"))
-    ("tile-overlap", "pixels shared (and blended linearly) by neighbouring tiles", cxxopts::value<int64_t>()->default_value("0"))
+    ("tile-overlap", "pixels shared (and blended linearly) by neighbouring tiles (-1 = tile / 4, rounded down to the spatial factor)", cxxopts::value<int64_t>()->default_value("-1"))
     ("start", "first frame to use (input video for encode/reconstruct, decoded frames for decode)", cxxopts::value<int64_t>()->default_value("0"))
     ("frames", "number of frames (-1 = to the end)", cxxopts::value<int64_t>()->default_value("-1"))
     ("fps", "output frame rate; empty = the source's", cxxopts::value<std::string>()->default_value(""))
@@ -93,10 +93,15 @@ std::shared_ptr<VideoAutoencoder> load_ae(const Common& c) {
   lo.config = c.config;
   lo.policy = c.policy;
   auto ae = load_video_autoencoder(c.vae, lo);
-  ae->set_tiling(c.tiling);
+  SpatialTiling tiling = c.tiling;
+  if (tiling.overlap < 0) {
+    const int64_t f = ae->factors()[1];
+    tiling.overlap = tiling.tile > 0 ? tiling.tile / 4 / f * f : 0;
+  }
+  ae->set_tiling(tiling);
   spdlog::debug("vae: {} ({}), factors {}x{}x{}, {} latent channels{}", c.vae, ae->kind(), ae->factors()[0],
                ae->factors()[1], ae->factors()[2], ae->latent_channels(),
-               c.tiling.enabled() ? fmt::format(", tiles {} overlap {}", c.tiling.tile, c.tiling.overlap) : "");
+               tiling.enabled() ? fmt::format(", tiles {} overlap {}", tiling.tile, tiling.overlap) : "");
   return ae;
 }
 
@@ -248,7 +253,7 @@ Common parse_common(cxxopts::Options& o, int argc, char** argv, bool* help) {
   if (c.enc_window > 0 && c.enc_overlap >= c.enc_window)
     fail("--encode-overlap {}: must be >= 0 and smaller than --encode-window {}", c.enc_overlap, c.enc_window);
   if (c.overlap < -1 || c.enc_overlap < -1) fail("--overlap / --encode-overlap: must be >= 0 (or -1 for the default)");
-  if (c.tiling.tile < 0 || c.tiling.overlap < 0) fail("--tile / --tile-overlap: must be >= 0");
+  if (c.tiling.tile < 0 || c.tiling.overlap < -1) fail("--tile / --tile-overlap: must be >= 0 (--tile-overlap -1: tile / 4)");
   if (c.tiling.tile > 0 && c.tiling.overlap >= c.tiling.tile)
     fail("--tile-overlap {}: must be smaller than --tile {}", c.tiling.overlap, c.tiling.tile);
   if (c.start < 0) fail("--start {}: must be >= 0", c.start);
