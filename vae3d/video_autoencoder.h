@@ -122,13 +122,13 @@ class VideoAutoencoder {
 // size - tile; one tile [0] when size <= tile.
 std::vector<int64_t> tile_starts(int64_t size, int64_t tile, int64_t overlap);
 
-// Runs `fn` on overlapping spatial tiles of `x` [..., H, W] (tiles of `tile` cells, `overlap`
-// shared, in x's units) and blends the results [..., H * scale, W * scale] linearly across each
-// shared band (weights (k + 0.5) / band and its complement, normalised where more than two
-// tiles meet). `scale` is the output/input size ratio (8 for a decoder, 1/8 as 1 with `in_scale`
-// 8 for an encoder: out cell = in cell * scale_num / scale_den).
-torch::Tensor tiled_apply(const torch::Tensor& x, int64_t tile, int64_t overlap, int64_t scale_num,
-                          int64_t scale_den, const std::function<torch::Tensor(const torch::Tensor&)>& fn);
+// Runs `fn` on overlapping spatial tiles of `x` [..., H, W] and blends the results linearly
+// across each shared band (weights (k + 0.5) / band and the complement, normalised by the weight
+// sum where more than two tiles meet). The layout is in cells (latent pixels): `tile` and
+// `overlap` cells; a cell is `in_per_cell` input pixels and `out_per_cell` output pixels (encoder:
+// f and 1; decoder: 1 and f). One call of fn on all of x when x is no larger than one tile.
+torch::Tensor tiled_apply(const torch::Tensor& x, int64_t tile, int64_t overlap, int64_t in_per_cell,
+                          int64_t out_per_cell, const std::function<torch::Tensor(const torch::Tensor&)>& fn);
 
 // ---- loading by content --------------------------------------------------------------------------
 
