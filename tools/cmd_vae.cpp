@@ -1,15 +1,22 @@
-// longvid vae reconstruct | encode | decode: the LVDM 3D autoencoder on real video files.
+// longvid vae reconstruct | encode | decode: a video autoencoder on real video files.
 //
 //   longvid vae reconstruct --vae CKPT [--config YAML] INPUT -o OUTPUT   (prints the PSNR)
 //   longvid vae encode      --vae CKPT [--config YAML] INPUT -o latents.safetensors
 //   longvid vae decode      --vae CKPT [--config YAML] latents.safetensors -o OUT.mp4
 //
+// --vae: the LVDM 3D AE (ae_*.ckpt, a full LVDM model .ckpt with first_stage_model.*, or
+// safetensors with those names) or SD's 2D AutoencoderKL applied per frame (a diffusers folder
+// with config.json, a diffusers / SD safetensors, an SD-style .ckpt with first_stage_model.*);
+// the kind is detected from the tensors (--kind overrides).
 // Video -> [1, 3, T, H, W] in [-1, 1] (x / 127.5 - 1); decoded frames -> uint8 by
 // round(((x + 1) * 127.5).clamp(0, 255)). A size that is not a multiple of the spatial factor is
 // padded by replication and cropped back; a frame count that is not a multiple of the temporal
-// factor is padded by repeating the last frame and trimmed after decoding. Decoding is streamed
-// through decode_stream (windows of --window latent frames overlapping by --overlap) into the
-// writer, so the output never sits in memory as a whole. Encoding holds the selected input clip.
+// factor is padded by repeating the last frame and trimmed after decoding. Encoding reads the
+// input in chunks through encode_stream (windows of --encode-window latent frames overlapping by
+// --encode-overlap, blended) and decoding streams through decode_stream (--window / --overlap)
+// into the writer: neither the input nor the output video is ever held whole (only the latents,
+// 1/192 of the video's size for the LVDM AE, 1/48 for SD's VAE). --tile / --tile-overlap tile
+// large frames spatially (linear blending over the overlap), for encode and decode.
 #include <cxxopts.hpp>
 
 #include <cmath>
@@ -25,7 +32,7 @@
 #include "core/video_io.h"
 #include "hierarchy/lvdm_pipeline.h"
 #include "tools/cli.h"
-#include "vae3d/lvdm_autoencoder3d.h"
+#include "vae3d/video_autoencoder.h"
 
 namespace longvid {
 
@@ -40,20 +47,27 @@ namespace {
 // its statistics over the whole window, so larger windows agree better; 32:8 is also the
 // cheapest of these (stride 24: 1.33x the frames of a full decode). Peak memory grows with the
 // window: lower --window for large models / frames.
-constexpr const char* kDefaultWindow = "32";
-constexpr const char* kDefaultOverlap = "8";
+// The window defaults live with each autoencoder (default_decode_window / default_encode_window);
+// -1 on the command line picks them.
 
-constexpr const char* kLatentFormat = "longvid.lvdm_ae3d.latent/1";
+const char* latent_format(const VideoAutoencoder& ae) {
+  return ae.kind() == "lvdm3d" ? "longvid.lvdm_ae3d.latent/1" : "longvid.frame_ae_kl.latent/1";
+}
 
 void add_common(cxxopts::Options& o) {
   o.add_options()
-    ("vae", "autoencoder checkpoint: LVDM AE .ckpt, full LVDM model .ckpt (first_stage_model.*) or safetensors", cxxopts::value<std::string>()->default_value(""))
-    ("config", "autoencoder config (official videoae / LVDM YAML); empty = inferred from the weights' shapes", cxxopts::value<std::string>()->default_value(""))
+    ("vae", "autoencoder: LVDM 3D AE .ckpt / full LVDM .ckpt (first_stage_model.*), SD / diffusers AutoencoderKL (.ckpt, .safetensors, or a diffusers folder with config.json)", cxxopts::value<std::string>()->default_value(""))
+    ("kind", "auto | lvdm3d | frame2d (auto: detected from the tensors)", cxxopts::value<std::string>()->default_value("auto"))
+    ("config", "autoencoder config (official videoae / LVDM YAML, LDM YAML or diffusers config.json); empty = a diffusers folder's config.json or inferred from the weights' shapes", cxxopts::value<std::string>()->default_value(""))
     ("o,output", "output path", cxxopts::value<std::string>()->default_value(""))
     ("device", "cpu | cuda | cuda:N", cxxopts::value<std::string>()->default_value("cpu"))
     ("dtype", "fp32 | bf16 | fp16", cxxopts::value<std::string>()->default_value("fp32"))
-    ("window", "latent frames per decode window (0 = all at once; lower it if memory is short)", cxxopts::value<int64_t>()->default_value(kDefaultWindow))
-    ("overlap", "latent frames shared by neighbouring decode windows", cxxopts::value<int64_t>()->default_value(kDefaultOverlap))
+    ("window", "latent frames per decode window (0 = all at once; -1 = the autoencoder's default: lvdm3d 32, frame2d 8 frames per batch)", cxxopts::value<int64_t>()->default_value("-1"))
+    ("overlap", "latent frames shared by neighbouring decode windows (-1 = default: lvdm3d 8)", cxxopts::value<int64_t>()->default_value("-1"))
+    ("encode-window", "latent frames per encode window (0 = all at once; -1 = the autoencoder's default: lvdm3d 64, frame2d 8 frames per batch)", cxxopts::value<int64_t>()->default_value("-1"))
+    ("encode-overlap", "latent frames shared (and blended) by neighbouring encode windows (-1 = default: lvdm3d 16)", cxxopts::value<int64_t>()->default_value("-1"))
+    ("tile", "spatial tile size in pixels for encoding and decoding, a multiple of the spatial factor (0 = off)", cxxopts::value<int64_t>()->default_value("0"))
+    ("tile-overlap", "pixels shared (and blended linearly) by neighbouring tiles (-1 = tile / 4, rounded down to the spatial factor)", cxxopts::value<int64_t>()->default_value("-1"))
     ("start", "first frame to use (input video for encode/reconstruct, decoded frames for decode)", cxxopts::value<int64_t>()->default_value("0"))
     ("frames", "number of frames (-1 = to the end)", cxxopts::value<int64_t>()->default_value("-1"))
     ("fps", "output frame rate; empty = the source's", cxxopts::value<std::string>()->default_value(""))
@@ -64,48 +78,118 @@ void add_common(cxxopts::Options& o) {
   o.positional_help("INPUT");
 }
 
-struct LoadedAe {
-  LvdmAutoencoder3D ae{nullptr};
+struct Common {
+  std::string input, output, vae, config, kind;
   DevicePolicy policy;
+  int64_t window, overlap, enc_window, enc_overlap, start, frames;
+  SpatialTiling tiling;
+  std::string fps;
+  int crf;
 };
 
-LoadedAe load_ae(const std::string& vae, const std::string& config, const DevicePolicy& policy) {
-  if (vae.empty()) fail("--vae: no autoencoder checkpoint given");
-  require_readable_file(vae, "--vae checkpoint");
-  auto sd = load_checkpoint(vae);
-  LvdmAe3dConfig cfg;
-  if (config.empty()) {
-    cfg = LvdmAe3dConfig::infer(sd, lvdm_ae3d_prefix(sd));
-  } else {
-    require_readable_file(config, "--config");
-    cfg = LvdmAe3dConfig::from_config(Config::load(config));
-    cfg.validate(config);
+std::shared_ptr<VideoAutoencoder> load_ae(const Common& c) {
+  VideoAutoencoderLoadOptions lo;
+  lo.kind = c.kind;
+  lo.config = c.config;
+  lo.policy = c.policy;
+  auto ae = load_video_autoencoder(c.vae, lo);
+  SpatialTiling tiling = c.tiling;
+  if (tiling.overlap < 0) {
+    const int64_t f = ae->factors()[1];
+    tiling.overlap = tiling.tile > 0 ? tiling.tile / 4 / f * f : 0;
   }
-  spdlog::debug("vae config: {}", cfg.to_json());
-  LoadedAe r{LvdmAutoencoder3D(cfg), policy};
-  r.ae->to(policy.device, policy.dtype);
-  load_lvdm_ae3d(*r.ae, sd);
-  r.ae->eval();
-  return r;
+  ae->set_tiling(tiling);
+  spdlog::debug("vae: {} ({}), factors {}x{}x{}, {} latent channels{}", c.vae, ae->kind(), ae->factors()[0],
+               ae->factors()[1], ae->factors()[2], ae->latent_channels(),
+               tiling.enabled() ? fmt::format(", tiles {} overlap {}", tiling.tile, tiling.overlap) : "");
+  return ae;
 }
 
-// uint8 [T, H, W, 3] -> [1, 3, T', H', W'] in [-1, 1], padded (replicate) to the AE's factors.
-at::Tensor to_model_input(const at::Tensor& frames, const LvdmAe3dConfig& cfg, const DevicePolicy& policy,
-                          const std::string& what) {
-  auto f = cfg.factors();
-  int64_t T = frames.size(0), H = frames.size(1), W = frames.size(2);
-  int64_t pt = (f[0] - T % f[0]) % f[0], ph = (f[1] - H % f[1]) % f[1], pw = (f[2] - W % f[2]) % f[2];
-  auto x = frames.permute({3, 0, 1, 2}).unsqueeze(0).to(at::kFloat).div(127.5).sub(1.0);
-  if (pt)
+// The window options, with -1 resolved to the autoencoder's defaults.
+TemporalWindow decode_window(const Common& c, const VideoAutoencoder& ae) {
+  auto d = ae.default_decode_window();
+  TemporalWindow w{c.window < 0 ? d.window : c.window, c.overlap < 0 ? (c.window < 0 ? d.overlap : 0) : c.overlap};
+  if (ae.kind() != "lvdm3d") w.overlap = 0;  // frame-wise: no seams
+  if (w.window > 0 && w.overlap >= w.window)
+    fail("--overlap {}: must be smaller than --window {}", w.overlap, w.window);
+  return w;
+}
+TemporalWindow encode_window(const Common& c, const VideoAutoencoder& ae) {
+  auto d = ae.default_encode_window();
+  TemporalWindow w{c.enc_window < 0 ? d.window : c.enc_window,
+                   c.enc_overlap < 0 ? (c.enc_window < 0 ? d.overlap : 0) : c.enc_overlap};
+  if (ae.kind() != "lvdm3d") w.overlap = 0;
+  if (w.window > 0 && w.overlap >= w.window)
+    fail("--encode-overlap {}: must be smaller than --encode-window {}", w.overlap, w.window);
+  return w;
+}
+
+// Reads the selected frames of the input in chunks as model input [1, 3, n, H', W'] in [-1, 1],
+// padded (replicate) to the spatial factor; counts the frames.
+class InputSource {
+ public:
+  InputSource(const Common& c, const VideoAutoencoder& ae, int64_t chunk)
+      : path_(c.input), policy_(c.policy), chunk_(std::max<int64_t>(1, chunk)) {
+    require_readable_file(c.input, "input video");
+    ReadOptions ro;
+    ro.start = c.start;
+    ro.count = c.frames;
+    reader_ = std::make_unique<VideoReader>(c.input, ro);
+    w_ = reader_->width();
+    h_ = reader_->height();
+    const int64_t fh = ae.factors()[1], fw = ae.factors()[2];
+    ph_ = (fh - h_ % fh) % fh;
+    pw_ = (fw - w_ % fw) % fw;
+    if (ph_ || pw_)
+      spdlog::info("{}: {}x{} is not a multiple of {}x{}: padding to {}x{} by replicating the edges, cropped back after "
+                   "decoding", c.input, w_, h_, fw, fh, w_ + pw_, h_ + ph_);
+    fps_ = reader_->info().fps;
+    start_ = c.start;
+    frames_opt_ = c.frames;
+  }
+  at::Tensor operator()() {
+    std::vector<at::Tensor> frames;
+    while (static_cast<int64_t>(frames.size()) < chunk_ && reader_->next(rgb_))
+      frames.push_back(torch::from_blob(rgb_.data(), {h_, w_, 3}, at::kByte).clone());
+    if (frames.empty()) {
+      if (count_ == 0) fail("{}: no frames selected (--start {}, --frames {})", path_, start_, frames_opt_);
+      return {};
+    }
+    count_ += static_cast<int64_t>(frames.size());
+    auto x = torch::stack(frames).permute({3, 0, 1, 2}).unsqueeze(0).to(at::kFloat).div(127.5).sub(1.0);
+    if (ph_ || pw_)
+      x = torch::nn::functional::pad(x, torch::nn::functional::PadFuncOptions({0, pw_, 0, ph_, 0, 0}).mode(torch::kReplicate));
+    return x.to(policy_.device, policy_.dtype);
+  }
+  int64_t width() const { return w_; }
+  int64_t height() const { return h_; }
+  int64_t count() const { return count_; }
+  Fps fps() const { return fps_; }
+
+ private:
+  std::string path_;
+  DevicePolicy policy_;
+  int64_t chunk_;
+  std::unique_ptr<VideoReader> reader_;
+  std::vector<uint8_t> rgb_;
+  int64_t w_ = 0, h_ = 0, ph_ = 0, pw_ = 0, count_ = 0, start_ = 0, frames_opt_ = -1;
+  Fps fps_;
+};
+
+// encode_stream of the input: the posterior means, collected (latents are small), on the CPU.
+at::Tensor encode_input(const Common& c, VideoAutoencoder& ae, InputSource& src) {
+  auto w = encode_window(c, ae);
+  std::vector<at::Tensor> parts;
+  torch::NoGradGuard ng;
+  int64_t padded = ae.encode_stream([&]() { return src(); }, w.window, w.overlap,
+                                    [&](const DiagonalGaussian& p) { parts.push_back(p.mean.to(at::kFloat).cpu()); });
+  if (padded)
     spdlog::info("{}: {} frames is not a multiple of {}: repeating the last frame {} time(s), trimmed after decoding",
-                 what, T, f[0], pt);
-  if (ph || pw)
-    spdlog::info("{}: {}x{} is not a multiple of {}x{}: padding to {}x{} by replicating the edges, cropped back after "
-                 "decoding", what, W, H, f[2], f[1], W + pw, H + ph);
-  if (pt || ph || pw)
-    x = torch::nn::functional::pad(
-        x, torch::nn::functional::PadFuncOptions({0, pw, 0, ph, 0, pt}).mode(torch::kReplicate));
-  return x.to(policy.device, policy.dtype);
+                 c.input, src.count(), ae.factors()[0], padded);
+  auto z = torch::cat(parts, 2).contiguous();
+  spdlog::info("{} frames {}x{} -> latent {} (encode window {}, overlap {})", src.count(), src.width(), src.height(),
+               fmt::format("{}", fmt::join(z.sizes(), "x")), w.window, w.overlap);
+  return z;
 }
 
 // Streams decoded chunks [1, 3, n, H', W'] as uint8 frames, cropped to width x height, keeping
@@ -133,14 +217,6 @@ class ChunkToFrames {
   int64_t index_ = 0, pushed_ = 0;
 };
 
-struct Common {
-  std::string input, output, vae, config;
-  DevicePolicy policy;
-  int64_t window, overlap, start, frames;
-  std::string fps;
-  int crf;
-};
-
 Common parse_common(cxxopts::Options& o, int argc, char** argv, bool* help) {
   auto a = o.parse(argc, argv);
   *help = a.count("help") > 0;
@@ -154,36 +230,35 @@ Common parse_common(cxxopts::Options& o, int argc, char** argv, bool* help) {
   c.output = a["output"].as<std::string>();
   if (c.output.empty()) fail("-o/--output: no output path given");
   c.vae = a["vae"].as<std::string>();
+  if (c.vae.empty()) fail("--vae: no autoencoder checkpoint given");
+  c.kind = a["kind"].as<std::string>();
+  if (c.kind != "auto" && c.kind != "lvdm3d" && c.kind != "frame2d")
+    fail("--kind '{}': expected auto, lvdm3d or frame2d", c.kind);
   c.config = a["config"].as<std::string>();
   c.policy = make_device_policy(a["device"].as<std::string>(), a["dtype"].as<std::string>());
   c.window = a["window"].as<int64_t>();
   c.overlap = a["overlap"].as<int64_t>();
+  c.enc_window = a["encode-window"].as<int64_t>();
+  c.enc_overlap = a["encode-overlap"].as<int64_t>();
+  c.tiling.tile = a["tile"].as<int64_t>();
+  c.tiling.overlap = a["tile-overlap"].as<int64_t>();
   c.start = a["start"].as<int64_t>();
   c.frames = a["frames"].as<int64_t>();
   c.fps = a["fps"].as<std::string>();
   c.crf = a["crf"].as<int>();
-  if (c.window < 0) fail("--window {}: must be >= 0", c.window);
-  if (c.window > 0 && (c.overlap < 0 || c.overlap >= c.window))
+  if (c.window < -1) fail("--window {}: must be >= 0 (or -1 for the default)", c.window);
+  if (c.enc_window < -1) fail("--encode-window {}: must be >= 0 (or -1 for the default)", c.enc_window);
+  if (c.window > 0 && c.overlap >= c.window)
     fail("--overlap {}: must be >= 0 and smaller than --window {}", c.overlap, c.window);
+  if (c.enc_window > 0 && c.enc_overlap >= c.enc_window)
+    fail("--encode-overlap {}: must be >= 0 and smaller than --encode-window {}", c.enc_overlap, c.enc_window);
+  if (c.overlap < -1 || c.enc_overlap < -1) fail("--overlap / --encode-overlap: must be >= 0 (or -1 for the default)");
+  if (c.tiling.tile < 0 || c.tiling.overlap < -1) fail("--tile / --tile-overlap: must be >= 0 (--tile-overlap -1: tile / 4)");
+  if (c.tiling.tile > 0 && c.tiling.overlap >= c.tiling.tile)
+    fail("--tile-overlap {}: must be smaller than --tile {}", c.tiling.overlap, c.tiling.tile);
   if (c.start < 0) fail("--start {}: must be >= 0", c.start);
   if (c.frames == 0 || c.frames < -1) fail("--frames {}: must be positive (or -1 for all)", c.frames);
   return c;
-}
-
-// Reads the selected frames of the input video (uint8 [T, H, W, 3]) and its frame rate.
-at::Tensor read_input(const Common& c, Fps* fps) {
-  require_readable_file(c.input, "input video");
-  ReadOptions ro;
-  ro.start = c.start;
-  ro.count = c.frames;
-  VideoReader reader(c.input, ro);
-  *fps = reader.info().fps;
-  std::vector<at::Tensor> frames;
-  std::vector<uint8_t> rgb;
-  while (reader.next(rgb))
-    frames.push_back(torch::from_blob(rgb.data(), {reader.height(), reader.width(), 3}, at::kByte).clone());
-  if (frames.empty()) fail("{}: no frames selected (--start {}, --frames {})", c.input, c.start, c.frames);
-  return torch::stack(frames);
 }
 
 void check_output_differs(const Common& c) {
@@ -192,33 +267,40 @@ void check_output_differs(const Common& c) {
 }
 
 int run_reconstruct(int argc, char** argv) {
-  cxxopts::Options o("longvid vae reconstruct", "Encode and decode a video with the LVDM 3D autoencoder; prints the PSNR.");
+  cxxopts::Options o("longvid vae reconstruct", "Encode and decode a video with a video autoencoder; prints the PSNR.");
   add_common(o);
   bool help = false;
   auto c = parse_common(o, argc, argv, &help);
   if (help) return std::printf("%s\n", o.help().c_str()), cli::kExitOk;
   check_output_differs(c);
-  Fps fps;
-  auto frames = read_input(c, &fps);
+  require_readable_file(c.input, "input video");
+  auto ae = load_ae(c);
+  InputSource src(c, *ae, 16);
   WriteOptions wo;
-  wo.fps = c.fps.empty() ? (fps.num > 0 ? fps : Fps{24, 1}) : Fps::parse(c.fps);
+  wo.fps = c.fps.empty() ? (src.fps().num > 0 ? src.fps() : Fps{24, 1}) : Fps::parse(c.fps);
   wo.crf = c.crf;
-  VideoWriter writer(c.output, wo);  // opened early: a bad output path fails before the work
-  auto ae = load_ae(c.vae, c.config, c.policy);
-  const int64_t T = frames.size(0), H = frames.size(1), W = frames.size(2);
-  torch::NoGradGuard ng;
-  auto x = to_model_input(frames, ae.ae->config(), c.policy, c.input);
-  auto z = ae.ae->encode(x).mean;
-  spdlog::info("{} frames {}x{} -> latent {}", T, W, H, fmt::format("{}", fmt::join(z.sizes(), "x")));
-  x = at::Tensor();
+  VideoWriter writer(c.output, wo);  // opened before the work: a bad output path fails early
+  auto z = encode_input(c, *ae, src);
+  const int64_t T = src.count(), H = src.height(), W = src.width();
+  // The PSNR against the input, read a second time frame by frame (the input is never held whole).
+  ReadOptions ro;
+  ro.start = c.start;
+  ro.count = T;
+  VideoReader again(c.input, ro);
+  std::vector<uint8_t> rgb;
   double se = 0.0;
-  int64_t k = 0;
   ChunkToFrames to_frames(writer, W, H, 0, T);
   to_frames.on_frame = [&](const at::Tensor& fr) {
-    auto d = fr.to(at::kDouble) - frames[k++].to(at::kDouble);
-    se += d.pow(2).sum().item<double>();
+    if (!again.next(rgb)) fail("{}: the input ended early on the second read", c.input);
+    auto ref = torch::from_blob(rgb.data(), {H, W, 3}, at::kByte).to(at::kDouble);
+    se += (fr.to(at::kDouble) - ref).pow(2).sum().item<double>();
   };
-  ae.ae->decode_stream(z, c.window, c.overlap, [&](const at::Tensor& ch) { to_frames(ch); });
+  auto w = decode_window(c, *ae);
+  {
+    torch::NoGradGuard ng;
+    ae->decode_stream(z.to(c.policy.device, c.policy.dtype), w.window, w.overlap,
+                      [&](const at::Tensor& ch) { to_frames(ch); });
+  }
   if (to_frames.pushed() != T) fail("internal: decoded {} frames, expected {}", to_frames.pushed(), T);
   writer.close();
   double mse = se / static_cast<double>(T * H * W * 3);
@@ -230,36 +312,33 @@ int run_reconstruct(int argc, char** argv) {
 }
 
 int run_encode(int argc, char** argv) {
-  cxxopts::Options o("longvid vae encode", "Encode a video into LVDM 3D autoencoder latents (safetensors).");
+  cxxopts::Options o("longvid vae encode", "Encode a video into autoencoder latents (safetensors), streamed.");
   add_common(o);
   bool help = false;
   auto c = parse_common(o, argc, argv, &help);
   if (help) return std::printf("%s\n", o.help().c_str()), cli::kExitOk;
   check_output_differs(c);
-  Fps fps;
-  auto frames = read_input(c, &fps);
-  auto ae = load_ae(c.vae, c.config, c.policy);
-  const int64_t T = frames.size(0), H = frames.size(1), W = frames.size(2);
-  torch::NoGradGuard ng;
-  auto x = to_model_input(frames, ae.ae->config(), c.policy, c.input);
-  auto z = ae.ae->encode(x).mean.to(at::kFloat).cpu().contiguous();
+  require_readable_file(c.input, "input video");
+  auto ae = load_ae(c);
+  InputSource src(c, *ae, 16);
+  auto z = encode_input(c, *ae, src);
   StateDict sd;
   sd.set("latent", z);
-  const auto& cfg = ae.ae->config();
   std::map<std::string, std::string> meta = {
-      {"format", kLatentFormat},
-      {"config", cfg.to_json()},
+      {"format", latent_format(*ae)},
+      {"kind", ae->kind()},
+      {"config", ae->config_json()},
       {"normalized", "false"},  // the raw posterior mean (decode: no denormalisation)
-      {"fps", (fps.num > 0 ? fps : Fps{24, 1}).str()},
-      {"frames", std::to_string(T)},
-      {"width", std::to_string(W)},
-      {"height", std::to_string(H)},
+      {"fps", (src.fps().num > 0 ? src.fps() : Fps{24, 1}).str()},
+      {"frames", std::to_string(src.count())},
+      {"width", std::to_string(src.width())},
+      {"height", std::to_string(src.height())},
       {"source", std::filesystem::path(c.input).filename().string()},
       {"start", std::to_string(c.start)},
   };
   save_safetensors(c.output, sd, meta);
-  spdlog::info("wrote {}: latent {} for {} frames {}x{}", c.output, fmt::format("{}", fmt::join(z.sizes(), "x")), T, W,
-               H);
+  spdlog::info("wrote {}: latent {} for {} frames {}x{}", c.output, fmt::format("{}", fmt::join(z.sizes(), "x")),
+               src.count(), src.width(), src.height());
   return cli::kExitOk;
 }
 
@@ -277,7 +356,7 @@ int64_t meta_int(const StateDict& sd, const std::string& key, const std::string&
 }
 
 int run_decode(int argc, char** argv) {
-  cxxopts::Options o("longvid vae decode", "Decode LVDM 3D autoencoder latents (from vae encode) into a video.");
+  cxxopts::Options o("longvid vae decode", "Decode autoencoder latents (from vae encode) into a video, streamed.");
   add_common(o);
   bool help = false;
   auto c = parse_common(o, argc, argv, &help);
@@ -298,20 +377,24 @@ int run_decode(int argc, char** argv) {
   wo.fps = c.fps.empty() ? fps : Fps::parse(c.fps);
   wo.crf = c.crf;
   if (c.start >= T) fail("--start {}: the latents hold {} frames", c.start, T);
-  auto ae = load_ae(c.vae, c.config, c.policy);
-  const auto& cfg = ae.ae->config();
-  if (z.size(1) != cfg.embed_dim)
-    fail("{}: latent has {} channels but the autoencoder --vae {} expects {}", c.input, z.size(1), c.vae, cfg.embed_dim);
-  auto f = cfg.factors();
+  auto ae = load_ae(c);
+  if (lat.metadata.count("kind") && lat.metadata.at("kind") != ae->kind())
+    fail("{}: latents of a {} autoencoder, but --vae {} is a {} autoencoder", c.input, lat.metadata.at("kind"), c.vae,
+         ae->kind());
+  if (z.size(1) != ae->latent_channels())
+    fail("{}: latent has {} channels but the autoencoder --vae {} expects {}", c.input, z.size(1), c.vae,
+         ae->latent_channels());
+  auto f = ae->factors();
   if (z.size(2) * f[0] < T || z.size(3) * f[1] < H || z.size(4) * f[2] < W)
     fail("{}: latent [{}] is too small for {} frames {}x{} with this autoencoder's factors {}x{}x{}", c.input,
          fmt::join(z.sizes(), ", "), T, W, H, f[0], f[1], f[2]);
   int64_t count = c.frames < 0 ? T - c.start : std::min(c.frames, T - c.start);
+  auto w = decode_window(c, *ae);
   VideoWriter writer(c.output, wo);
   torch::NoGradGuard ng;
   ChunkToFrames to_frames(writer, W, H, c.start, count);
-  ae.ae->decode_stream(z.to(c.policy.device, c.policy.dtype), c.window, c.overlap,
-                       [&](const at::Tensor& ch) { to_frames(ch); }, normalized);
+  ae->decode_stream(z.to(c.policy.device, c.policy.dtype), w.window, w.overlap,
+                    [&](const at::Tensor& ch) { to_frames(ch); }, normalized);
   writer.close();
   spdlog::info("wrote {} ({} frames {}x{}, {} fps)", c.output, writer.frames_written(), W, H, wo.fps.str());
   return cli::kExitOk;
@@ -323,7 +406,8 @@ int run_vae(int argc, char** argv) {
       "  reconstruct --vae CKPT [--config YAML] INPUT -o OUTPUT    encode + decode a video, print the PSNR\n"
       "  encode      --vae CKPT [--config YAML] INPUT -o LATENTS.safetensors\n"
       "  decode      --vae CKPT [--config YAML] LATENTS.safetensors -o OUTPUT\n"
-      "  bench       seams | rss: streaming measurements (random-weight AE)\n"
+      "  bench       seams | rss | encode-seams | encode-rss | tiles: measurements (random-weight AEs)\n"
+      "  --vae: LVDM 3D AE or SD / diffusers AutoencoderKL (file or diffusers folder), detected by content\n"
       "`longvid vae <action> --help` lists the options.\n";
   if (argc < 2) fail("vae: no action given (reconstruct, encode or decode)");
   std::string action = argv[1];
@@ -343,4 +427,4 @@ int run_vae(int argc, char** argv) {
 }  // namespace
 }  // namespace longvid
 
-LONGVID_COMMAND("vae", "LVDM 3D autoencoder: reconstruct | encode | decode a video", longvid::run_vae);
+LONGVID_COMMAND("vae", "video autoencoders (LVDM 3D, SD 2D per frame): reconstruct | encode | decode a video", longvid::run_vae);

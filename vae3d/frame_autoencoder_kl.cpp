@@ -244,12 +244,16 @@ FrameAutoencoderKLImpl::FrameAutoencoderKLImpl(FrameAutoencoderKLConfig cfg) : c
     post_quant_conv = register_module("post_quant_conv", torch::nn::Conv2d(torch::nn::Conv2dOptions(L, L, 1)));
 }
 
-DiagonalGaussian FrameAutoencoderKLImpl::encode_images(const torch::Tensor& images) {
+torch::Tensor FrameAutoencoderKLImpl::image_moments(const torch::Tensor& images) {
   if (images.dim() != 4 || images.size(1) != cfg_.in_channels)
     fail("FrameAutoencoderKL: expected images [N, {}, H, W]", cfg_.in_channels);
   auto m = encoder(images);
   if (quant_conv) m = quant_conv(m);
-  return DiagonalGaussian::from_moments(m);
+  return m;
+}
+
+DiagonalGaussian FrameAutoencoderKLImpl::encode_images(const torch::Tensor& images) {
+  return DiagonalGaussian::from_moments(image_moments(images));
 }
 
 torch::Tensor FrameAutoencoderKLImpl::decode_images(const torch::Tensor& z) {
@@ -269,35 +273,72 @@ torch::Tensor to_video(const torch::Tensor& f, int64_t B) {
 }
 }  // namespace
 
-DiagonalGaussian FrameAutoencoderKLImpl::encode(const torch::Tensor& video, int64_t per) {
+torch::Tensor FrameAutoencoderKLImpl::encode_moments_untiled(const torch::Tensor& video) {
   if (video.dim() != 5) fail("FrameAutoencoderKL: expected a video [B, C, T, H, W]");
-  const int64_t B = video.size(0), T = video.size(2);
-  if (per <= 0) per = T;
-  std::vector<torch::Tensor> means, logvars;
-  for (int64_t t = 0; t < T; t += per) {
-    auto p = encode_images(to_frames(video.slice(2, t, std::min(T, t + per))));
-    means.push_back(to_video(p.mean, B));
-    logvars.push_back(to_video(p.logvar, B));
-  }
-  return {torch::cat(means, 2), torch::cat(logvars, 2)};
+  return to_video(image_moments(to_frames(video)), video.size(0));
 }
 
-void FrameAutoencoderKLImpl::decode_stream(const torch::Tensor& z, int64_t per,
-                                           const std::function<void(const torch::Tensor&)>& sink, bool normalized) {
+torch::Tensor FrameAutoencoderKLImpl::decode_untiled(const torch::Tensor& z) {
   if (z.dim() != 5) fail("FrameAutoencoderKL: expected a latent [B, C, t, h, w] to decode");
-  const int64_t B = z.size(0), T = z.size(2);
+  return to_video(decode_images(to_frames(z)), z.size(0));
+}
+
+DiagonalGaussian FrameAutoencoderKLImpl::encode(const torch::Tensor& video, int64_t per) {
+  if (video.dim() != 5) fail("FrameAutoencoderKL: expected a video [B, C, T, H, W]");
+  const int64_t T = video.size(2);
+  if (per <= 0) per = T;
+  std::vector<torch::Tensor> moments;
+  for (int64_t t = 0; t < T; t += per) moments.push_back(encode_moments(video.slice(2, t, std::min(T, t + per))));
+  return DiagonalGaussian::from_moments(torch::cat(moments, 2));
+}
+
+void FrameAutoencoderKLImpl::decode_stream(const torch::Tensor& z, int64_t per, const VideoChunkSink& sink,
+                                           bool normalized) {
+  if (z.dim() != 5) fail("FrameAutoencoderKL: expected a latent [B, C, t, h, w] to decode");
+  const int64_t T = z.size(2);
   if (per <= 0) per = T;
   for (int64_t t = 0; t < T; t += per) {
     auto zi = z.slice(2, t, std::min(T, t + per));
     if (normalized) zi = denormalize_latent(zi);
-    sink(to_video(decode_images(to_frames(zi)), B));
+    sink(VideoAutoencoder::decode(zi));
   }
+}
+
+void FrameAutoencoderKLImpl::decode_stream(const torch::Tensor& z, int64_t window, int64_t /*overlap*/,
+                                           const VideoChunkSink& sink, bool normalized) {
+  decode_stream(z, window, sink, normalized);
 }
 
 torch::Tensor FrameAutoencoderKLImpl::decode(const torch::Tensor& z, int64_t per) {
   std::vector<torch::Tensor> parts;
   decode_stream(z, per, [&](const torch::Tensor& x) { parts.push_back(x); });
   return torch::cat(parts, 2);
+}
+
+int64_t FrameAutoencoderKLImpl::encode_stream(const VideoChunkSource& source, int64_t window, int64_t /*overlap*/,
+                                              const PosteriorChunkSink& sink) {
+  torch::Tensor buf;
+  int64_t total = 0;
+  auto flush = [&](int64_t n) {
+    sink(DiagonalGaussian::from_moments(encode_moments(buf.slice(2, 0, n))));
+    buf = n < buf.size(2) ? buf.slice(2, n).clone() : torch::Tensor();
+  };
+  while (true) {
+    auto c = source();
+    if (!c.defined()) break;
+    if (c.dim() != 5 || c.size(1) != cfg_.in_channels || c.size(2) < 1)
+      fail("encode: expected video chunks [B, {}, n >= 1, H, W], got [{}]", cfg_.in_channels, fmt::join(c.sizes(), ", "));
+    total += c.size(2);
+    buf = buf.defined() ? torch::cat({buf, c}, 2) : c;
+    if (window <= 0) {
+      flush(buf.size(2));
+      continue;
+    }
+    while (buf.defined() && buf.size(2) >= window) flush(window);
+  }
+  if (total == 0) fail("encode: the video has no frames");
+  if (buf.defined() && buf.size(2) > 0) flush(buf.size(2));
+  return 0;
 }
 
 torch::Tensor FrameAutoencoderKLImpl::normalize_latent(const torch::Tensor& z) const {

@@ -21,7 +21,7 @@
 
 #include "core/checkpoint.h"
 #include "core/config.h"
-#include "vae3d/lvdm_autoencoder3d.h"  // DiagonalGaussian
+#include "vae3d/video_autoencoder.h"
 
 namespace longvid {
 
@@ -117,25 +117,47 @@ TORCH_MODULE(Decoder);
 
 }  // namespace frame_ae_kl
 
-class FrameAutoencoderKLImpl : public torch::nn::Module {
+// The 2D VAE as a VideoAutoencoder (video_autoencoder.h): frames are independent, so every
+// temporal window gives exactly the same result (streams are trivially bounded).
+class FrameAutoencoderKLImpl : public torch::nn::Module, public VideoAutoencoder {
  public:
   explicit FrameAutoencoderKLImpl(FrameAutoencoderKLConfig cfg);
 
-  // Images [N, C, H, W] in [-1, 1] -> posterior (diffusers AutoencoderKL.encode).
+  // Images [N, C, H, W] in [-1, 1] -> posterior (diffusers AutoencoderKL.encode). Untiled.
   DiagonalGaussian encode_images(const torch::Tensor& images);
-  // Raw latents [N, latent, h, w] -> images (post_quant_conv + decoder).
+  // Raw latents [N, latent, h, w] -> images (post_quant_conv + decoder). Untiled.
   torch::Tensor decode_images(const torch::Tensor& z);
 
   // Video [B, C, T, H, W] -> posterior over [B, latent, T, h, w]; frames are processed in
-  // batches of `frames_per_batch` (0 = all at once).
-  DiagonalGaussian encode(const torch::Tensor& video, int64_t frames_per_batch = 0);
-  torch::Tensor decode(const torch::Tensor& z, int64_t frames_per_batch = 0);
+  // batches of `frames_per_batch` (0 = all at once), each spatially tiled when tiling() is on.
+  using VideoAutoencoder::decode;
+  using VideoAutoencoder::encode;
+  DiagonalGaussian encode(const torch::Tensor& video, int64_t frames_per_batch);
+  torch::Tensor decode(const torch::Tensor& z, int64_t frames_per_batch);
   // Frame-wise decoding has no seams: hands [B, C, n, H, W] chunks of `frames_per_batch` frames.
-  void decode_stream(const torch::Tensor& z, int64_t frames_per_batch,
-                     const std::function<void(const torch::Tensor&)>& sink, bool normalized = false);
+  void decode_stream(const torch::Tensor& z, int64_t frames_per_batch, const VideoChunkSink& sink,
+                     bool normalized = false);
+  // The interface's form: `window` frames per batch, `overlap` unused (no seams to blend).
+  void decode_stream(const torch::Tensor& z, int64_t window, int64_t overlap, const VideoChunkSink& sink,
+                     bool normalized = false) override;
+  // Frames from `source` encoded in batches of `window` frames (window <= 0: each source chunk as
+  // it comes); `overlap` unused. Identical to encode() for any window. Returns 0 (no padding).
+  int64_t encode_stream(const VideoChunkSource& source, int64_t window, int64_t overlap,
+                        const PosteriorChunkSink& sink) override;
 
-  torch::Tensor normalize_latent(const torch::Tensor& z) const;    // (z - shift) * scale
-  torch::Tensor denormalize_latent(const torch::Tensor& z) const;  // z / scale + shift
+  torch::Tensor normalize_latent(const torch::Tensor& z) const override;    // (z - shift) * scale
+  torch::Tensor denormalize_latent(const torch::Tensor& z) const override;  // z / scale + shift
+
+  std::string kind() const override { return "frame2d"; }
+  std::array<int64_t, 3> factors() const override { return {1, cfg_.factor(), cfg_.factor()}; }
+  int64_t latent_channels() const override { return cfg_.latent_channels; }
+  int64_t video_channels() const override { return cfg_.in_channels; }
+  double scale_factor() const override { return cfg_.scaling_factor; }
+  double shift_factor() const override { return cfg_.shift_factor; }
+  std::string config_json() const override { return cfg_.to_json(); }
+  torch::nn::Module& module() override { return *this; }
+  TemporalWindow default_decode_window() const override { return {8, 0}; }
+  TemporalWindow default_encode_window() const override { return {8, 0}; }
 
   const FrameAutoencoderKLConfig& config() const { return cfg_; }
 
@@ -143,7 +165,12 @@ class FrameAutoencoderKLImpl : public torch::nn::Module {
   frame_ae_kl::Decoder decoder{nullptr};
   torch::nn::Conv2d quant_conv{nullptr}, post_quant_conv{nullptr};
 
+ protected:
+  torch::Tensor encode_moments_untiled(const torch::Tensor& video) override;  // [B, C, T, H, W]
+  torch::Tensor decode_untiled(const torch::Tensor& z) override;
+
  private:
+  torch::Tensor image_moments(const torch::Tensor& images);
   FrameAutoencoderKLConfig cfg_;
 };
 TORCH_MODULE(FrameAutoencoderKL);

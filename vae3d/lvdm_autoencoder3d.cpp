@@ -4,6 +4,7 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <deque>
 #include <set>
 #include <unordered_map>
 
@@ -13,6 +14,12 @@ namespace longvid {
 
 namespace {
 
+// encode_stream defaults (latent frames), from `longvid vae bench encode-seams` (docs/vae.md):
+// vs one full encode of 128 latent frames (random-weight AE, 8x8 latent), relative error of the
+// posterior mean 15.5% (16:4), 5.5% (32:8), 3.6% (32:16), 3.0% (48:12), 1.9% (64:16). The
+// encoder's full-resolution activations are narrower than the decoder's, so a 64-latent encode
+// window peaks lower than the 32-latent decode window (bench encode-rss vs rss).
+constexpr int64_t kEncodeWindow = 64, kEncodeOverlap = 16;
 constexpr const char* kAeTarget = "lvdm.models.autoencoder3d.AutoencoderKL";
 constexpr int64_t kGroups = 32;  // Normalize(): GroupNorm(num_groups=32, eps=1e-6, affine=True)
 constexpr double kGroupNormEps = 1e-6;
@@ -309,16 +316,6 @@ torch::Tensor DecoderImpl::forward(const torch::Tensor& z) {
 
 // ---- posterior and the autoencoder ---------------------------------------------------------------
 
-DiagonalGaussian DiagonalGaussian::from_moments(const torch::Tensor& moments) {
-  auto parts = torch::chunk(moments, 2, 1);
-  return {parts[0], torch::clamp(parts[1], -30.0, 20.0)};
-}
-
-torch::Tensor DiagonalGaussian::sample(at::Generator gen) const {
-  auto noise = torch::randn(mean.sizes(), gen, mean.options());
-  return mean + std() * noise;
-}
-
 LvdmAutoencoder3DImpl::LvdmAutoencoder3DImpl(LvdmAe3dConfig cfg) : cfg_(std::move(cfg)) {
   cfg_.validate();
   encoder = register_module("encoder", lvdm_ae3d::Encoder(cfg_));
@@ -329,14 +326,14 @@ LvdmAutoencoder3DImpl::LvdmAutoencoder3DImpl(LvdmAe3dConfig cfg) : cfg_(std::mov
       register_module("post_quant_conv", lvdm_ae3d::SamePadConv3d(cfg_.embed_dim, cfg_.z_channels, kOne));
 }
 
-DiagonalGaussian LvdmAutoencoder3DImpl::encode(const torch::Tensor& video) {
+torch::Tensor LvdmAutoencoder3DImpl::encode_moments_untiled(const torch::Tensor& video) {
   if (video.dim() != 5 || video.size(1) != cfg_.image_channel)
     fail("LVDM 3D autoencoder: expected a video [B, {}, T, H, W], got {}", cfg_.image_channel,
          fmt::format("{}", fmt::join(video.sizes(), "x")));
-  return DiagonalGaussian::from_moments(quant_conv(encoder(video)));
+  return quant_conv(encoder(video));
 }
 
-torch::Tensor LvdmAutoencoder3DImpl::decode(const torch::Tensor& z) {
+torch::Tensor LvdmAutoencoder3DImpl::decode_untiled(const torch::Tensor& z) {
   if (z.dim() != 5 || z.size(1) != cfg_.embed_dim)
     fail("LVDM 3D autoencoder: expected a latent [B, {}, t, h, w], got {}", cfg_.embed_dim,
          fmt::format("{}", fmt::join(z.sizes(), "x")));
@@ -351,13 +348,8 @@ torch::Tensor LvdmAutoencoder3DImpl::denormalize_latent(const torch::Tensor& z) 
   return (1.0 / cfg_.scale_factor) * z - cfg_.shift_factor;
 }
 
-torch::Tensor LvdmAutoencoder3DImpl::encode_latent(const torch::Tensor& video, std::optional<at::Generator> gen) {
-  auto post = encode(video);
-  return normalize_latent(gen ? post.sample(*gen) : post.mode());
-}
-
 void LvdmAutoencoder3DImpl::decode_stream(const torch::Tensor& z, int64_t window, int64_t overlap,
-                                          const std::function<void(const torch::Tensor&)>& sink, bool normalized) {
+                                          const VideoChunkSink& sink, bool normalized) {
   if (z.dim() != 5) fail("LVDM 3D autoencoder: expected a latent [B, C, t, h, w] to decode");
   const int64_t T = z.size(2);
   if (window <= 0) {
@@ -390,6 +382,101 @@ torch::Tensor LvdmAutoencoder3DImpl::decode_overlapped(const torch::Tensor& z, i
   std::vector<torch::Tensor> parts;
   decode_stream(z, window, overlap, [&](const torch::Tensor& x) { parts.push_back(x); }, normalized);
   return torch::cat(parts, 2);
+}
+
+// Defaults measured with `longvid vae bench seams` (decode) and `vae bench encode-seams` (encode);
+// docs/vae.md has the tables.
+TemporalWindow LvdmAutoencoder3DImpl::default_decode_window() const { return {32, 8}; }
+TemporalWindow LvdmAutoencoder3DImpl::default_encode_window() const { return {kEncodeWindow, kEncodeOverlap}; }
+
+int64_t LvdmAutoencoder3DImpl::encode_stream(const VideoChunkSource& source, int64_t window, int64_t overlap,
+                                             const PosteriorChunkSink& sink) {
+  if (window > 0 && (overlap < 0 || overlap >= window))
+    fail("encode: temporal overlap {} must be >= 0 and smaller than the window ({} latent frames)", overlap, window);
+  const int64_t ft = cfg_.factors()[0];
+  // The source's chunks as they came (first video frame, frames): no copy per chunk; a window's
+  // frames are gathered into one tensor only when it is encoded (one allocation of the same size
+  // each time, which the allocator reuses).
+  std::deque<std::pair<int64_t, torch::Tensor>> chunks;
+  int64_t total = 0;
+  auto frames = [&](int64_t a, int64_t b) {  // video frames [a, b)
+    std::vector<torch::Tensor> parts;
+    for (const auto& [s0, t] : chunks) {
+      const int64_t e0 = s0 + t.size(2);
+      if (e0 <= a || s0 >= b) continue;
+      parts.push_back(t.slice(2, std::max(a, s0) - s0, std::min(b, e0) - s0));
+    }
+    return parts.size() == 1 ? parts[0] : torch::cat(parts, 2);
+  };
+  auto drop_before = [&](int64_t a) {  // forget frames before a (whole chunks only)
+    while (!chunks.empty() && chunks.front().first + chunks.front().second.size(2) <= a) chunks.pop_front();
+  };
+  torch::Tensor pending;       // moments of latents [emitted, emitted + overlap) from the last window
+  int64_t emitted = 0;         // latent frames handed to the sink
+  int64_t next_start = 0;      // latent index where the next window starts (== emitted once one ran)
+  int64_t last_start = -1;     // start of the last window encoded
+  auto emit = [&](const torch::Tensor& m) {
+    if (m.size(2) == 0) return;
+    sink(DiagonalGaussian::from_moments(m));
+    emitted += m.size(2);
+  };
+  // m's latents [offset, offset + overlap) are the pending ones: blend them (old 1 - w, new w).
+  auto blend_head = [&](const torch::Tensor& m, int64_t offset) {
+    if (!pending.defined() || overlap == 0) return m;
+    auto out = m.clone();
+    auto w = (torch::arange(overlap, m.options().dtype(torch::kFloat)) + 0.5).div(double(overlap)).to(m.dtype());
+    w = w.view({1, 1, overlap, 1, 1});
+    auto head = out.slice(2, offset, offset + overlap);
+    head.copy_(pending * (1 - w) + head * w);
+    return out;
+  };
+  std::vector<int64_t> frame_shape;
+  while (true) {
+    auto c = source();
+    if (!c.defined()) break;
+    if (c.dim() != 5 || c.size(1) != cfg_.image_channel || c.size(2) < 1)
+      fail("encode: expected video chunks [B, {}, n >= 1, H, W], got [{}]", cfg_.image_channel,
+           fmt::join(c.sizes(), ", "));
+    if (frame_shape.empty()) {
+      frame_shape = {c.size(0), c.size(3), c.size(4)};
+    } else if (frame_shape != std::vector<int64_t>{c.size(0), c.size(3), c.size(4)}) {
+      fail("encode: a chunk of the video changed size ({}x{} after {}x{})", c.size(4), c.size(3), frame_shape[2],
+           frame_shape[1]);
+    }
+    chunks.emplace_back(total, c);
+    total += c.size(2);
+    if (window <= 0) continue;
+    while (total >= (next_start + window) * ft) {
+      auto m = encode_moments(frames(next_start * ft, (next_start + window) * ft));
+      emit(blend_head(m, 0).slice(2, 0, window - overlap));
+      pending = overlap > 0 ? m.slice(2, window - overlap, window).clone() : torch::Tensor();
+      last_start = next_start;
+      next_start += window - overlap;
+      drop_before(last_start * ft);  // keep the last window's frames: the final window may move back into it
+    }
+  }
+  if (total == 0) fail("encode: the video has no frames");
+  const int64_t padded = (ft - total % ft) % ft;
+  if (padded) {
+    const auto& lastc = chunks.back().second;
+    auto last = lastc.slice(2, lastc.size(2) - 1);
+    chunks.emplace_back(total, last.expand({last.size(0), last.size(1), padded, last.size(3), last.size(4)}));
+    total += padded;
+  }
+  const int64_t T_lat = total / ft;
+  if (last_start < 0) {  // at most one window: one pass, as encode()
+    emit(encode_moments(frames(0, total)));
+    return padded;
+  }
+  if (emitted + overlap >= T_lat) {  // the video ended with the last window
+    if (pending.defined()) emit(pending.slice(2, 0, T_lat - emitted));
+    return padded;
+  }
+  const int64_t fs = std::max<int64_t>(0, T_lat - window);  // >= last_start: its frames are kept
+  auto m = encode_moments(frames(fs * ft, total));
+  const int64_t offset = emitted - fs;
+  emit(blend_head(m, offset).slice(2, offset));
+  return padded;
 }
 
 std::vector<int64_t> LvdmAutoencoder3DImpl::latent_shape(at::IntArrayRef s) const {

@@ -25,6 +25,7 @@
 
 #include "core/checkpoint.h"
 #include "core/config.h"
+#include "vae3d/video_autoencoder.h"
 
 namespace longvid {
 
@@ -154,35 +155,31 @@ TORCH_MODULE(Decoder);
 
 }  // namespace lvdm_ae3d
 
-// The posterior of the encoder (lvdm/models/modules/distributions.py): moments split in two along
-// channels; logvar clamped to [-30, 20].
-struct DiagonalGaussian {
-  torch::Tensor mean, logvar;
-  static DiagonalGaussian from_moments(const torch::Tensor& moments);
-  torch::Tensor std() const { return torch::exp(0.5 * logvar); }
-  torch::Tensor var() const { return torch::exp(logvar); }
-  torch::Tensor mode() const { return mean; }
-  // mean + std * noise, noise ~ N(0, 1) drawn from `gen` (on mean's device).
-  torch::Tensor sample(at::Generator gen) const;
-};
-
-class LvdmAutoencoder3DImpl : public torch::nn::Module {
+// The LVDM 3D autoencoder as a VideoAutoencoder (video_autoencoder.h): encode() / decode() are
+// the official forward passes (spatially tiled when set_tiling() is on; off by default).
+class LvdmAutoencoder3DImpl : public torch::nn::Module, public VideoAutoencoder {
  public:
   explicit LvdmAutoencoder3DImpl(LvdmAe3dConfig cfg);
 
-  // Video [B, image_channel, T, H, W] in [-1, 1] -> posterior over the raw latent.
-  DiagonalGaussian encode(const torch::Tensor& video);
-  // Raw latent [B, embed_dim, t, h, w] -> video (post_quant_conv + decoder; no final activation).
-  torch::Tensor decode(const torch::Tensor& z);
+  // (inherited) encode(video [B, image_channel, T, H, W] in [-1, 1]) -> posterior over the raw
+  // latent; decode(raw latent [B, embed_dim, t, h, w]) -> video (post_quant_conv + decoder; no
+  // final activation); encode_latent / decode_latent with the normalisation below.
 
   // Latent normalisation of the diffusion model: scale * (z + shift), and its inverse
   // (1 / scale) * z - shift (the reference's exact operation order).
-  torch::Tensor normalize_latent(const torch::Tensor& z) const;
-  torch::Tensor denormalize_latent(const torch::Tensor& z) const;
-  // encode + normalise: the posterior mean, or a sample when `gen` is given (LVDM samples).
-  torch::Tensor encode_latent(const torch::Tensor& video, std::optional<at::Generator> gen = std::nullopt);
-  // denormalise + decode.
-  torch::Tensor decode_latent(const torch::Tensor& z) { return decode(denormalize_latent(z)); }
+  torch::Tensor normalize_latent(const torch::Tensor& z) const override;
+  torch::Tensor denormalize_latent(const torch::Tensor& z) const override;
+
+  std::string kind() const override { return "lvdm3d"; }
+  std::array<int64_t, 3> factors() const override { return cfg_.factors(); }
+  int64_t latent_channels() const override { return cfg_.embed_dim; }
+  int64_t video_channels() const override { return cfg_.image_channel; }
+  double scale_factor() const override { return cfg_.scale_factor; }
+  double shift_factor() const override { return cfg_.shift_factor; }
+  std::string config_json() const override { return cfg_.to_json(); }
+  torch::nn::Module& module() override { return *this; }
+  TemporalWindow default_decode_window() const override;
+  TemporalWindow default_encode_window() const override;
 
   // Temporal tiling (bounded memory): decodes `z` (normalised with denormalize_latent() first
   // when `normalized`) in windows of `window` latent frames that overlap by `overlap` frames and
@@ -193,10 +190,24 @@ class LvdmAutoencoder3DImpl : public torch::nn::Module {
   // floor(overlap/2) latents' frames (except for the last window). Difference: the official loop
   // can end on an empty window (when (T - window) is a multiple of window - overlap), which it
   // then tries to decode; here it is skipped. window <= 0 means all of z in one window.
-  void decode_stream(const torch::Tensor& z, int64_t window, int64_t overlap,
-                     const std::function<void(const torch::Tensor&)>& sink, bool normalized = false);
+  void decode_stream(const torch::Tensor& z, int64_t window, int64_t overlap, const VideoChunkSink& sink,
+                     bool normalized = false) override;
   // decode_stream collected into one tensor (LVDM's overlapped_decode, on raw latents).
   torch::Tensor decode_overlapped(const torch::Tensor& z, int64_t window, int64_t overlap, bool normalized = false);
+
+  // Bounded-memory encode (LVDM has no windowed encoder; this is ours): video frames are pulled
+  // from `source` and encoded in windows of `window` latent frames (window * factor_t video
+  // frames) starting every window - overlap latents. The first `overlap` latents of a window
+  // are blended with the last `overlap` of the previous one, moments (mean and unclamped logvar,
+  // as diffusers' tiled_encode blends) weighted linearly: new (k + 0.5) / overlap, old the
+  // complement. The last window is moved back to end at the video's end (a full window whenever
+  // the video has one), blended over the still pending latents only. Finished latent frames go to
+  // `sink` in order. At most window + (window - overlap) latents' frames (plus one source chunk) are held. A video of at
+  // most one window (or window <= 0) is encoded in one pass: identical to encode(). A frame
+  // count that is not a multiple of factor_t is padded by repeating the last frame (returned:
+  // frames added).
+  int64_t encode_stream(const VideoChunkSource& source, int64_t window, int64_t overlap,
+                        const PosteriorChunkSink& sink) override;
 
   // Latent shape for a video shape [B, C, T, H, W] (T, H, W must be divisible by the factors).
   std::vector<int64_t> latent_shape(at::IntArrayRef video_shape) const;
@@ -206,6 +217,10 @@ class LvdmAutoencoder3DImpl : public torch::nn::Module {
   lvdm_ae3d::Encoder encoder{nullptr};
   lvdm_ae3d::Decoder decoder{nullptr};
   lvdm_ae3d::SamePadConv3d quant_conv{nullptr}, post_quant_conv{nullptr};
+
+ protected:
+  torch::Tensor encode_moments_untiled(const torch::Tensor& video) override;
+  torch::Tensor decode_untiled(const torch::Tensor& z) override;
 
  private:
   LvdmAe3dConfig cfg_;
