@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -75,8 +76,8 @@ int run_train(int argc, char** argv) {
     ("data", "folder of training videos (mp4/webm/y4m/gif, recursive)", cxxopts::value<std::string>()->default_value(""))
     ("ae", "frozen 3D autoencoder: train-vae output, LVDM .ckpt, or 'random' (tests)", cxxopts::value<std::string>()->default_value(""))
     ("ae-config", "autoencoder config YAML (default: from the checkpoint's metadata or shapes)", cxxopts::value<std::string>()->default_value(""))
-    ("scale-factor", "latent scale_factor (z = scale * (z + shift)); default: the AE config's", cxxopts::value<double>()->default_value("nan"))
-    ("shift-factor", "latent shift_factor; default: the AE config's", cxxopts::value<double>()->default_value("nan"))
+    ("scale-factor", "latent scale_factor (z = scale * (z + shift)); empty: the AE config's", cxxopts::value<std::string>()->default_value(""))
+    ("shift-factor", "latent shift_factor; empty: the AE config's", cxxopts::value<std::string>()->default_value(""))
     ("o,output", "run folder (model.safetensors, train_state.safetensors, log.jsonl)", cxxopts::value<std::string>()->default_value(""))
     ("unet", "U-Net preset: tiny | small | base", cxxopts::value<std::string>()->default_value("tiny"))
     ("frames", "frames per training clip", cxxopts::value<int64_t>()->default_value("16"))
@@ -159,7 +160,18 @@ int run_train(int argc, char** argv) {
   fo.size = r["size"].as<int64_t>();
   fo.seed = t.seed;
   auto ae = load_or_make_ae(r["ae"].as<std::string>(), r["ae-config"].as<std::string>(), t.seed);
-  double sf = r["scale-factor"].as<double>(), sh = r["shift-factor"].as<double>();
+  auto num_opt = [&](const char* name) {
+    std::string v = r[name].as<std::string>();
+    if (v.empty()) return std::nan("");
+    try {
+      size_t used = 0;
+      double d = std::stod(v, &used);
+      if (used == v.size() && std::isfinite(d)) return d;
+    } catch (const std::exception&) {
+    }
+    fail("--{} '{}': expected a number", name, v);
+  };
+  double sf = num_opt("scale-factor"), sh = num_opt("shift-factor");
   if (!std::isnan(sf) || !std::isnan(sh)) {
     LvdmAe3dConfig c = ae->config();
     if (!std::isnan(sf)) c.scale_factor = sf;

@@ -1,6 +1,7 @@
 #include "train/clip_source.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <numeric>
@@ -31,7 +32,7 @@ TensorClipSource::TensorClipSource(at::Tensor clips) : clips_(std::move(clips)) 
   if (!clips_.defined() || clips_.dim() != 5 || clips_.size(1) != 3 || clips_.size(0) < 1 ||
       clips_.size(3) != clips_.size(4))
     fail("training clips must be a float tensor [N, 3, T, S, S], got {}",
-         clips_.defined() ? fmt::format("{}", clips_.sizes()) : std::string("nothing"));
+         clips_.defined() ? fmt::format("[{}]", fmt::join(clips_.sizes(), ", ")) : std::string("nothing"));
   clips_ = clips_.to(at::kFloat).contiguous();
 }
 

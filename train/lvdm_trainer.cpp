@@ -9,6 +9,7 @@
 
 #include "core/checkpoint.h"
 #include "core/error.h"
+#include "core/log.h"
 #include "core/rng.h"
 #include "sampler/schedule.h"
 #include "train/clip_source.h"
@@ -268,8 +269,10 @@ TrainStepStats LvdmDiffusionTrainer::step(ClipSource& data) {
   double loss_sum = 0;  // this rank's sum of micro-batch means / accum
   for (int64_t m = 0; m < o_.grad_accum; ++m) {
     const int64_t k0 = next_sample_ + m * G + rank * b;
+    auto tm0 = std::chrono::steady_clock::now();
     at::Tensor video = data.samples(k0, b);
     at::Tensor z = encode(video, k0);
+    auto tm1 = std::chrono::steady_clock::now();
     const int64_t lt = z.size(2), h = z.size(3), w = z.size(4);
     I.latent_t = lt;
     I.latent_hw = h;
@@ -296,9 +299,14 @@ TrainStepStats LvdmDiffusionTrainer::step(ClipSource& data) {
       out = unet_->forward(at::cat({x_noisy, mask}, 1), t, {}, s);
     }
     out = out.to(at::kFloat);
+    auto tm2 = std::chrono::steady_clock::now();
     at::Tensor loss = o_.loss_type == "l1" ? (out - target).abs().mean() : (out - target).pow(2).mean();
     (loss / static_cast<double>(o_.grad_accum)).backward();
     loss_sum += loss.item<double>() / static_cast<double>(o_.grad_accum);
+    auto tm3 = std::chrono::steady_clock::now();
+    spdlog::debug("train step {} micro {}: data+encode {:.3f} s, forward {:.3f} s, backward {:.3f} s", step_ + 1, m,
+                  std::chrono::duration<double>(tm1 - tm0).count(), std::chrono::duration<double>(tm2 - tm1).count(),
+                  std::chrono::duration<double>(tm3 - tm2).count());
   }
   std::vector<at::Tensor> grads;
   for (auto& [n, p] : I.params) {

@@ -1,5 +1,7 @@
 #include "train/optim.h"
 
+#include <fmt/ranges.h>
+
 #include <cmath>
 
 #include "core/checkpoint.h"
@@ -58,7 +60,7 @@ void Adam::load(const StateDict& sd, const std::string& prefix) {
     const at::Tensor& t = sd.get(key);
     if (t.sizes() != like.sizes())
       fail("{}: optimizer state '{}' has shape {}, the parameter has {}", sd.path.string(), key,
-           fmt::format("{}", t.sizes()), fmt::format("{}", like.sizes()));
+           fmt::format("[{}]", fmt::join(t.sizes(), ", ")), fmt::format("[{}]", fmt::join(like.sizes(), ", ")));
     return t;
   };
   for (size_t i = 0; i < params_.size(); ++i) {

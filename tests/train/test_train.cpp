@@ -283,3 +283,65 @@ TEST_CASE("train bad input gives one clear error") {
   CHECK(r.err.find("--resume") != std::string::npos);
   for (auto o : {"o1", "o2", "o3", "o4", "o5", "o6", "o7"}) CHECK_FALSE(fs::exists(dir / o / "model.safetensors"));
 }
+
+#include "train/vae_trainer.h"
+
+namespace {
+std::unique_ptr<LvdmVaeTrainer> make_vae_trainer(int64_t disc_start) {
+  VaeTrainOptions o;
+  o.lr = 1e-3;
+  o.disc_start = disc_start;
+  o.kl_weight = 1e-6;
+  o.batch_size = 2;
+  o.seed = 4;
+  torch::manual_seed(21);
+  LvdmAe3dConfig a;
+  LvdmAutoencoder3D ae(a);
+  return std::make_unique<LvdmVaeTrainer>(ae, o, at::kCPU);
+}
+}  // namespace
+
+TEST_CASE("train-vae resume equals uninterrupted and the file loads as an LVDM AE") {
+  test::ScratchDir dir("vae-resume");
+  TensorClipSource data(random_clips(3));
+  auto a = make_vae_trainer(1);  // discriminator on from the second step: adaptive weight path runs
+  VaeStepStats last;
+  for (int i = 0; i < 3; ++i) last = a->step(data);
+  CHECK(last.d_weight > 0);
+  CHECK(std::isfinite(last.disc_loss));
+  a->save(dir / "a.safetensors", dir / "a_state.safetensors");
+  auto b = make_vae_trainer(1);
+  b->step(data);
+  b->save(dir / "b.safetensors", dir / "b_state.safetensors");
+  b.reset();
+  auto c = make_vae_trainer(1);
+  c->resume(dir / "b.safetensors", dir / "b_state.safetensors");
+  for (int i = 0; i < 2; ++i) c->step(data);
+  c->save(dir / "c.safetensors", dir / "c_state.safetensors");
+  auto sa = load_checkpoint(dir / "a.safetensors"), sc = load_checkpoint(dir / "c.safetensors");
+  REQUIRE(sa.keys() == sc.keys());
+  for (const auto& k : sa.keys()) {
+    INFO(k);
+    CHECK(sa.get(k).equal(sc.get(k)));
+  }
+  CHECK(sa.contains("loss.discriminator.main.3.running_mean"));
+  CHECK(sa.contains("loss.discriminator.main.11.weight"));
+  CHECK(sa.contains("encoder.conv_first.conv.weight"));
+  // Rebuilt from the metadata alone and loaded like an official ae_sky.ckpt (loss.* ignored).
+  auto cfg = LvdmAe3dConfig::from_config(Config::parse_json(sa.metadata.at("longvid.config"), "a"));
+  LvdmAutoencoder3D ae(cfg);
+  load_lvdm_ae3d(*ae, sa);
+  CHECK(ae->encoder->conv_first->conv->weight.equal(a->autoencoder()->encoder->conv_first->conv->weight));
+  CHECK(detect_layout(sa) == "lvdm-ae3d");
+}
+
+TEST_CASE("train-vae refuses LPIPS with a clear message") {
+  test::ScratchDir dir("vae-lpips");
+  write_videos(dir / "data", 1);
+  auto r = test::run_cli({"train-vae", "--data", (dir / "data").string(), "-o", (dir / "o").string(), "--lpips",
+                          "vgg.pth", "--frames", "8", "--size", "32"});
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("LPIPS") != std::string::npos);
+  CHECK(test::count_lines(r.err) <= 2);
+  CHECK_FALSE(fs::exists(dir / "o"));
+}
