@@ -25,6 +25,7 @@
 #include "core/log.h"
 #include "tools/cli.h"
 #include "train/clip_source.h"
+#include "train/dataset.h"
 #include "train/distributed.h"
 #include "train/lvdm_trainer.h"
 
@@ -105,6 +106,8 @@ int run_train(int argc, char** argv) {
     ("stop-after", "stop (with a checkpoint) after this many steps of this invocation (0 = run to --steps)", cxxopts::value<int64_t>()->default_value("0"))
     ("resume", "continue the run in --output")
     ("log-every", "print a line every K steps", cxxopts::value<int64_t>()->default_value("10"))
+    ("loader", "stream (train/dataset.h: background decoding) | memory (all videos decoded once into RAM)", cxxopts::value<std::string>()->default_value("stream"))
+    ("workers", "decoding threads of the stream loader", cxxopts::value<int>()->default_value("2"))
     ("h,help", "show this help");
   auto r = o.parse(argc, argv);
   if (r.count("help")) {
@@ -196,9 +199,38 @@ int run_train(int argc, char** argv) {
   if (latent_hw % down != 0)
     fail("--size {}: the latent ({}x{}) must be divisible by {} for the '{}' U-Net", fo.size, latent_hw, latent_hw,
          down, r["unet"].as<std::string>());
-  FolderClipSource data(fo);
+  std::unique_ptr<ClipSource> data_ptr;
+  int64_t num_videos = 0;
+  const std::string loader = r["loader"].as<std::string>();
+  if (loader == "memory") {
+    auto fs_src = std::make_unique<FolderClipSource>(fo);
+    num_videos = fs_src->num_videos();
+    data_ptr = std::move(fs_src);
+  } else if (loader == "stream") {
+    if (fo.root.empty()) fail("--data: no training data folder given");
+    VideoDatasetOptions vo;
+    vo.roots = {fo.root};
+    vo.clip_frames = fo.clip_frames;
+    vo.frame_stride = fo.frame_stride;
+    vo.size = fo.size;
+    vo.seed = fo.seed;
+    vo.workers = r["workers"].as<int>();
+    // This rank's shard of each global micro-batch (the trainers read k0 + m*G + r*b .. + b).
+    const int world = pg ? pg->world_size() : 1;
+    const int64_t G = t.batch_size;
+    if (G % world != 0) fail("--batch {}: the global batch must be divisible by WORLD_SIZE {}", G, world);
+    vo.shard_block = G / world;
+    vo.shard_period = G;
+    vo.shard_offset = rank * (G / world);
+    auto ds = std::make_unique<VideoDatasetClipSource>(vo);
+    num_videos = ds->num_videos();
+    data_ptr = std::move(ds);
+  } else {
+    fail("--loader {}: must be stream or memory", loader);
+  }
+  ClipSource& data = *data_ptr;
   nlohmann::json data_json{{"data_root", fo.root.string()}, {"resolution", fo.size}, {"video_length", fo.clip_frames},
-                           {"frame_stride", fo.frame_stride}, {"num_videos", data.num_videos()}};
+                           {"frame_stride", fo.frame_stride}, {"num_videos", num_videos}};
 
   torch::manual_seed(t.seed);  // U-Net initialisation (identical on every rank)
   LvdmUNet3D unet(ucfg);

@@ -20,6 +20,7 @@
 #include "core/log.h"
 #include "tools/cli.h"
 #include "train/clip_source.h"
+#include "train/dataset.h"
 #include "train/distributed.h"
 #include "train/vae_trainer.h"
 
@@ -73,6 +74,8 @@ int run_train_vae(int argc, char** argv) {
     ("stop-after", "stop (with a checkpoint) after this many steps of this invocation", cxxopts::value<int64_t>()->default_value("0"))
     ("resume", "continue the run in --output")
     ("log-every", "print a line every K steps", cxxopts::value<int64_t>()->default_value("10"))
+    ("loader", "stream (train/dataset.h: background decoding) | memory (all videos decoded once into RAM)", cxxopts::value<std::string>()->default_value("stream"))
+    ("workers", "decoding threads of the stream loader", cxxopts::value<int>()->default_value("2"))
     ("h,help", "show this help");
   auto r = o.parse(argc, argv);
   if (r.count("help")) {
@@ -126,9 +129,38 @@ int run_train_vae(int argc, char** argv) {
   if (fo.clip_frames % f[0] != 0 || fo.size % f[1] != 0)
     fail("--frames {} / --size {}: must be multiples of the autoencoder's factors {} (time) / {} (space)",
          fo.clip_frames, fo.size, f[0], f[1]);
-  FolderClipSource data(fo);
+  std::unique_ptr<ClipSource> data_ptr;
+  int64_t num_videos = 0;
+  const std::string loader = r["loader"].as<std::string>();
+  if (loader == "memory") {
+    auto fs_src = std::make_unique<FolderClipSource>(fo);
+    num_videos = fs_src->num_videos();
+    data_ptr = std::move(fs_src);
+  } else if (loader == "stream") {
+    if (fo.root.empty()) fail("--data: no training data folder given");
+    VideoDatasetOptions vo;
+    vo.roots = {fo.root};
+    vo.clip_frames = fo.clip_frames;
+    vo.frame_stride = fo.frame_stride;
+    vo.size = fo.size;
+    vo.seed = fo.seed;
+    vo.workers = r["workers"].as<int>();
+    // This rank's shard of each global micro-batch (the trainers read k0 + m*G + r*b .. + b).
+    const int world = pg ? pg->world_size() : 1;
+    const int64_t G = v.batch_size;
+    if (G % world != 0) fail("--batch {}: the global batch must be divisible by WORLD_SIZE {}", G, world);
+    vo.shard_block = G / world;
+    vo.shard_period = G;
+    vo.shard_offset = rank * (G / world);
+    auto ds = std::make_unique<VideoDatasetClipSource>(vo);
+    num_videos = ds->num_videos();
+    data_ptr = std::move(ds);
+  } else {
+    fail("--loader {}: must be stream or memory", loader);
+  }
+  ClipSource& data = *data_ptr;
   nlohmann::json data_json{{"data_root", fo.root.string()}, {"resolution", fo.size}, {"video_length", fo.clip_frames},
-                           {"frame_stride", fo.frame_stride}, {"num_videos", data.num_videos()}};
+                           {"frame_stride", fo.frame_stride}, {"num_videos", num_videos}};
   torch::manual_seed(v.seed);
   LvdmAutoencoder3D ae(a);
   LvdmVaeTrainer trainer(ae, v, policy.device, pg.get());

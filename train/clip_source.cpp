@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/rng.h"
 #include "core/video_io.h"
+#include "train/dataset.h"
 
 namespace longvid {
 
@@ -117,6 +118,19 @@ at::Tensor FolderClipSource::samples(int64_t k0, int64_t n) {
 std::string FolderClipSource::describe() const {
   return fmt::format("{} videos under {} (clips of {} frames, stride {}, {}x{})", videos_.size(), o_.root.string(),
                      o_.clip_frames, o_.frame_stride, o_.size, o_.size);
+}
+
+VideoDatasetClipSource::VideoDatasetClipSource(const VideoDatasetOptions& o)
+    : ds_(std::make_unique<VideoDataset>(o)) {}
+VideoDatasetClipSource::~VideoDatasetClipSource() = default;
+at::Tensor VideoDatasetClipSource::samples(int64_t k0, int64_t n) { return ds_->samples(k0, n); }
+int64_t VideoDatasetClipSource::clip_frames() const { return ds_->options().clip_frames; }
+int64_t VideoDatasetClipSource::size() const { return ds_->options().size; }
+int64_t VideoDatasetClipSource::num_videos() const { return ds_->num_videos(); }
+std::string VideoDatasetClipSource::describe() const {
+  const auto& o = ds_->options();
+  return fmt::format("{} videos (clips of {} frames, stride {}, {}x{}; {} decoding threads)", ds_->num_videos(),
+                     o.clip_frames, o.frame_stride, o.size, o.size, o.workers);
 }
 
 }  // namespace longvid

@@ -14,6 +14,9 @@
 
 namespace longvid {
 
+class VideoDataset;
+struct VideoDatasetOptions;
+
 // splitmix64 mix of (seed, k, stream): the seed of the per-sample generator.
 uint64_t sample_seed(uint64_t seed, int64_t k, uint64_t stream);
 
@@ -66,6 +69,23 @@ class FolderClipSource : public ClipSource {
   FolderClipOptions o_;
   std::vector<std::filesystem::path> paths_;
   std::vector<at::Tensor> videos_;  // uint8 [F, S, S, 3]
+};
+
+// The streaming reader of train/dataset.h (background decoding threads) as a ClipSource. Set the
+// options' shard_block / shard_period / shard_offset to this rank's pattern (trainer: b, G, r*b)
+// so the workers prefetch exactly the samples the trainer asks for.
+class VideoDatasetClipSource : public ClipSource {
+ public:
+  explicit VideoDatasetClipSource(const VideoDatasetOptions& o);
+  ~VideoDatasetClipSource() override;
+  at::Tensor samples(int64_t k0, int64_t n) override;
+  int64_t clip_frames() const override;
+  int64_t size() const override;
+  std::string describe() const override;
+  int64_t num_videos() const;
+
+ private:
+  std::unique_ptr<VideoDataset> ds_;
 };
 
 }  // namespace longvid
