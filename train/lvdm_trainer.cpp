@@ -1,0 +1,493 @@
+#include "train/lvdm_trainer.h"
+
+#include <ATen/autocast_mode.h>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cmath>
+
+#include "core/checkpoint.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "core/rng.h"
+#include "sampler/schedule.h"
+#include "train/clip_source.h"
+#include "train/distributed.h"
+#include "train/optim.h"
+
+namespace longvid {
+
+using json = nlohmann::ordered_json;
+
+namespace {
+
+// Streams of the per-sample generators (train/clip_source.h sample_seed).
+constexpr uint64_t kStreamPosterior = 2, kStreamDiffusion = 3;
+
+class Autocast {
+ public:
+  Autocast(c10::DeviceType type, bool on) : type_(type), on_(on) {
+    if (!on_) return;
+    prev_ = at::autocast::is_autocast_enabled(type_);
+    prev_dtype_ = at::autocast::get_autocast_dtype(type_);
+    at::autocast::set_autocast_enabled(type_, true);
+    at::autocast::set_autocast_dtype(type_, at::kBFloat16);
+  }
+  ~Autocast() {
+    if (!on_) return;
+    at::autocast::set_autocast_enabled(type_, prev_);
+    at::autocast::set_autocast_dtype(type_, prev_dtype_);
+    at::autocast::clear_cache();
+  }
+
+ private:
+  c10::DeviceType type_;
+  bool on_, prev_ = false;
+  c10::ScalarType prev_dtype_ = at::kFloat;
+};
+
+std::string dotless(std::string s) {
+  std::string out;
+  for (char c : s)
+    if (c != '.') out += c;
+  return out;
+}
+
+json unet_params_json(const LvdmUNetConfig& u, int64_t image_size) {
+  json p;
+  p["num_classes"] = u.num_classes;
+  p["image_size"] = image_size;
+  p["in_channels"] = u.in_channels;
+  p["out_channels"] = u.out_channels;
+  p["model_channels"] = u.model_channels;
+  p["attention_resolutions"] = u.attention_resolutions;
+  p["num_res_blocks"] = u.num_res_blocks;
+  p["channel_mult"] = u.channel_mult;
+  p["num_heads"] = u.num_heads;
+  if (u.num_head_channels != -1) p["num_head_channels"] = u.num_head_channels;
+  p["use_temporal_transformer"] = u.use_temporal_transformer;
+  p["use_checkpoint"] = false;
+  p["legacy"] = u.legacy;
+  p["kernel_size_t"] = u.kernel_size_t;
+  p["padding_t"] = u.padding_t;
+  p["temporal_length"] = u.temporal_length;
+  p["use_relative_position"] = u.use_relative_position;
+  p["use_scale_shift_norm"] = u.use_scale_shift_norm;
+  p["resblock_updown"] = u.resblock_updown;
+  p["conv_resample"] = u.conv_resample;
+  p["dims"] = u.dims;
+  if (u.nonlinearity_type != "silu") p["nonlinearity_type"] = u.nonlinearity_type;
+  return p;
+}
+
+json ae_first_stage_json(const LvdmAe3dConfig& a) {
+  json enc{{"target", "lvdm.models.modules.aemodules3d.Encoder"},
+           {"params",
+            {{"n_hiddens", a.n_hiddens},
+             {"downsample", a.downsample},
+             {"image_channel", a.image_channel},
+             {"norm_type", "group"},
+             {"padding_type", a.padding_type},
+             {"double_z", true},
+             {"z_channels", a.z_channels}}}};
+  json dec{{"target", "lvdm.models.modules.aemodules3d.Decoder"},
+           {"params",
+            {{"n_hiddens", a.decoder_n_hiddens},
+             {"upsample", a.upsample},
+             {"z_channels", a.z_channels},
+             {"image_channel", a.image_channel},
+             {"norm_type", "group"}}}};
+  return json{{"target", "lvdm.models.autoencoder3d.AutoencoderKL"},
+              {"params",
+               {{"monitor", "val/rec_loss"},
+                {"embed_dim", a.embed_dim},
+                {"lossconfig", "__is_first_stage__"},
+                {"ddconfig", {{"double_z", true}, {"z_channels", a.z_channels}, {"encoder", enc}, {"decoder", dec}}}}}};
+}
+
+}  // namespace
+
+struct LvdmDiffusionTrainer::Impl {
+  std::unique_ptr<NoiseSchedule> schedule;
+  std::unique_ptr<Adam> opt;
+  std::vector<std::pair<std::string, at::Tensor>> params;
+  std::vector<at::Tensor> ema;  // LitEma shadow (float32), same order as params
+  int64_t ema_updates = 0;
+  int64_t latent_t = 0, latent_hw = 0;
+};
+
+LvdmUNetConfig lvdm_unet_preset(const std::string& name, int64_t z_channels, int64_t max_noise_level,
+                                int64_t temporal_length) {
+  LvdmUNetConfig u;
+  u.in_channels = z_channels + 1;
+  u.out_channels = z_channels;
+  u.num_classes = max_noise_level + 1;
+  u.conditioning_key = "concat-adm-mask";
+  u.legacy = false;
+  u.kernel_size_t = 1;
+  u.padding_t = 0;
+  u.temporal_length = temporal_length;
+  u.use_relative_position = true;
+  u.use_scale_shift_norm = true;
+  u.num_heads = 4;
+  if (name == "tiny") {
+    u.model_channels = 32;
+    u.channel_mult = {1, 2};
+    u.num_res_blocks = 1;
+    u.attention_resolutions = {2};
+  } else if (name == "small") {
+    u.model_channels = 64;
+    u.channel_mult = {1, 2, 4};
+    u.num_res_blocks = 2;
+    u.attention_resolutions = {4, 2};
+  } else if (name == "base") {
+    u.model_channels = 128;
+    u.channel_mult = {1, 2, 3, 4};
+    u.num_res_blocks = 2;
+    u.attention_resolutions = {8, 4, 2};
+  } else {
+    fail("--unet {}: unknown preset (tiny, small, base)", name);
+  }
+  return u;
+}
+
+LvdmDiffusionTrainer::LvdmDiffusionTrainer(LvdmUNet3D unet, LvdmAutoencoder3D ae, DiffusionTrainOptions o,
+                                           at::Device device, ProcessGroupHandle* pg)
+    : unet_(std::move(unet)), ae_(std::move(ae)), o_(std::move(o)), device_(device), pg_(pg),
+      impl_(std::make_unique<Impl>()) {
+  const auto& u = unet_->config();
+  const auto& a = ae_->config();
+  if (u.conditioning_key != "concat-adm-mask")
+    fail("train: the U-Net must use conditioning_key concat-adm-mask (mask channel + noise-level label), got '{}'",
+         u.conditioning_key);
+  if (u.in_channels != a.embed_dim + 1 || u.out_channels != a.embed_dim)
+    fail("train: U-Net in/out channels {}/{} do not fit the autoencoder's {} latent channels (need {}/{})",
+         u.in_channels, u.out_channels, a.embed_dim, a.embed_dim + 1, a.embed_dim);
+  if (o_.max_noise_level < 1 || o_.max_noise_level > o_.timesteps)
+    fail("--max-noise-level {}: must be in 1..{} (the diffusion timesteps)", o_.max_noise_level, o_.timesteps);
+  if (u.num_classes != o_.max_noise_level + 1)
+    fail("train: U-Net num_classes {} must be max_noise_level + 1 = {}", u.num_classes, o_.max_noise_level + 1);
+  if (o_.loss_type != "l1" && o_.loss_type != "l2") fail("--loss {}: must be l1 or l2", o_.loss_type);
+  if (o_.p_pred < 0 || o_.p_interp < 0 || o_.p_pred + o_.p_interp > 1.0 + 1e-12)
+    fail("--p-pred {} / --p-interp {}: probabilities must be >= 0 and sum to at most 1", o_.p_pred, o_.p_interp);
+  if (o_.p_pred > 0 && o_.n_prevs.empty()) fail("--n-prevs: needs at least one value when --p-pred > 0");
+  for (auto n : o_.n_prevs)
+    if (n < 1) fail("--n-prevs: values must be >= 1, got {}", n);
+  if (o_.batch_size < 1 || o_.grad_accum < 1 || o_.steps < 0 || o_.latent_frame_stride < 1)
+    fail("train: batch size ({}), gradient accumulation ({}), latent frame stride ({}) must be >= 1, steps ({}) >= 0",
+         o_.batch_size, o_.grad_accum, o_.latent_frame_stride, o_.steps);
+  if (o_.lr <= 0) fail("--lr {}: must be positive", o_.lr);
+  const int world = pg_ ? pg_->world_size() : 1;
+  if (o_.batch_size % world != 0)
+    fail("--batch {}: the global batch must be divisible by WORLD_SIZE {}", o_.batch_size, world);
+
+  impl_->schedule = std::make_unique<NoiseSchedule>(
+      NoiseSchedule::lvdm(o_.linear_start, o_.linear_end, "linear", o_.timesteps));
+  ae_->eval();
+  ae_->to(device_);
+  for (auto& p : ae_->parameters()) p.set_requires_grad(false);
+  unet_->train();
+  unet_->to(device_);
+  for (auto& kv : unet_->named_parameters()) {
+    kv.value().set_requires_grad(true);
+    impl_->params.emplace_back(kv.key(), kv.value());
+  }
+  AdamOptions ao;
+  ao.lr = o_.lr;
+  ao.beta1 = o_.beta1;
+  ao.beta2 = o_.beta2;
+  ao.eps = o_.eps;
+  ao.weight_decay = o_.weight_decay;
+  ao.decoupled = true;
+  impl_->opt = std::make_unique<Adam>(impl_->params, ao);
+  if (o_.ema_decay > 0) {
+    at::NoGradGuard ng;
+    for (auto& [n, p] : impl_->params) impl_->ema.push_back(p.detach().to(at::kFloat).clone());
+  }
+  // Ranks start from the same weights: rank 0's are broadcast (as an average of identical copies
+  // would be, but cheap to check): here an average, which is exact for identical inputs.
+  if (pg_ && pg_->world_size() > 1) {
+    at::NoGradGuard ng;
+    std::vector<at::Tensor> ps;
+    for (auto& [n, p] : impl_->params) ps.push_back(p.detach());
+    pg_->average(ps);
+  }
+}
+
+LvdmDiffusionTrainer::~LvdmDiffusionTrainer() = default;
+
+LvdmDiffusionTrainer::SampleDraw LvdmDiffusionTrainer::draw(int64_t k, int64_t lt, int64_t h, int64_t w) const {
+  // The order of draws is part of the format of a run (resume / data parallel reproduce it).
+  at::Generator g = make_generator(sample_seed(o_.seed, k, kStreamDiffusion));
+  SampleDraw d;
+  double r = at::rand({1}, g, at::kDouble).item<double>();
+  d.t = at::randint(0, o_.timesteps, {1}, g, at::kLong).item<int64_t>();
+  d.s = at::randint(0, o_.max_noise_level, {1}, g, at::kLong).item<int64_t>();
+  int64_t n_idx = o_.n_prevs.empty() ? 0 : at::randint(0, static_cast<int64_t>(o_.n_prevs.size()), {1}, g, at::kLong).item<int64_t>();
+  at::Tensor m = at::zeros({lt}, at::kFloat);
+  if (r < o_.p_interp) {  // make_interp_mask_with_bothsidescond(t, 1, 1)
+    m[0] = 1;
+    m[lt - 1] = 1;
+    d.mode = 2;
+  } else if (r < o_.p_interp + o_.p_pred) {
+    int64_t n = std::min<int64_t>(o_.n_prevs[n_idx], lt);
+    m.slice(0, 0, n).fill_(1);
+    d.mode = 1;
+  }
+  d.mask = m.view({1, 1, lt, 1, 1}).expand({1, 1, lt, h, w}).contiguous();
+  return d;
+}
+
+at::Tensor LvdmDiffusionTrainer::encode(const at::Tensor& video, int64_t k0) {
+  at::NoGradGuard ng;
+  auto post = ae_->encode(video.to(device_));
+  at::Tensor z = post.mean;
+  if (o_.sample_posterior) {
+    std::vector<at::Tensor> noise;
+    std::vector<int64_t> shape(post.mean.sizes().begin(), post.mean.sizes().end());
+    shape[0] = 1;
+    for (int64_t i = 0; i < video.size(0); ++i) {
+      at::Generator g = make_generator(sample_seed(o_.seed, k0 + i, kStreamPosterior));
+      noise.push_back(at::randn(shape, g, at::kFloat));
+    }
+    z = post.mean + post.std() * at::cat(noise).to(device_, post.mean.scalar_type());
+  }
+  z = ae_->normalize_latent(z);
+  if (o_.latent_frame_stride > 1) z = z.slice(2, 0, z.size(2), o_.latent_frame_stride);
+  return z.contiguous();
+}
+
+TrainStepStats LvdmDiffusionTrainer::step(ClipSource& data) {
+  auto t0 = std::chrono::steady_clock::now();
+  const int world = pg_ ? pg_->world_size() : 1;
+  const int rank = pg_ ? pg_->rank() : 0;
+  const int64_t G = o_.batch_size, b = G / world;
+  const bool autocast = device_.is_cuda() && o_.bf16;
+  auto& I = *impl_;
+  I.opt->zero_grad();
+  double loss_sum = 0;  // this rank's sum of micro-batch means / accum
+  for (int64_t m = 0; m < o_.grad_accum; ++m) {
+    const int64_t k0 = next_sample_ + m * G + rank * b;
+    auto tm0 = std::chrono::steady_clock::now();
+    at::Tensor video = data.samples(k0, b);
+    at::Tensor z = encode(video, k0);
+    auto tm1 = std::chrono::steady_clock::now();
+    const int64_t lt = z.size(2), h = z.size(3), w = z.size(4);
+    I.latent_t = lt;
+    I.latent_hw = h;
+    std::vector<at::Tensor> masks, ts, ss, nts, nss;
+    std::vector<int64_t> shape{1, z.size(1), lt, h, w};
+    for (int64_t i = 0; i < b; ++i) {
+      auto d = draw(k0 + i, lt, h, w);
+      at::Generator g = make_generator(sample_seed(o_.seed, k0 + i, kStreamDiffusion + 100));
+      masks.push_back(d.mask);
+      ts.push_back(at::full({1}, d.t, at::kLong));
+      ss.push_back(at::full({1}, d.s, at::kLong));
+      nts.push_back(at::randn(shape, g, at::kFloat));
+      nss.push_back(at::randn(shape, g, at::kFloat));
+    }
+    at::Tensor mask = at::cat(masks).to(device_), t = at::cat(ts).to(device_), s = at::cat(ss).to(device_);
+    at::Tensor eps_t = at::cat(nts).to(device_), eps_s = at::cat(nss).to(device_);
+    at::Tensor x_t = I.schedule->q_sample(z, t, eps_t);
+    at::Tensor x_s = I.schedule->q_sample(z, s, eps_s);
+    at::Tensor x_noisy = x_t * (1 - mask) + x_s * mask;
+    at::Tensor target = eps_t * (1 - mask) + eps_s * mask;
+    at::Tensor out;
+    {
+      Autocast ac(device_.type(), autocast);
+      out = unet_->forward(at::cat({x_noisy, mask}, 1), t, {}, s);
+    }
+    out = out.to(at::kFloat);
+    auto tm2 = std::chrono::steady_clock::now();
+    at::Tensor loss = o_.loss_type == "l1" ? (out - target).abs().mean() : (out - target).pow(2).mean();
+    (loss / static_cast<double>(o_.grad_accum)).backward();
+    loss_sum += loss.item<double>() / static_cast<double>(o_.grad_accum);
+    auto tm3 = std::chrono::steady_clock::now();
+    spdlog::debug("train step {} micro {}: data+encode {:.3f} s, forward {:.3f} s, backward {:.3f} s", step_ + 1, m,
+                  std::chrono::duration<double>(tm1 - tm0).count(), std::chrono::duration<double>(tm2 - tm1).count(),
+                  std::chrono::duration<double>(tm3 - tm2).count());
+  }
+  std::vector<at::Tensor> grads;
+  for (auto& [n, p] : I.params) {
+    if (!p.grad().defined()) p.mutable_grad() = at::zeros_like(p);
+    grads.push_back(p.grad());
+  }
+  double loss_mean = loss_sum;
+  if (pg_ && world > 1) {
+    pg_->average(grads);
+    std::vector<at::Tensor> l{at::full({1}, loss_sum, at::kDouble)};
+    pg_->average(l);
+    loss_mean = l[0].item<double>();
+  }
+  std::vector<at::Tensor> ps;
+  for (auto& [n, p] : I.params) ps.push_back(p);
+  TrainStepStats st;
+  st.grad_norm = clip_grad_norm(ps, o_.grad_clip);
+  double lr = o_.lr;
+  if (o_.warmup_steps > 0) lr *= std::min(1.0, static_cast<double>(step_ + 1) / static_cast<double>(o_.warmup_steps));
+  I.opt->set_lr(lr);
+  I.opt->step();
+  ema_update();
+  ++step_;
+  next_sample_ += G * o_.grad_accum;
+  st.step = step_;
+  st.loss = loss_mean;
+  st.lr = lr;
+  st.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return st;
+}
+
+void LvdmDiffusionTrainer::ema_update() {
+  auto& I = *impl_;
+  if (I.ema.empty()) return;
+  at::NoGradGuard ng;
+  ++I.ema_updates;
+  // LitEma: decay = min(decay, (1 + num_updates) / (10 + num_updates)), in float32 like its buffer.
+  double n = static_cast<double>(I.ema_updates);
+  double decay = std::min(static_cast<double>(static_cast<float>(o_.ema_decay)), (1.0 + n) / (10.0 + n));
+  double one_minus = 1.0 - decay;
+  for (size_t i = 0; i < I.params.size(); ++i)
+    I.ema[i].sub_(one_minus * (I.ema[i] - I.params[i].second.detach().to(at::kFloat)));
+}
+
+std::string LvdmDiffusionTrainer::config_json(const std::string& data_json) const {
+  const auto& u = unet_->config();
+  const auto& a = ae_->config();
+  auto f = a.factors();
+  // image_size: the latent size the model was trained at (set after the first step; else from the
+  // data's frame size when known through data_json).
+  int64_t latent_hw = impl_->latent_hw;
+  json data = json::parse(data_json.empty() ? "{}" : data_json);
+  if (latent_hw == 0 && data.contains("resolution")) latent_hw = data["resolution"].get<int64_t>() / f[1];
+  json p;
+  p["linear_start"] = o_.linear_start;
+  p["linear_end"] = o_.linear_end;
+  p["log_every_t"] = 200;
+  p["timesteps"] = o_.timesteps;
+  p["beta_schedule"] = "linear";
+  p["parameterization"] = "eps";
+  p["loss_type"] = o_.loss_type;
+  p["first_stage_key"] = "image";
+  p["cond_stage_key"] = "image";
+  p["image_size"] = latent_hw;
+  p["channels"] = a.embed_dim;
+  p["monitor"] = "val/loss_simple_ema";
+  p["conditioning_key"] = "concat-adm-mask";
+  p["cond_stage_config"] = nullptr;
+  p["noisy_cond"] = true;
+  p["max_noise_level"] = o_.max_noise_level;
+  p["cond_stage_trainable"] = false;
+  p["concat_mode"] = false;
+  p["scale_by_std"] = false;
+  p["scale_factor"] = a.scale_factor;
+  p["shift_factor"] = a.shift_factor;
+  p["encoder_type"] = "3d";
+  p["rand_temporal_mask"] = true;
+  p["p_interp"] = o_.p_interp;
+  p["p_pred"] = o_.p_pred;
+  p["n_prevs"] = o_.n_prevs;
+  p["split_clips"] = false;
+  p["downfactor_t"] = nullptr;
+  p["clip_length"] = nullptr;
+  if (o_.latent_frame_stride > 1)
+    p["latent_frame_strde"] = o_.latent_frame_stride;
+  else
+    p["latent_frame_strde"] = nullptr;
+  p["use_ema"] = o_.ema_decay > 0;
+  p["unet_config"] = json{{"target", "lvdm.models.modules.openaimodel3d.FrameInterpPredUNet"},
+                          {"params", unet_params_json(u, latent_hw)}};
+  p["first_stage_config"] = ae_first_stage_json(a);
+  json model{{"base_learning_rate", o_.lr},
+             {"scale_lr", false},
+             {"target", "lvdm.models.ddpm3d.FrameInterpPredLatentDiffusion"},
+             {"params", p}};
+  json training{{"steps", o_.steps},
+                {"batch_size", o_.batch_size},
+                {"grad_accum", o_.grad_accum},
+                {"lr", o_.lr},
+                {"warmup_steps", o_.warmup_steps},
+                {"weight_decay", o_.weight_decay},
+                {"betas", {o_.beta1, o_.beta2}},
+                {"eps", o_.eps},
+                {"grad_clip", o_.grad_clip},
+                {"ema_decay", o_.ema_decay},
+                {"seed", o_.seed},
+                {"sample_posterior", o_.sample_posterior},
+                {"world_size", pg_ ? pg_->world_size() : 1},
+                {"steps_done", step_}};
+  json root{{"model", model},
+            {"data", {{"target", "longvid.train.clips"}, {"params", data}}},
+            {"longvid", {{"format", "longvid.lvdm/1"}, {"training", training}}}};
+  return root.dump();
+}
+
+void LvdmDiffusionTrainer::save(const std::filesystem::path& model_file, const std::filesystem::path& state_file,
+                                const std::string& data_json) const {
+  if (pg_ && pg_->rank() != 0) return;
+  const auto& I = *impl_;
+  StateDict sd;
+  for (const auto& [n, p] : I.params) sd.set("model.diffusion_model." + n, p.detach().to(at::kCPU).contiguous());
+  if (!I.ema.empty()) {
+    for (size_t i = 0; i < I.params.size(); ++i)
+      sd.set("model_ema.diffusion_model" + dotless(I.params[i].first), I.ema[i].to(at::kCPU).contiguous());
+    sd.set("model_ema.decay", at::full({}, static_cast<float>(o_.ema_decay), at::kFloat));
+    sd.set("model_ema.num_updates", at::full({}, static_cast<int32_t>(I.ema_updates), at::kInt));
+  }
+  for (const auto& kv : ae_->named_parameters())
+    sd.set("first_stage_model." + kv.key(), kv.value().detach().to(at::kCPU).contiguous());
+  for (const auto& kv : ae_->named_buffers())
+    sd.set("first_stage_model." + kv.key(), kv.value().detach().to(at::kCPU).contiguous());
+  std::string step = std::to_string(step_);
+  save_safetensors(model_file, sd,
+                   {{"longvid.config", config_json(data_json)},
+                    {"longvid.format", "longvid.lvdm/1"},
+                    {"longvid.step", step}});
+  StateDict st;
+  I.opt->save(st, "optimizer.");
+  json meta{{"step", step_},
+            {"next_sample", next_sample_},
+            {"seed", o_.seed},
+            {"ema_updates", I.ema_updates},
+            {"batch_size", o_.batch_size},
+            {"grad_accum", o_.grad_accum},
+            {"data", json::parse(data_json.empty() ? "{}" : data_json)}};
+  save_safetensors(state_file, st,
+                   {{"longvid.format", "longvid.lvdm.train_state/1"}, {"longvid.step", step},
+                    {"longvid.train_state", meta.dump()}});
+}
+
+void LvdmDiffusionTrainer::resume(const std::filesystem::path& model_file, const std::filesystem::path& state_file) {
+  StateDict sd = load_checkpoint(model_file);
+  StateDict st = load_checkpoint(state_file);
+  auto meta_of = [](const StateDict& s, const char* key) -> std::string {
+    auto it = s.metadata.find(key);
+    if (it == s.metadata.end()) fail("{}: no '{}' metadata (not written by longvid train)", s.path.string(), key);
+    return it->second;
+  };
+  if (meta_of(sd, "longvid.step") != meta_of(st, "longvid.step"))
+    fail("{} is of step {} but {} of step {} (a checkpoint write was interrupted?)", model_file.string(),
+         meta_of(sd, "longvid.step"), state_file.string(), meta_of(st, "longvid.step"));
+  json meta = json::parse(meta_of(st, "longvid.train_state"));
+  if (meta["seed"].get<uint64_t>() != o_.seed || meta["batch_size"].get<int64_t>() != o_.batch_size ||
+      meta["grad_accum"].get<int64_t>() != o_.grad_accum)
+    fail("--resume: the run was started with seed {}, batch {}, accumulation {}; this one has {}, {}, {}",
+         meta["seed"].get<uint64_t>(), meta["batch_size"].get<int64_t>(), meta["grad_accum"].get<int64_t>(), o_.seed,
+         o_.batch_size, o_.grad_accum);
+  load_lvdm_unet(*unet_, sd, LvdmWeights::Raw);
+  auto& I = *impl_;
+  if (!I.ema.empty()) {
+    at::NoGradGuard ng;
+    for (size_t i = 0; i < I.params.size(); ++i) {
+      std::string key = "model_ema.diffusion_model" + dotless(I.params[i].first);
+      if (!sd.contains(key)) fail("{}: no EMA weight '{}' (saved without EMA?)", model_file.string(), key);
+      I.ema[i].copy_(sd.get(key));
+    }
+  }
+  I.opt->load(st, "optimizer.");
+  step_ = meta["step"].get<int64_t>();
+  next_sample_ = meta["next_sample"].get<int64_t>();
+  I.ema_updates = meta["ema_updates"].get<int64_t>();
+}
+
+}  // namespace longvid
