@@ -1,7 +1,6 @@
 #include "eval/distances.h"
 
 #include <Eigen/Dense>
-#include <unsupported/Eigen/MatrixFunctions>
 
 #include <algorithm>
 #include <complex>
@@ -60,11 +59,18 @@ ProtocolSpec protocol_spec(const std::string& name) {
 
 double trace_sqrtm(const at::Tensor& a) {
   RowMat m = to_eigen(a, "sqrtm input");
-  // Complex Schur form T = Zᴴ A Z, then the upper triangular square root of T (Higham/Björck–
-  // Hammarling), as scipy.linalg.sqrtm; tr(sqrt(A)) = tr(sqrt(T)).
-  Eigen::MatrixXcd c = m.cast<std::complex<double>>();
-  Eigen::MatrixXcd r = c.sqrt();
-  return r.trace().real();
+  // scipy.linalg.sqrtm: Schur form T = Zᴴ A Z, then the upper (quasi-)triangular square root R of
+  // T (Björck–Hammarling / Higham), sqrtm(A) = Z R Zᴴ. Only the trace is needed, and
+  // tr(Z R Zᴴ) = tr(R) = Σ sqrt(λ_i), the principal square roots of T's eigenvalues (R's diagonal,
+  // resp. its 2×2 blocks' eigenvalues). So we take the Schur form's eigenvalues (real Schur,
+  // Hessenberg QR without Z: ~4× faster than a complex Schur at d = 400) and skip the off-diagonal
+  // recurrence and the back-transformation. Complex pairs contribute conjugate roots; the real part
+  // is kept as the reference keeps np.real(trace).
+  Eigen::EigenSolver<Eigen::MatrixXd> es(Eigen::MatrixXd(m), /*computeEigenvectors=*/false);
+  if (es.info() != Eigen::Success) fail("matrix square root: the Schur decomposition did not converge");
+  std::complex<double> tr = 0;
+  for (Eigen::Index i = 0; i < es.eigenvalues().size(); ++i) tr += std::sqrt(es.eigenvalues()[i]);
+  return tr.real();
 }
 
 double trace_sqrt_product_svd(const at::Tensor& sigma1, const at::Tensor& sigma2, double eps) {

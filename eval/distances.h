@@ -11,8 +11,8 @@
 namespace longvid::eval {
 
 enum class SqrtMethod {
-  // scipy.linalg.sqrtm of Σ1 Σ2 (complex Schur + triangular square root, Higham), trace of the real
-  // part, no eps (StyleGAN-V's frechet distance).
+  // trace of scipy.linalg.sqrtm(Σ1 Σ2) (Schur method; see trace_sqrtm), real part, no eps
+  // (StyleGAN-V's frechet distance).
   Sqrtm,
   // TF-GAN trace_sqrt_product: A = sqrt(Σ1) by SVD, trace(sqrt(A Σ2 A)) by SVD; singular values
   // below eps are kept as they are instead of square-rooted (tfgan's _symmetric_matrix_square_root
@@ -39,7 +39,8 @@ const std::vector<std::string>& protocol_names();
 // ‖μ1 − μ2‖² + tr(Σ1 + Σ2 − 2 sqrt(Σ1 Σ2)); float64 inputs [D], [D, D].
 double frechet_distance(const at::Tensor& mu1, const at::Tensor& sigma1, const at::Tensor& mu2,
                         const at::Tensor& sigma2, SqrtMethod method, double svd_eps = 1e-10);
-// trace(sqrtm(A)) for a general real square matrix (complex Schur method, real part).
+// Real part of trace(sqrtm(A)) for a general real square matrix: Σ sqrt(λ_i) over the eigenvalues of
+// A's Schur form (principal branch), which is the trace of scipy's Schur-method sqrtm.
 double trace_sqrtm(const at::Tensor& a);
 // tfgan trace_sqrt_product(Σ1, Σ2).
 double trace_sqrt_product_svd(const at::Tensor& sigma1, const at::Tensor& sigma2, double eps = 1e-10);
