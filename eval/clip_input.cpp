@@ -314,4 +314,37 @@ std::vector<ClipRef> plan_clips(ClipInput& in, const ClipOptions& opt) {
   return refs;
 }
 
+std::vector<CurvePosition> plan_curve(ClipInput& in, const ClipOptions& opt, int64_t step, int64_t segment,
+                                      int64_t segment_hop) {
+  const int64_t span = opt.span();
+  const bool single = in.kind() == "video";
+  if (single && (segment < span || segment_hop < 1))
+    fail("--segment ({}) must be >= the clip span ({}) and --segment-hop >= 1", segment, span);
+  if (!single && in.items() < 2)
+    fail("{}: FVD over time of a set needs at least 2 long videos (one clip per video at each position)",
+         in.describe());
+  if (step <= 0) step = single ? segment : span;
+  int64_t shortest = INT64_MAX, which = 0;
+  for (int64_t i = 0; i < in.items(); ++i) {
+    const int64_t n = in.frames(i);
+    if (n < shortest) shortest = n, which = i;
+  }
+  const int64_t need = single ? segment : span;
+  if (shortest < need)
+    fail("{}: {} frames, shorter than {} ({} frames)", in.item_name(which), shortest,
+         single ? "one --segment" : "the clip length", need);
+  std::vector<CurvePosition> out;
+  for (int64_t p = 0; p + need <= shortest; p += step) {
+    CurvePosition cp{p, {}};
+    if (single) {
+      for (int64_t off = p; off + span <= p + segment; off += segment_hop)
+        cp.clips.push_back({static_cast<int64_t>(cp.clips.size()), 0, off});
+    } else {
+      for (int64_t i = 0; i < in.items(); ++i) cp.clips.push_back({i, i, p});
+    }
+    out.push_back(std::move(cp));
+  }
+  return out;
+}
+
 }  // namespace longvid::eval

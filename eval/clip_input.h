@@ -67,6 +67,18 @@ struct ClipRef {
 // windows than a single video has.
 std::vector<ClipRef> plan_clips(ClipInput& input, const ClipOptions& opt);
 
+// FVD over time (`longvid fvd curve`): the clips of each window position. A set of long videos
+// (folder / array; at least 2): one clip per video starting at the position (LVDM's FVD-over-time
+// protocol). ONE long video: the clips every `segment_hop` frames inside the `segment` frames that
+// start at the position. Positions 0, step, 2 step, ... while the window fits in the shortest video
+// (step 0: `segment` for one video, else the clip span).
+struct CurvePosition {
+  int64_t position;
+  std::vector<ClipRef> clips;
+};
+std::vector<CurvePosition> plan_curve(ClipInput& input, const ClipOptions& opt, int64_t step, int64_t segment,
+                                      int64_t segment_hop);
+
 // Random offset for clip `index` in [0, range) (splitmix64 of seed and index).
 int64_t clip_offset(uint64_t seed, int64_t index, int64_t range);
 

@@ -330,41 +330,29 @@ int fvd_curve(int argc, char** argv) {
   const int64_t batch = a["batch"].as<int64_t>();
   const std::string npz = a["npz-array"].as<std::string>();
   const std::string real_p = a["real"].as<std::string>(), fake_p = a["fake"].as<std::string>();
-  FeatureStats real = stats_for(real_p, co, false, dh, batch, npz, "real");
-
   auto in = eval::open_clip_input(fake_p, npz);
-  const int64_t span = co.span();
   const bool single = in->kind() == "video";
   const int64_t segment = a["segment"].as<int64_t>(), seg_hop = a["segment-hop"].as<int64_t>();
-  if (single && (segment < span || seg_hop < 1))
-    fail("--segment ({}) must be >= the clip span ({}) and --segment-hop >= 1", segment, span);
-  int64_t step = a["step"].as<int64_t>();
-  if (step <= 0) step = single ? segment : span;
-  int64_t min_frames = INT64_MAX;
-  for (int64_t i = 0; i < in->items(); ++i) min_frames = std::min(min_frames, in->frames(i));
-  const int64_t need = single ? segment : span;
-  if (min_frames < need)
-    fail("{}: {} frames, shorter than {} ({})", fake_p, min_frames, need, single ? "one --segment" : "one clip");
-  if (!single && in->items() < 2) fail("{}: a curve over a set needs at least 2 fake videos", fake_p);
+  const auto plan = eval::plan_curve(*in, co, a["step"].as<int64_t>(), segment, seg_hop);
+  const int64_t step = plan.size() > 1 ? plan[1].position - plan[0].position : a["step"].as<int64_t>();
+  spdlog::info("curve: {} positions of {} from {}", plan.size(), single ? "segments" : "clips", in->describe());
+  FeatureStats real = stats_for(real_p, co, false, dh, batch, npz, "real");
   std::vector<double> xs, ys;
   nlohmann::json pts = nlohmann::json::array();
   auto& det = dh.get();
-  for (int64_t p = 0; p + need <= min_frames; p += step) {
-    std::vector<eval::ClipRef> refs;
-    if (single) {
-      for (int64_t off = p; off + span <= p + segment; off += seg_hop) refs.push_back({off, 0, off});
-    } else {
-      for (int64_t i = 0; i < in->items(); ++i) refs.push_back({i, i, p});
-    }
-    FeatureStats f = eval::accumulate_stats(*in, refs, co.length, co.stride, det, false, batch);
+  Progress prog("curve", static_cast<int64_t>(plan.size()));
+  for (const auto& cp : plan) {
+    FeatureStats f = eval::accumulate_stats(*in, cp.clips, co.length, co.stride, det, false, batch);
     const double v = eval::fvd(real, f, spec);
-    xs.push_back(static_cast<double>(p));
+    xs.push_back(static_cast<double>(cp.position));
     ys.push_back(v);
-    pts.push_back({{"position", p}, {"clips", f.count()}, {"fvd", v}});
-    std::printf("position %lld: FVD %.4f (%lld clips)\n", static_cast<long long>(p), v,
-                static_cast<long long>(f.count()));
-    std::fflush(stdout);
+    pts.push_back({{"position", cp.position}, {"clips", f.count()}, {"fvd", v}});
+    prog.step();
   }
+  prog.finish();
+  for (const auto& p : pts)
+    std::printf("position %lld: FVD %.4f (%lld clips)\n", static_cast<long long>(p["position"].get<int64_t>()),
+                p["fvd"].get<double>(), static_cast<long long>(p["clips"].get<int64_t>()));
   nlohmann::json j;
   j["protocol"] = spec_json(spec);
   j["detector"] = det.describe();

@@ -295,6 +295,37 @@ TEST_CASE("fvd clip inputs from npy npz and videos") {
   CHECK_THROWS_WITH_AS(plan_clips(*one, o), doctest::Contains("hold 5 windows"), Error);
 }
 
+TEST_CASE("fvd curve positions for a set and for one long video") {
+  auto set = open_clip_input(test::data_dir() / "eval" / "clips.npy");  // 3 videos of 20 frames
+  ClipOptions o;
+  o.length = 4;
+  auto c = plan_curve(*set, o, 0, 0, 0);  // step = clip span 4: positions 0 4 8 12 16
+  REQUIRE(c.size() == 5);
+  CHECK(c[4].position == 16);
+  REQUIRE(c[4].clips.size() == 3);
+  CHECK(c[4].clips[2].item == 2);
+  CHECK(c[4].clips[2].offset == 16);
+  o.stride = 2;  // span 7: positions 0 5 10 (10 + 7 <= 20)
+  c = plan_curve(*set, o, 5, 0, 0);
+  REQUIRE(c.size() == 3);
+  CHECK(c[2].position == 10);
+
+  test::ScratchDir dir("fvdcurve");
+  write_video(dir / "long.y4m", at::randint(0, 256, {40, 8, 8, 3}, at::kByte));
+  auto one = open_clip_input(dir / "long.y4m");
+  o = ClipOptions{};
+  o.length = 4;
+  c = plan_curve(*one, o, 0, 16, 2);  // segments of 16 at 0 16 (32 + 16 > 40); clips at p, p+2, ... p+12
+  REQUIRE(c.size() == 2);
+  CHECK(c[1].position == 16);
+  REQUIRE(c[1].clips.size() == 7);
+  CHECK(c[1].clips[6].offset == 28);
+  CHECK_THROWS_WITH_AS(plan_curve(*one, o, 0, 64, 1), doctest::Contains("40 frames, shorter than one --segment"),
+                       Error);
+  CHECK_THROWS_WITH_AS(plan_curve(*one, o, 0, 2, 1), doctest::Contains("--segment (2) must be >= the clip span (4)"),
+                       Error);
+}
+
 TEST_CASE("fvd statistics stream clips in bounded batches") {
   // A feature function that records batch sizes (the pipeline's contract: never more than `batch`
   // clips at once; features add up exactly as one big batch).
