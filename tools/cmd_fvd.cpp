@@ -186,6 +186,9 @@ int fvd_main(int argc, char** argv) {
       "kvd-subset-size", "KVD: max subset size", cxxopts::value<int64_t>()->default_value("1000"))(
       "sqrt", "override the protocol's square root: sqrtm | svd", cxxopts::value<std::string>())(
       "cov", "override the protocol's covariance normalisation: n | n-1", cxxopts::value<std::string>())(
+      "fake-sampling",
+      "clip offsets of the fake set: start (StyleGAN-V reads generated videos from frame 0) or random",
+      cxxopts::value<std::string>()->default_value("start"))(
       "json", "write the report as JSON", cxxopts::value<std::string>())("h,help", "this help");
   add_detector_options(o);
   add_clip_options(o);
@@ -203,8 +206,12 @@ int fvd_main(int argc, char** argv) {
   const std::string npz = a["npz-array"].as<std::string>();
   const std::string real_p = a["real"].as<std::string>(), fake_p = a["fake"].as<std::string>();
   auto t0 = std::chrono::steady_clock::now();
+  ClipOptions fco = co;  // StyleGAN-V: real clips at random offsets, generated ones from frame 0
+  fco.sampling = a["fake-sampling"].as<std::string>();
+  if (fco.sampling != "random" && fco.sampling != "start")
+    fail("--fake-sampling must be random or start, got '{}'", fco.sampling);
   FeatureStats real = stats_for(real_p, co, kvd, dh, batch, npz, "real");
-  FeatureStats fake = stats_for(fake_p, co, kvd, dh, batch, npz, "fake");
+  FeatureStats fake = stats_for(fake_p, fco, kvd, dh, batch, npz, "fake");
   const double fvd = eval::fvd(real, fake, spec);
   double kvd_v = 0;
   eval::KernelOptions ko;
@@ -219,6 +226,7 @@ int fvd_main(int argc, char** argv) {
   j["detector"] = dh.det ? dh.det->describe() : (real.metadata.count("detector") ? real.metadata["detector"] : "");
   j["clips"] = co.metadata();
   j["clips"]["num"] = co.num;
+  j["clips"]["fake_sampling"] = fco.sampling;
   j["real"] = {{"input", real_p}, {"count", real.count()}, {"metadata", real.metadata}};
   j["fake"] = {{"input", fake_p}, {"count", fake.count()}, {"metadata", fake.metadata}};
   j["feature_dim"] = real.dim();
@@ -232,8 +240,9 @@ int fvd_main(int argc, char** argv) {
               eval::sqrt_method_name(spec.sqrt),
               spec.sqrt == eval::SqrtMethod::TfSvd ? fmt::format(", eps {:g}", spec.svd_eps).c_str() : "");
   std::printf("detector: %s\n", j["detector"].get<std::string>().c_str());
-  std::printf("clips: length %lld, stride %lld, sampling %s, hop %lld, num %lld, first %lld, seed %llu\n",
+  std::printf("clips: length %lld, stride %lld, sampling real %s / fake %s, hop %lld, num %lld, first %lld, seed %llu\n",
               static_cast<long long>(co.length), static_cast<long long>(co.stride), co.sampling.c_str(),
+              fco.sampling.c_str(),
               static_cast<long long>(co.hop), static_cast<long long>(co.num), static_cast<long long>(co.first),
               static_cast<unsigned long long>(co.seed));
   std::printf("real: %s (%lld clips)\nfake: %s (%lld clips)\n", real_p.c_str(), static_cast<long long>(real.count()),
