@@ -7,6 +7,8 @@
 #   no DETECTOR: reading + accumulation only; features are random float64 [B, 400] (labelled so).
 # usage: tools/bench/fvd_stats.sh   (env: LONGVID, DETECTOR, PROTOCOL=stylegan-v, INPUT, VIDEOS=64,
 #        SIZE=64x64, KVD=1 to keep features, BATCH=16)
+# On a loaded machine, LibTorch's OpenMP threads spin and dominate these small ops: compare runs
+# with OMP_NUM_THREADS=1 (what tools/bench figures in the fvd report use) and the default.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 longvid="${LONGVID:-$root/build/longvid}"
