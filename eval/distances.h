@@ -61,7 +61,9 @@ struct KernelOptions {
 // StyleGAN-V's compute_kid: m = min(n_fake, n_real, max_subset_size); average over num_subsets of
 // the unbiased MMD² between m fake and m real features drawn without replacement. The reference
 // draws with np.random.choice; we draw with subset_indices() below (a documented, seeded
-// splitmix64 partial Fisher–Yates shuffle that tests/data/gen reproduces in Python).
+// splitmix64 partial Fisher–Yates shuffle that tests/data/gen reproduces in Python). Computed in
+// float64; StyleGAN-V keeps captured features as float32 and its matmuls run in float32, so its
+// values can differ in the 6th–7th digit. Returned unscaled (StyleGAN-V reports ×1000).
 double kernel_distance(const at::Tensor& real, const at::Tensor& fake, const KernelOptions& opt);
 
 // splitmix64, the integer hash every seeded choice in eval/ uses.

@@ -233,6 +233,7 @@ int fvd_main(int argc, char** argv) {
   j["fvd"] = fvd;
   if (kvd) {
     j["kvd"] = kvd_v;
+    j["kvd_x1000"] = kvd_v * 1000.0;  // StyleGAN-V reports its kernel distance multiplied by 1000
     j["kvd_options"] = {{"num_subsets", ko.num_subsets}, {"max_subset_size", ko.max_subset_size}, {"seed", ko.seed}};
   }
   j["seconds"] = secs;
@@ -249,7 +250,7 @@ int fvd_main(int argc, char** argv) {
               fake_p.c_str(), static_cast<long long>(fake.count()));
   std::printf("FVD: %.6f\n", fvd);
   if (kvd)
-    std::printf("KVD: %.8f (%lld subsets of <= %lld, seed %llu)\n", kvd_v, static_cast<long long>(ko.num_subsets),
+    std::printf("KVD: %.8f (x1000: %.5f; %lld subsets of <= %lld, seed %llu)\n", kvd_v, kvd_v * 1000.0, static_cast<long long>(ko.num_subsets),
                 static_cast<long long>(ko.max_subset_size), static_cast<unsigned long long>(ko.seed));
   if (a.count("json")) write_text(a["json"].as<std::string>(), j.dump(2) + "\n");
   return kExitOk;
