@@ -1,0 +1,115 @@
+// `longvid fvd` end to end with a TorchScript detector of StyleGAN-V's call signature (a tiny
+// random-weight network made by tests/data/gen/gen_fvd_e2e.py, not I3D), against the Python run of
+// the same clips: features, FVD (stylegan-v numerics), KVD, shards, curve, bad input.
+#include <doctest/doctest.h>
+
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "core/checkpoint.h"
+#include "eval/feature_stats.h"
+#include "tests/helpers.h"
+
+#if __has_include("backbones/inception_i3d.h")  // the detectors (eval/detector.h) are built
+
+using namespace longvid;
+
+namespace {
+
+std::string d(const char* name) { return (test::data_dir() / "eval" / name).string(); }
+
+double rel(double a, double b) { return std::fabs(a - b) / std::max(std::fabs(b), 1e-300); }
+
+nlohmann::json read_json(const std::filesystem::path& p) {
+  std::ifstream f(p);
+  return nlohmann::json::parse(f);
+}
+
+}  // namespace
+
+TEST_CASE("fvd cli with a torchscript detector matches the python run") {
+  StateDict ref = load_checkpoint(d("fvd_e2e_reference.safetensors"));
+  test::ScratchDir dir("fvdcli");
+  const std::vector<std::string> common = {"--detector", d("tiny_detector_ts.pt"), "--protocol", "stylegan-v",
+                                           "--sampling", "start", "--num", "-1", "--batch", "5"};
+  auto with = [&](std::vector<std::string> a) {
+    a.insert(a.end(), common.begin(), common.end());
+    return a;
+  };
+  // Features through `fvd stats --kvd` equal the reference's.
+  auto r = test::run_cli(with({"fvd", "stats", d("e2e_real.npy"), "-o", (dir / "real.stats").string(), "--kvd"}));
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  eval::FeatureStats rs = eval::FeatureStats::load(dir / "real.stats");
+  at::Tensor want = ref.get("real_features");
+  CHECK(rs.count() == 24);
+  const double ferr = ((rs.features() - want).abs().max() / want.abs().max()).item<double>();
+  MESSAGE("features vs python: max rel " << ferr);
+  CHECK(ferr <= 1e-5);
+  CHECK(rs.metadata.at("protocol") == "stylegan-v");
+
+  // The report: FVD and KVD of the two sets.
+  r = test::run_cli(with({"fvd", "--real", d("e2e_real.npy"), "--fake", d("e2e_fake.npy"), "--kvd", "--kvd-subsets",
+                          "1", "--kvd-subset-size", "24", "--json", (dir / "r.json").string()}));
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out.find("protocol: stylegan-v") != std::string::npos);
+  auto j = read_json(dir / "r.json");
+  const double fvd = j["fvd"].get<double>(), kvd = j["kvd"].get<double>();
+  MESSAGE("fvd " << fvd << " vs python " << ref.get("fvd").item<double>() << ", kvd " << kvd << " vs "
+                 << ref.get("kvd").item<double>());
+  CHECK(rel(fvd, ref.get("fvd").item<double>()) <= 1e-4);
+  CHECK(rel(kvd, ref.get("kvd").item<double>()) <= 1e-4);
+  CHECK(j["protocol"]["covariance"] == "n");
+  CHECK(j["protocol"]["sqrt"] == "sqrtm");
+
+  // Two shards merged give the unsharded FVD.
+  auto shard = [&](const char* first, const char* num, const std::string& out) {
+    auto a = with({"fvd", "stats", d("e2e_fake.npy"), "-o", out, "--first", first});
+    a[a.size() - 3] = num;  // the value after --num
+    return a;
+  };
+  r = test::run_cli(shard("0", "10", (dir / "f1.stats").string()));
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  r = test::run_cli(shard("10", "14", (dir / "f2.stats").string()));
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  r = test::run_cli({"fvd", "merge", (dir / "f1.stats").string(), (dir / "f2.stats").string(), "-o",
+                     (dir / "fake.stats").string()});
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out.find("24 clips from 2 shards") != std::string::npos);
+  r = test::run_cli({"fvd", "--real", (dir / "real.stats").string(), "--fake", (dir / "fake.stats").string(),
+                     "--json", (dir / "m.json").string()});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(rel(read_json(dir / "m.json")["fvd"].get<double>(), fvd) <= 1e-6);
+
+  // FVD over time: 8-frame windows every 4 frames of the 16-frame fake clips: positions 0 4 8.
+  r = test::run_cli(with({"fvd", "curve", "--real", (dir / "real.stats").string(), "--fake", d("e2e_fake.npy"),
+                          "--clip-length", "8", "--json", (dir / "c.json").string(), "--svg",
+                          (dir / "c.svg").string(), "--step", "4"}));
+  INFO(r.err);
+  // The real stats are of 16-frame clips: refused, naming the mismatch.
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("16-frame clips") != std::string::npos);
+  r = test::run_cli(with({"fvd", "curve", "--real", d("e2e_real.npy"), "--fake", d("e2e_fake.npy"), "--clip-length",
+                          "8", "--json", (dir / "c.json").string(), "--svg", (dir / "c.svg").string(), "--step",
+                          "4"}));
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  auto cj = read_json(dir / "c.json");
+  REQUIRE(cj["points"].size() == 3);
+  CHECK(cj["points"][2]["position"] == 8);
+  CHECK(cj["points"][2]["clips"] == 24);
+  CHECK(std::filesystem::file_size(dir / "c.svg") > 500);
+
+  // Bad input: clips longer than the videos.
+  r = test::run_cli(with({"fvd", "stats", d("e2e_real.npy"), "-o", (dir / "x.stats").string(), "--clip-length", "20"}));
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("16 frames, shorter than the clip length 20") != std::string::npos);
+  CHECK(!std::filesystem::exists(dir / "x.stats"));
+}
+
+#endif
