@@ -24,11 +24,6 @@
 #include "eval/fvd_run.h"
 #include "tools/cli.h"
 
-// The detectors (eval/detector.h: load_detector, the native InceptionI3d in backbones/inception_i3d.h)
-// come from a separate branch; until it is merged the CLI builds and says so when a detector is needed.
-#if __has_include("backbones/inception_i3d.h")
-#define LONGVID_FVD_HAVE_DETECTORS 1
-#endif
 
 namespace fs = std::filesystem;
 
@@ -106,11 +101,7 @@ struct DetectorHolder {
     if (!det) {
       if (path.empty()) fail_hint("pass --detector FILE (i3d_torchscript.pt or i3d_pretrained_400.pt)",
                                   "computing features needs a detector");
-#ifdef LONGVID_FVD_HAVE_DETECTORS
       det = eval::load_detector(path, protocol, device);
-#else
-      fail("{}: this build has no FVD detectors yet (eval/detector.h is not implemented)", path);
-#endif
       spdlog::info("detector: {}", det->describe());
     }
     return *det;
