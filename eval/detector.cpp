@@ -78,10 +78,10 @@ std::unique_ptr<VideoDetector> load_detector(const std::filesystem::path& path, 
     fail("--protocol {}: unknown (choose stylegan-v, tf, videogpt or lvdm)", protocol);
   if (!std::filesystem::exists(path)) {
     if (sgv)
-      fail_hint(std::string("StyleGAN-V downloads it from ") + kStyleganVUrl,
-                "{}: detector file not found (the StyleGAN-V protocol uses i3d_torchscript.pt)", path.string());
-    fail_hint(std::string("VideoGPT / LVDM use i3d_pretrained_400.pt: ") + kI3d400Url,
-              "{}: detector file not found", path.string());
+      fail("{}: detector file not found; the stylegan-v protocol uses StyleGAN-V's i3d_torchscript.pt, from {}",
+           path.string(), kStyleganVUrl);
+    fail("{}: detector file not found; the {} protocol uses i3d_pretrained_400.pt, from {}", path.string(), protocol,
+         kI3d400Url);
   }
   if (!sgv)
     fail("--protocol {}: the native InceptionI3d (i3d_pretrained_400.pt) is not built yet; use --protocol stylegan-v "

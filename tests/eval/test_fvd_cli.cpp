@@ -8,6 +8,8 @@
 #include <nlohmann/json.hpp>
 
 #include "core/checkpoint.h"
+#include "core/error.h"
+#include "eval/detector.h"
 #include "eval/feature_stats.h"
 #include "tests/helpers.h"
 
@@ -112,3 +114,16 @@ TEST_CASE("fvd cli with a torchscript detector matches the python run") {
 }
 
 
+
+TEST_CASE("fvd detector files: missing file names the download, unknown protocol, native I3D not built") {
+  test::ScratchDir dir("fvddet");
+  auto missing = dir / "i3d_torchscript.pt";
+  CHECK_THROWS_WITH_AS(eval::load_detector(missing, "stylegan-v"),
+                       doctest::Contains("dropbox.com/s/ge9e5ujwgetktms/i3d_torchscript.pt"), Error);
+  CHECK_THROWS_WITH_AS(eval::load_detector(d("tiny_detector_ts.pt"), "fid"), doctest::Contains("unknown"), Error);
+  CHECK_THROWS_WITH_AS(eval::load_detector(d("tiny_detector_ts.pt"), "videogpt"), doctest::Contains("not built"), Error);
+  // a file that is not TorchScript
+  CHECK_THROWS_WITH_AS(eval::load_detector(d("clips.npy"), "stylegan-v"), doctest::Contains("not a TorchScript"), Error);
+  auto det = eval::load_detector(d("tiny_detector_ts.pt"), "stylegan-v");
+  CHECK_THROWS_AS(det->features(at::zeros({2, 16, 12, 12, 3}, at::kFloat)), Error);  // not uint8
+}
