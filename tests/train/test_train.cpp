@@ -221,7 +221,8 @@ TEST_CASE("train gloo 2 processes equal 1 process with the same global batch") {
   int port = 20000 + static_cast<int>(getpid() % 20000);
   std::string cmd;
   for (int rank = 0; rank < 2; ++rank) {
-    std::string line = "RANK=" + std::to_string(rank) + " WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=" +
+    // GLOO_SOCKET_IFNAME=lo: the loopback device, whatever the machine's hostname resolves to.
+    std::string line = "GLOO_SOCKET_IFNAME=lo RANK=" + std::to_string(rank) + " WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=" +
                        std::to_string(port) + " '" + std::string(LONGVID_CLI) + "'";
     for (const auto& a : cli_args(dir / "data", dir / "two", 2)) line += " '" + a + "'";
     line += " > '" + (dir / ("r" + std::to_string(rank) + ".log")).string() + "' 2>&1";
