@@ -94,8 +94,12 @@ int run_generate(int argc, char** argv) {
 
   const int64_t ft = pipe->ae_config().factors()[0];
   const int64_t clip_frames = pipe->unet_config().temporal_length * ft;
+  const bool longer_than_clip = pipe->unet_config().temporal_length > 0 && frames > clip_frames;
   const bool long_video = pipe->has_interpolation_model() || !run.mode_arg.empty() || run.resume ||
-                          (pipe->unet_config().temporal_length > 0 && frames > clip_frames);
+                          (longer_than_clip && pipe->mask_info().masked);
+  if (longer_than_clip && !long_video)
+    spdlog::warn("the model was trained on clips of {} frames and has no frame-mask conditioning to continue them: "
+                 "generating all {} frames as one clip", clip_frames, frames);
   if (long_video) {
     uint64_t seed = resolve_seed(a["seed"].as<int64_t>());
     run.opts.seed = seed;
