@@ -24,11 +24,11 @@ int run_extend(int argc, char** argv) {
   o.add_options()
     ("input", "video to continue", cxxopts::value<std::string>())
     ("frames", "number of frames to add", cxxopts::value<int64_t>()->default_value("64"))
-    ("model,pred-model", "prediction model checkpoint (LVDM long-video .ckpt / safetensors); default: the bundled default model", cxxopts::value<std::string>()->default_value(""))
+    ("model,pred-model", "prediction model checkpoint (LVDM long-video .ckpt / safetensors); default: the bundled default model; 'random': a tiny random-weight model (tests)", cxxopts::value<std::string>()->default_value(""))
     ("config,pred-config", "prediction model config (official LVDM YAML)", cxxopts::value<std::string>()->default_value(""))
     ("interp-model", "interpolation model checkpoint (hierarchical mode)", cxxopts::value<std::string>()->default_value(""))
     ("interp-config", "interpolation model config", cxxopts::value<std::string>()->default_value(""))
-    ("random-latent-size", "without --model: latent size of the random-weight model", cxxopts::value<int64_t>()->default_value("8"))
+    ("random-latent-size", "with --model random: latent size of the random-weight model", cxxopts::value<int64_t>()->default_value("8"))
     ("steps", "sampling steps", cxxopts::value<int>()->default_value("50"))
     ("sampler", "ddim | ddpm | dpmpp-2m", cxxopts::value<std::string>()->default_value("ddim"))
     ("eta", "DDIM eta (LVDM scripts: 1.0)", cxxopts::value<double>()->default_value("1.0"))
@@ -79,16 +79,8 @@ int run_extend(int argc, char** argv) {
   if (a["ema"].as<bool>()) popts.weights = LvdmWeights::Ema;
   std::string model = a["model"].as<std::string>(), config = a["config"].as<std::string>();
   std::string imodel = a["interp-model"].as<std::string>(), iconfig = a["interp-config"].as<std::string>();
-  if (imodel.empty() && !iconfig.empty()) fail("--interp-config given without --interp-model");
   std::optional<LvdmPipeline> pipe;
-  if (model.empty()) {
-    if (!config.empty() || !imodel.empty()) fail("--config / --interp-model given without --model");
-    spdlog::warn("no trained default model is bundled yet: using a tiny LVDM-shaped model with random weights");
-    pipe.emplace(LvdmPipeline::random_tiny_masked(0, a["random-latent-size"].as<int64_t>(), popts));
-  } else {
-    pipe.emplace(LvdmPipeline::load(model, config, popts));
-    if (!imodel.empty()) pipe->attach_interpolation(imodel, iconfig);
-  }
+  pipe.emplace(cli::load_generation_model(model, config, imodel, iconfig, a["random-latent-size"].as<int64_t>(), popts));
   check_sampler_options(run.opts.sampler, pipe->schedule().num_train_timesteps());
   run.opts.mode = cli::pick_mode(*pipe, run.mode_arg);
   run.opts.device = policy.device;

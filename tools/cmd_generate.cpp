@@ -25,11 +25,11 @@ std::string sampler_method(const std::string& cli_name) {
 int run_generate(int argc, char** argv) {
   cxxopts::Options o("longvid generate", "Generate a video clip with a latent video diffusion model.");
   o.add_options()
-    ("model,pred-model", "model checkpoint (LVDM .ckpt / safetensors with U-Net + first stage; for long videos the prediction model); default: the bundled default model", cxxopts::value<std::string>()->default_value(""))
+    ("model,pred-model", "model checkpoint (LVDM .ckpt / safetensors with U-Net + first stage; for long videos the prediction model); default: the bundled default model (assets/default); 'random': a tiny random-weight model (tests)", cxxopts::value<std::string>()->default_value(""))
     ("config,pred-config", "model config (official LVDM YAML)", cxxopts::value<std::string>()->default_value(""))
     ("interp-model", "interpolation model checkpoint (long videos, hierarchical mode)", cxxopts::value<std::string>()->default_value(""))
     ("interp-config", "interpolation model config (official LVDM YAML)", cxxopts::value<std::string>()->default_value(""))
-    ("random-latent-size", "without --model: latent size of the random-weight model (frames are 8x larger)", cxxopts::value<int64_t>()->default_value("8"))
+    ("random-latent-size", "with --model random: latent size of the random-weight model (frames are 8x larger)", cxxopts::value<int64_t>()->default_value("8"))
     ("frames", "number of frames", cxxopts::value<int64_t>()->default_value("16"))
     ("steps", "sampling steps", cxxopts::value<int>()->default_value("50"))
     ("sampler", "ddim | ddpm | dpmpp-2m", cxxopts::value<std::string>()->default_value("ddim"))
@@ -75,20 +75,10 @@ int run_generate(int argc, char** argv) {
   if (a["ema"].as<bool>()) popts.weights = LvdmWeights::Ema;
   std::string model = a["model"].as<std::string>(), config = a["config"].as<std::string>();
   std::string imodel = a["interp-model"].as<std::string>(), iconfig = a["interp-config"].as<std::string>();
-  if (imodel.empty() && !iconfig.empty()) fail("--interp-config given without --interp-model");
   cli::LongRun run;
   cli::read_long_video_options(a, run);  // option errors before the model is loaded
   std::optional<LvdmPipeline> pipe;
-  if (model.empty()) {
-    if (!config.empty()) fail("--config given without --model");
-    if (!imodel.empty()) fail("--interp-model given without --model (the prediction model)");
-    spdlog::warn("no trained default model is bundled yet: using a tiny LVDM-shaped model with random weights "
-                 "(the video shows what such a model makes: structured noise, not content)");
-    pipe.emplace(LvdmPipeline::random_tiny_masked(/*weight_seed=*/0, a["random-latent-size"].as<int64_t>(), popts));
-  } else {
-    pipe.emplace(LvdmPipeline::load(model, config, popts));
-    if (!imodel.empty()) pipe->attach_interpolation(imodel, iconfig);
-  }
+  pipe.emplace(cli::load_generation_model(model, config, imodel, iconfig, a["random-latent-size"].as<int64_t>(), popts));
   spdlog::info("{}", pipe->describe());
   check_sampler_options(sopts, pipe->schedule().num_train_timesteps());  // throws on bad options
 
@@ -139,5 +129,5 @@ int run_generate(int argc, char** argv) {
 }  // namespace
 }  // namespace longvid
 
-LONGVID_COMMAND("generate", "generate a video clip (random-weight tiny model until a default model is bundled)",
+LONGVID_COMMAND("generate", "generate a video of any length (default: the bundled model)",
                 longvid::run_generate);

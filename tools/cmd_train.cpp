@@ -25,6 +25,7 @@
 #include "core/log.h"
 #include "tools/cli.h"
 #include "train/clip_source.h"
+#include "train/latent_cache.h"
 #include "train/dataset.h"
 #include "train/distributed.h"
 #include "train/lvdm_trainer.h"
@@ -81,6 +82,9 @@ int run_train(int argc, char** argv) {
     ("shift-factor", "latent shift_factor; empty: the AE config's", cxxopts::value<std::string>()->default_value(""))
     ("o,output", "run folder (model.safetensors, train_state.safetensors, log.jsonl)", cxxopts::value<std::string>()->default_value(""))
     ("unet", "U-Net preset: tiny | small | base", cxxopts::value<std::string>()->default_value("tiny"))
+    ("model-channels", "override the preset's base width (multiple of 32: GroupNorm(32))", cxxopts::value<int64_t>()->default_value("0"))
+    ("channel-mult", "override the preset's width multipliers, e.g. 1,2,2", cxxopts::value<std::string>()->default_value(""))
+    ("num-res-blocks", "override the preset's residual blocks per level", cxxopts::value<int64_t>()->default_value("0"))
     ("frames", "frames per training clip", cxxopts::value<int64_t>()->default_value("16"))
     ("frame-stride", "take every n-th frame of the video", cxxopts::value<int64_t>()->default_value("1"))
     ("size", "frame size (shorter side resized, centre crop)", cxxopts::value<int64_t>()->default_value("64"))
@@ -106,6 +110,8 @@ int run_train(int argc, char** argv) {
     ("stop-after", "stop (with a checkpoint) after this many steps of this invocation (0 = run to --steps)", cxxopts::value<int64_t>()->default_value("0"))
     ("resume", "continue the run in --output")
     ("log-every", "print a line every K steps", cxxopts::value<int64_t>()->default_value("10"))
+    ("latent-cache", "cache the frozen AE's posteriors of every training video in this file (built on first use, "
+     "checked against the AE after): training then reads latents instead of encoding clips", cxxopts::value<std::string>()->default_value(""))
     ("loader", "stream (train/dataset.h: background decoding) | memory (all videos decoded once into RAM)", cxxopts::value<std::string>()->default_value("stream"))
     ("workers", "decoding threads of the stream loader", cxxopts::value<int>()->default_value("2"))
     ("h,help", "show this help");
@@ -195,14 +201,42 @@ int run_train(int argc, char** argv) {
   latent_t = (latent_t + t.latent_frame_stride - 1) / t.latent_frame_stride;
   int64_t latent_hw = fo.size / f[1];
   auto ucfg = lvdm_unet_preset(r["unet"].as<std::string>(), ae->config().embed_dim, t.max_noise_level, latent_t);
+  if (int64_t mc = r["model-channels"].as<int64_t>(); mc != 0) {
+    if (mc < 32 || mc % 32 != 0) fail("--model-channels {}: must be a positive multiple of 32", mc);
+    ucfg.model_channels = mc;
+  }
+  if (std::string cm = r["channel-mult"].as<std::string>(); !cm.empty()) {
+    ucfg.channel_mult = parse_int_list(cm, "--channel-mult");
+    for (auto m : ucfg.channel_mult)
+      if (m < 1) fail("--channel-mult {}: values must be >= 1", cm);
+    if (ucfg.channel_mult.empty()) fail("--channel-mult: needs at least one value");
+  }
+  if (int64_t nb = r["num-res-blocks"].as<int64_t>(); nb != 0) {
+    if (nb < 1) fail("--num-res-blocks {}: must be >= 1", nb);
+    ucfg.num_res_blocks = nb;
+  }
   int64_t down = int64_t{1} << (ucfg.channel_mult.size() - 1);
   if (latent_hw % down != 0)
     fail("--size {}: the latent ({}x{}) must be divisible by {} for the '{}' U-Net", fo.size, latent_hw, latent_hw,
          down, r["unet"].as<std::string>());
   std::unique_ptr<ClipSource> data_ptr;
+  std::unique_ptr<LatentCache> cache;
   int64_t num_videos = 0;
   const std::string loader = r["loader"].as<std::string>();
-  if (loader == "memory") {
+  const std::string cache_file = r["latent-cache"].as<std::string>();
+  if (!cache_file.empty()) {
+    if (!fs::exists(cache_file)) {
+      if (rank == 0) LatentCache::build(fo, *ae, cache_file, ae->default_encode_window().window,
+                                        ae->default_encode_window().overlap);
+      if (pg) pg->barrier();
+    }
+    cache = std::make_unique<LatentCache>(cache_file);
+    cache->check_matches(*ae, fo.size, fo.frame_stride);
+    if (cache->min_latent_frames() < fo.clip_frames / f[0])
+      fail("--latent-cache {}: its shortest video has {} latent frames, a clip of {} frames needs {}", cache_file,
+           cache->min_latent_frames(), fo.clip_frames, fo.clip_frames / f[0]);
+    num_videos = cache->num_videos();
+  } else if (loader == "memory") {
     auto fs_src = std::make_unique<FolderClipSource>(fo);
     num_videos = fs_src->num_videos();
     data_ptr = std::move(fs_src);
@@ -228,9 +262,10 @@ int run_train(int argc, char** argv) {
   } else {
     fail("--loader {}: must be stream or memory", loader);
   }
-  ClipSource& data = *data_ptr;
+  const std::string data_desc = cache ? cache->describe() : data_ptr->describe();
   nlohmann::json data_json{{"data_root", fo.root.string()}, {"resolution", fo.size}, {"video_length", fo.clip_frames},
                            {"frame_stride", fo.frame_stride}, {"num_videos", num_videos}};
+  if (cache) data_json["latent_cache"] = cache_file;
 
   torch::manual_seed(t.seed);  // U-Net initialisation (identical on every rank)
   LvdmUNet3D unet(ucfg);
@@ -238,7 +273,7 @@ int run_train(int argc, char** argv) {
   if (resume) trainer.resume(model_file, state_file);
   if (rank == 0) {
     fs::create_directories(out);
-    spdlog::info("train: {}; U-Net {:.2f}M params; latent {}x{}x{}; {} on {}{}", data.describe(),
+    spdlog::info("train: {}; U-Net {:.2f}M params; latent {}x{}x{}; {} on {}{}", data_desc,
                  unet->num_parameters() / 1e6, latent_t, latent_hw, latent_hw,
                  resume ? fmt::format("resuming at step {}", trainer.steps_done()) : std::string("from scratch"),
                  policy.device.str(), pg ? fmt::format(" ({})", pg->describe()) : std::string());
@@ -254,7 +289,7 @@ int run_train(int argc, char** argv) {
   double secs = 0;
   auto checkpoint = [&] { trainer.save(model_file, state_file, data_json.dump()); };
   while (trainer.steps_done() < t.steps && (stop_after == 0 || done_here < stop_after)) {
-    auto st = trainer.step(data);
+    auto st = cache ? trainer.step(*cache, fo.clip_frames / f[0]) : trainer.step(*data_ptr);
     ++done_here;
     losses.push_back(st.loss);
     secs += st.seconds;

@@ -2,6 +2,7 @@
 
 #include <regex>
 
+#include "core/assets.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "core/progress.h"
@@ -141,6 +142,27 @@ int64_t run_long_video(LvdmPipeline& pipe, const LongVideoPlan& plan, LongRun& r
   state.remove();
   spdlog::info("wrote {} ({} frames, {} fps)", run.output.string(), writer.frames_written(), run.wopts.fps.str());
   return writer.frames_written();
+}
+
+LvdmPipeline load_generation_model(const std::string& model, const std::string& config, const std::string& imodel,
+                                   const std::string& iconfig, int64_t random_latent_size, LvdmPipelineOptions popts) {
+  if (imodel.empty() && !iconfig.empty()) fail("--interp-config given without --interp-model");
+  if (model.empty() || model == "random") {
+    if (!config.empty()) fail("--config given without --model");
+    if (!imodel.empty()) fail("--interp-model given without --model (the prediction model)");
+  }
+  if (model == "random") {
+    spdlog::warn("--model random: a tiny LVDM-shaped model with random weights (structured noise, not content)");
+    return LvdmPipeline::random_tiny_masked(/*weight_seed=*/0, random_latent_size, popts);
+  }
+  if (model.empty()) {
+    auto path = find_asset(kDefaultModelAsset, "pass --model, or set LONGVID_ASSETS to the folder holding default/");
+    spdlog::info("default model: {}", path.string());
+    return LvdmPipeline::load(path.string(), "", popts);
+  }
+  auto pipe = LvdmPipeline::load(model, config, popts);
+  if (!imodel.empty()) pipe.attach_interpolation(imodel, iconfig);
+  return pipe;
 }
 
 }  // namespace longvid::cli

@@ -46,4 +46,11 @@ LongVideoMode pick_mode(const LvdmPipeline& pipe, const std::string& mode_arg);
 // Runs the plan into run.output (atomically). Returns the number of frames written.
 int64_t run_long_video(LvdmPipeline& pipe, const LongVideoPlan& plan, LongRun& run);
 
+// The model of generate / extend: `model` empty -> the bundled default model (assets/default,
+// EMA weights); "random" -> a tiny random-weight masked model with latents of
+// `random_latent_size` (tests); else the checkpoint (+ config), with the interpolation model
+// attached when given. Option errors (config without model, ...) throw longvid::Error.
+LvdmPipeline load_generation_model(const std::string& model, const std::string& config, const std::string& imodel,
+                                   const std::string& iconfig, int64_t random_latent_size, LvdmPipelineOptions popts);
+
 }  // namespace longvid::cli

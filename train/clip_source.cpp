@@ -29,6 +29,58 @@ uint64_t sample_seed(uint64_t seed, int64_t k, uint64_t stream) {
          ((1ULL << 53) - 1);
 }
 
+int64_t sample_video_index(uint64_t seed, int64_t k, int64_t n) {
+  const int64_t epoch = k / n;
+  std::vector<int64_t> perm(n);
+  std::iota(perm.begin(), perm.end(), 0);
+  for (int64_t i = n - 1; i > 0; --i) std::swap(perm[i], perm[below(sample_seed(seed, epoch, 100 + i), i + 1)]);
+  return perm[k % n];
+}
+
+int64_t sample_clip_start(uint64_t seed, int64_t k, int64_t n) { return below(sample_seed(seed, k, 1), n); }
+
+at::Tensor resize_center_crop(const at::Tensor& video_u8, int64_t size) {
+  at::Tensor x = video_u8.permute({0, 3, 1, 2}).to(at::kFloat);
+  int64_t h = x.size(2), w = x.size(3);
+  if (h == size && w == size) return video_u8.contiguous();
+  if (std::min(h, w) != size) {
+    double s = static_cast<double>(size) / static_cast<double>(std::min(h, w));
+    int64_t nh = std::max<int64_t>(size, static_cast<int64_t>(std::lround(h * s)));
+    int64_t nw = std::max<int64_t>(size, static_cast<int64_t>(std::lround(w * s)));
+    x = at::_upsample_bilinear2d_aa(x, {nh, nw}, false);
+    h = nh;
+    w = nw;
+  }
+  int64_t top = (h - size) / 2, left = (w - size) / 2;
+  x = x.slice(2, top, top + size).slice(3, left, left + size);
+  return x.round().clamp(0, 255).to(at::kByte).permute({0, 2, 3, 1}).contiguous();
+}
+
+std::vector<std::filesystem::path> list_training_videos(const std::filesystem::path& root) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (root.empty()) fail("--data: no training data folder given");
+  if (!fs::exists(root, ec)) fail("--data {}: no such file or directory", root.string());
+  static const std::vector<std::string> exts{".mp4", ".webm", ".y4m", ".gif", ".mkv", ".mov", ".avi"};
+  auto is_video = [&](const fs::path& p) {
+    std::string e = p.extension().string();
+    std::transform(e.begin(), e.end(), e.begin(), ::tolower);
+    return std::find(exts.begin(), exts.end(), e) != exts.end();
+  };
+  std::vector<fs::path> paths;
+  if (fs::is_regular_file(root)) {
+    paths.push_back(root);
+  } else {
+    for (auto it = fs::recursive_directory_iterator(root, ec); !ec && it != fs::recursive_directory_iterator();
+         it.increment(ec))
+      if (it->is_regular_file() && is_video(it->path())) paths.push_back(it->path());
+  }
+  std::sort(paths.begin(), paths.end());
+  if (paths.empty())
+    fail("--data {}: no videos found (looked for .mp4 .webm .y4m .gif .mkv .mov .avi, recursively)", root.string());
+  return paths;
+}
+
 TensorClipSource::TensorClipSource(at::Tensor clips) : clips_(std::move(clips)) {
   if (!clips_.defined() || clips_.dim() != 5 || clips_.size(1) != 3 || clips_.size(0) < 1 ||
       clips_.size(3) != clips_.size(4))
@@ -53,46 +105,14 @@ FolderClipSource::FolderClipSource(const FolderClipOptions& o) : o_(o) {
   if (o_.clip_frames < 1 || o_.frame_stride < 1 || o_.size < 1)
     fail("training data: clip frames ({}), frame stride ({}) and size ({}) must be positive", o_.clip_frames,
          o_.frame_stride, o_.size);
-  std::error_code ec;
-  if (o_.root.empty()) fail("--data: no training data folder given");
-  if (!fs::exists(o_.root, ec)) fail("--data {}: no such file or directory", o_.root.string());
-  static const std::vector<std::string> exts{".mp4", ".webm", ".y4m", ".gif", ".mkv", ".mov", ".avi"};
-  auto is_video = [&](const fs::path& p) {
-    std::string e = p.extension().string();
-    std::transform(e.begin(), e.end(), e.begin(), ::tolower);
-    return std::find(exts.begin(), exts.end(), e) != exts.end();
-  };
-  if (fs::is_regular_file(o_.root)) {
-    paths_.push_back(o_.root);
-  } else {
-    for (auto it = fs::recursive_directory_iterator(o_.root, ec); !ec && it != fs::recursive_directory_iterator();
-         it.increment(ec))
-      if (it->is_regular_file() && is_video(it->path())) paths_.push_back(it->path());
-  }
-  std::sort(paths_.begin(), paths_.end());
-  if (paths_.empty())
-    fail("--data {}: no videos found (looked for .mp4 .webm .y4m .gif .mkv .mov .avi, recursively)",
-         o_.root.string());
+  paths_ = list_training_videos(o_.root);
   const int64_t need = (o_.clip_frames - 1) * o_.frame_stride + 1;
   for (const auto& p : paths_) {
     at::Tensor v = read_video(p);  // uint8 [F, H, W, 3]
     if (v.size(0) < need)
       fail("{}: {} frames, but a clip of {} frames with stride {} needs {}", p.string(), v.size(0), o_.clip_frames,
            o_.frame_stride, need);
-    // Shorter side -> size (bilinear, antialiased), centre crop.
-    at::Tensor x = v.permute({0, 3, 1, 2}).to(at::kFloat);
-    int64_t h = x.size(2), w = x.size(3);
-    if (std::min(h, w) != o_.size) {
-      double s = static_cast<double>(o_.size) / static_cast<double>(std::min(h, w));
-      int64_t nh = std::max<int64_t>(o_.size, static_cast<int64_t>(std::lround(h * s)));
-      int64_t nw = std::max<int64_t>(o_.size, static_cast<int64_t>(std::lround(w * s)));
-      x = at::_upsample_bilinear2d_aa(x, {nh, nw}, false);
-      h = nh;
-      w = nw;
-    }
-    int64_t top = (h - o_.size) / 2, left = (w - o_.size) / 2;
-    x = x.slice(2, top, top + o_.size).slice(3, left, left + o_.size);
-    videos_.push_back(x.round().clamp(0, 255).to(at::kByte).permute({0, 2, 3, 1}).contiguous());
+    videos_.push_back(resize_center_crop(v, o_.size));
   }
 }
 
@@ -101,14 +121,8 @@ at::Tensor FolderClipSource::samples(int64_t k0, int64_t n) {
   const int64_t need = (o_.clip_frames - 1) * o_.frame_stride + 1;
   std::vector<at::Tensor> out;
   for (int64_t k = k0; k < k0 + n; ++k) {
-    // Video: a per-epoch permutation (Fisher-Yates from the epoch's hash).
-    const int64_t epoch = k / N;
-    std::vector<int64_t> perm(N);
-    std::iota(perm.begin(), perm.end(), 0);
-    for (int64_t i = N - 1; i > 0; --i)
-      std::swap(perm[i], perm[below(sample_seed(o_.seed, epoch, 100 + i), i + 1)]);
-    const at::Tensor& v = videos_[perm[k % N]];
-    int64_t start = below(sample_seed(o_.seed, k, 1), v.size(0) - need + 1);
+    const at::Tensor& v = videos_[sample_video_index(o_.seed, k, N)];
+    int64_t start = sample_clip_start(o_.seed, k, v.size(0) - need + 1);
     at::Tensor clip = v.slice(0, start, start + need, o_.frame_stride);  // [T, S, S, 3]
     out.push_back(clip.permute({3, 0, 1, 2}).to(at::kFloat) / 127.5 - 1.0);
   }

@@ -43,6 +43,19 @@ class TensorClipSource : public ClipSource {
   at::Tensor clips_;
 };
 
+// The video of sample k among n: a per-epoch permutation (Fisher-Yates from the epoch's hash) of
+// 0..n-1, at position k % n (every video once per epoch).
+int64_t sample_video_index(uint64_t seed, int64_t k, int64_t n);
+// Uniform integer in [0, n) for sample k (stream 1: the clip start).
+int64_t sample_clip_start(uint64_t seed, int64_t k, int64_t n);
+
+// Shorter side -> `size` (bilinear, antialiased), centre crop: uint8 [F, H, W, 3] -> [F, size, size, 3].
+at::Tensor resize_center_crop(const at::Tensor& video_u8, int64_t size);
+
+// The training videos under `root` (a video file, or mp4 / webm / y4m / gif / mkv / mov / avi files
+// found recursively), sorted by path; longvid::Error when there are none.
+std::vector<std::filesystem::path> list_training_videos(const std::filesystem::path& root);
+
 struct FolderClipOptions {
   std::filesystem::path root;
   int64_t clip_frames = 16;

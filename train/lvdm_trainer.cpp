@@ -13,6 +13,7 @@
 #include "core/rng.h"
 #include "sampler/schedule.h"
 #include "train/clip_source.h"
+#include "train/latent_cache.h"
 #include "train/distributed.h"
 #include "train/optim.h"
 
@@ -242,16 +243,21 @@ LvdmDiffusionTrainer::SampleDraw LvdmDiffusionTrainer::draw(int64_t k, int64_t l
 at::Tensor LvdmDiffusionTrainer::encode(const at::Tensor& video, int64_t k0) {
   at::NoGradGuard ng;
   auto post = ae_->encode(video.to(device_));
-  at::Tensor z = post.mean;
+  return sample_latent(post.mean, post.std(), k0);
+}
+
+at::Tensor LvdmDiffusionTrainer::sample_latent(const at::Tensor& mean, const at::Tensor& std, int64_t k0) {
+  at::NoGradGuard ng;
+  at::Tensor z = mean;
   if (o_.sample_posterior) {
     std::vector<at::Tensor> noise;
-    std::vector<int64_t> shape(post.mean.sizes().begin(), post.mean.sizes().end());
+    std::vector<int64_t> shape(mean.sizes().begin(), mean.sizes().end());
     shape[0] = 1;
-    for (int64_t i = 0; i < video.size(0); ++i) {
+    for (int64_t i = 0; i < mean.size(0); ++i) {
       at::Generator g = make_generator(sample_seed(o_.seed, k0 + i, kStreamPosterior));
       noise.push_back(at::randn(shape, g, at::kFloat));
     }
-    z = post.mean + post.std() * at::cat(noise).to(device_, post.mean.scalar_type());
+    z = mean + std * at::cat(noise).to(mean.device(), mean.scalar_type());
   }
   z = ae_->normalize_latent(z);
   if (o_.latent_frame_stride > 1) z = z.slice(2, 0, z.size(2), o_.latent_frame_stride);
@@ -259,6 +265,17 @@ at::Tensor LvdmDiffusionTrainer::encode(const at::Tensor& video, int64_t k0) {
 }
 
 TrainStepStats LvdmDiffusionTrainer::step(ClipSource& data) {
+  return step_on([&](int64_t k0, int64_t n) { return encode(data.samples(k0, n), k0); });
+}
+
+TrainStepStats LvdmDiffusionTrainer::step(const LatentCache& cache, int64_t latent_frames) {
+  return step_on([&](int64_t k0, int64_t n) {
+    auto [mean, std] = cache.samples(k0, n, latent_frames, o_.seed);
+    return sample_latent(mean.to(device_), std.to(device_), k0);
+  });
+}
+
+TrainStepStats LvdmDiffusionTrainer::step_on(const std::function<at::Tensor(int64_t, int64_t)>& latents) {
   auto t0 = std::chrono::steady_clock::now();
   const int world = pg_ ? pg_->world_size() : 1;
   const int rank = pg_ ? pg_->rank() : 0;
@@ -270,8 +287,7 @@ TrainStepStats LvdmDiffusionTrainer::step(ClipSource& data) {
   for (int64_t m = 0; m < o_.grad_accum; ++m) {
     const int64_t k0 = next_sample_ + m * G + rank * b;
     auto tm0 = std::chrono::steady_clock::now();
-    at::Tensor video = data.samples(k0, b);
-    at::Tensor z = encode(video, k0);
+    at::Tensor z = latents(k0, b);
     auto tm1 = std::chrono::steady_clock::now();
     const int64_t lt = z.size(2), h = z.size(3), w = z.size(4);
     I.latent_t = lt;

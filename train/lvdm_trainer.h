@@ -37,6 +37,7 @@
 namespace longvid {
 
 class ClipSource;
+class LatentCache;
 class ProcessGroupHandle;
 class StateDict;
 
@@ -83,6 +84,9 @@ class LvdmDiffusionTrainer {
   // One optimizer step on samples [next_sample, next_sample + batch * accum) of `data` (this rank
   // takes its shard of each micro-batch).
   TrainStepStats step(ClipSource& data);
+  // The same step on cached posteriors (train/latent_cache.h): clips of `latent_frames` latents
+  // (before latent_frame_stride), the posterior sample drawn from the same per-sample generator.
+  TrainStepStats step(const LatentCache& cache, int64_t latent_frames);
 
   int64_t steps_done() const { return step_; }
   int64_t next_sample() const { return next_sample_; }
@@ -115,6 +119,9 @@ class LvdmDiffusionTrainer {
 
  private:
   at::Tensor encode(const at::Tensor& video, int64_t k0);
+  // z = normalize(mean + std * noise(seed, k)), latent frame stride applied.
+  at::Tensor sample_latent(const at::Tensor& mean, const at::Tensor& std, int64_t k0);
+  TrainStepStats step_on(const std::function<at::Tensor(int64_t k0, int64_t n)>& latents);
   void ema_update();
 
   LvdmUNet3D unet_;

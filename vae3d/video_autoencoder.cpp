@@ -223,7 +223,11 @@ std::shared_ptr<VideoAutoencoder> load_video_autoencoder(const std::filesystem::
   std::shared_ptr<VideoAutoencoder> out;
   if (kind == "lvdm3d") {
     LvdmAe3dConfig cfg;
-    if (config.empty()) {
+    if (config.empty() && sd.metadata.count("longvid.config")) {
+      // A longvid-trained model (train-vae, train, export) carries its config.
+      cfg = LvdmAe3dConfig::from_config(Config::parse_json(sd.metadata.at("longvid.config"), path.string()));
+      cfg.validate(path.string());
+    } else if (config.empty()) {
       cfg = LvdmAe3dConfig::infer(sd, lvdm_ae3d_prefix(sd));
     } else {
       require_readable_file(config, "--config");

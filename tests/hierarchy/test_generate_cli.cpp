@@ -19,7 +19,7 @@ std::string slurp_bytes(const std::filesystem::path& p) {
 TEST_CASE("generate: tiny random model, frame count trimmed, reproducible by seed") {
   test::ScratchDir dir("gen");
   auto a = dir / "a.y4m", b = dir / "b.y4m", c = dir / "c.y4m";
-  auto r1 = test::run_cli({"generate", "--frames", "10", "--steps", "4", "--seed", "7", "-o", a.string()});
+  auto r1 = test::run_cli({"generate", "--model", "random", "--frames", "10", "--steps", "4", "--seed", "7", "-o", a.string()});
   INFO(r1.err);
   REQUIRE(r1.exit_code == 0);
   CHECK(r1.err.find("random weights") != std::string::npos);   // says so
@@ -28,10 +28,10 @@ TEST_CASE("generate: tiny random model, frame count trimmed, reproducible by see
   CHECK(v.sizes() == at::IntArrayRef({10, 64, 64, 3}));
   CHECK(v.to(at::kFloat).std().item<double>() > 1.0);  // not a constant picture
 
-  auto r2 = test::run_cli({"generate", "--frames", "10", "--steps", "4", "--seed", "7", "-o", b.string()});
+  auto r2 = test::run_cli({"generate", "--model", "random", "--frames", "10", "--steps", "4", "--seed", "7", "-o", b.string()});
   REQUIRE(r2.exit_code == 0);
   CHECK(slurp_bytes(a) == slurp_bytes(b));  // same seed: bit-identical
-  auto r3 = test::run_cli({"generate", "--frames", "10", "--steps", "4", "--seed", "8", "-o", c.string()});
+  auto r3 = test::run_cli({"generate", "--model", "random", "--frames", "10", "--steps", "4", "--seed", "8", "-o", c.string()});
   REQUIRE(r3.exit_code == 0);
   CHECK(slurp_bytes(a) != slurp_bytes(c));
 }
@@ -40,7 +40,7 @@ TEST_CASE("generate: tiny random model, frame count trimmed, reproducible by see
 TEST_CASE("generate: playable mp4 with the requested frame count") {
   test::ScratchDir dir("genmp4");
   auto out = dir / "clip.mp4";
-  auto r = test::run_cli({"generate", "--frames", "16", "--steps", "3", "--sampler", "dpmpp-2m", "--seed", "1", "-o", out.string()});
+  auto r = test::run_cli({"generate", "--model", "random", "--frames", "16", "--steps", "3", "--sampler", "dpmpp-2m", "--seed", "1", "-o", out.string()});
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   auto info = probe_video(out);
@@ -55,13 +55,13 @@ TEST_CASE("generate: bad options give one error line and no output") {
   test::ScratchDir dir("genbad");
   auto out = (dir / "x.y4m").string();
   const std::vector<std::vector<std::string>> cases = {
-      {"generate", "--frames", "0", "-o", out},
-      {"generate", "--sampler", "euler-magic", "-o", out},
-      {"generate", "--steps", "0", "-o", out},
+      {"generate", "--model", "random", "--frames", "0", "-o", out},
+      {"generate", "--model", "random", "--sampler", "euler-magic", "-o", out},
+      {"generate", "--model", "random", "--steps", "0", "-o", out},
       {"generate", "--model", (dir / "missing.ckpt").string(), "--config", (dir / "missing.yaml").string(), "-o", out},
       {"generate", "--model", (dir / "missing.ckpt").string(), "-o", out},
-      {"generate", "--device", "tpu", "-o", out},
-      {"generate", "-o", (dir / "x.unknownext").string()},
+      {"generate", "--model", "random", "--device", "tpu", "-o", out},
+      {"generate", "--model", "random", "-o", (dir / "x.unknownext").string()},
   };
   for (const auto& args : cases) {
     auto r = test::run_cli(args);
@@ -77,7 +77,7 @@ TEST_CASE("generate: bad options give one error line and no output") {
 TEST_CASE("generate: --dtype bf16 runs under autocast on the CPU") {
   test::ScratchDir dir("genbf16");
   auto out = dir / "bf16.y4m";
-  auto r = test::run_cli({"generate", "--dtype", "bf16", "--frames", "4", "--steps", "2", "--sampler", "dpmpp-2m",
+  auto r = test::run_cli({"generate", "--model", "random", "--dtype", "bf16", "--frames", "4", "--steps", "2", "--sampler", "dpmpp-2m",
                           "--seed", "2", "-o", out.string()});
   INFO(r.err);
   REQUIRE(r.exit_code == 0);

@@ -342,7 +342,7 @@ TEST_CASE("long_video: generate --frames N writes exactly N frames") {
   for (int64_t n : {1, 15, 17, 100}) {
     INFO("N " << n);
     auto out = (dir / ("v" + std::to_string(n) + ".y4m")).string();
-    auto r = test::run_cli({"generate", "--frames", std::to_string(n), "--steps", "2", "--random-latent-size", "4",
+    auto r = test::run_cli({"generate", "--model", "random", "--frames", std::to_string(n), "--steps", "2", "--random-latent-size", "4",
                             "--mode", "hierarchical", "--uncond-guidance", "0", "--seed", "1", "-o", out});
     INFO(r.err);
     REQUIRE(r.exit_code == 0);
@@ -353,7 +353,7 @@ TEST_CASE("long_video: generate --frames N writes exactly N frames") {
 
 TEST_CASE("long_video: kill -9 during generate, then --resume, gives the uninterrupted video") {
   test::ScratchDir dir("lvkill");
-  const std::vector<std::string> base = {"generate", "--frames", "512", "--steps", "2", "--random-latent-size", "4",
+  const std::vector<std::string> base = {"generate", "--model", "random", "--frames", "512", "--steps", "2", "--random-latent-size", "4",
                                          "--uncond-guidance", "0", "--seed", "9", "--decode-window", "8",
                                          "--decode-overlap", "2"};
   auto with = [&](std::vector<std::string> extra) {
@@ -397,10 +397,10 @@ TEST_CASE("long_video: kill -9 during generate, then --resume, gives the uninter
 TEST_CASE("long_video: extend a real mp4: the input frames unchanged, then the continuation") {
   test::ScratchDir dir("lvext");
   auto in = (dir / "in.mp4").string(), out = (dir / "out.y4m").string();
-  auto r0 = test::run_cli({"generate", "--frames", "40", "--steps", "2", "--random-latent-size", "4", "--seed", "3",
+  auto r0 = test::run_cli({"generate", "--model", "random", "--frames", "40", "--steps", "2", "--random-latent-size", "4", "--seed", "3",
                            "--mode", "autoregressive", "--uncond-guidance", "0", "-o", in});
   REQUIRE(r0.exit_code == 0);
-  auto r = test::run_cli({"extend", in, "--frames", "30", "--steps", "2", "--random-latent-size", "4", "--seed", "4",
+  auto r = test::run_cli({"extend", in, "--model", "random", "--frames", "30", "--steps", "2", "--random-latent-size", "4", "--seed", "4",
                           "-o", out});
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
@@ -411,10 +411,10 @@ TEST_CASE("long_video: extend a real mp4: the input frames unchanged, then the c
   CHECK(at::equal(b.slice(0, 0, 40), a));
   CHECK_FALSE(at::equal(b.slice(0, 40, 41), b.slice(0, 39, 40)));
   // wrong size / too short / same path: clear errors, nothing written
-  auto bad = test::run_cli({"extend", in, "--frames", "8", "--random-latent-size", "8", "-o", (dir / "x.mp4").string()});
+  auto bad = test::run_cli({"extend", in, "--model", "random", "--frames", "8", "--random-latent-size", "8", "-o", (dir / "x.mp4").string()});
   CHECK(bad.exit_code == 1);
   CHECK(bad.err.find("32x32") != std::string::npos);
-  auto same = test::run_cli({"extend", in, "--frames", "8", "--random-latent-size", "4", "-o", in});
+  auto same = test::run_cli({"extend", in, "--model", "random", "--frames", "8", "--random-latent-size", "4", "-o", in});
   CHECK(same.exit_code == 1);
   CHECK_FALSE(std::filesystem::exists(dir / "x.mp4"));
 }

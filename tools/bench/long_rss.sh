@@ -15,7 +15,7 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/longvid-longrss.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 declare -A rss secs
 for n in "$short" "$long"; do
-  /usr/bin/time -f "%M %e" -o "$tmp/time.$n" "$longvid" -q generate --frames "$n" --steps "$steps" --seed 1 \
+  /usr/bin/time -f "%M %e" -o "$tmp/time.$n" "$longvid" -q generate --model random --frames "$n" --steps "$steps" --seed 1 \
     --random-latent-size 8 --mode hierarchical -o "$tmp/out.$n.$ext"
   read -r rss[$n] secs[$n] < "$tmp/time.$n"
   frames=$("$longvid" video info "$tmp/out.$n.$ext" | sed -E 's/.* ([0-9]+) frames.*/\1/')

@@ -1,0 +1,102 @@
+// longvid export RUN/model.safetensors -o MODEL.safetensors [--weights ema|raw] [--dtype fp16|bf16|fp32]
+// A deployable model from a `longvid train` run: the chosen U-Net weights (EMA or raw) under
+// model.diffusion_model.*, the frozen autoencoder under first_stage_model.* (no training-only
+// tensors: optimizer, EMA bookkeeping, discriminator, logvar), cast to the chosen float type, the
+// run's config metadata kept (so `generate --model MODEL.safetensors` needs no config). This is
+// how assets/default/model.safetensors is made (assets/default/MODEL_CARD.md).
+#include <cxxopts.hpp>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+#include <string>
+
+#include "core/checkpoint.h"
+#include "core/error.h"
+#include "core/fs.h"
+#include "core/log.h"
+#include "tools/cli.h"
+
+namespace longvid {
+namespace {
+
+std::string without_dots(std::string s) {
+  s.erase(std::remove(s.begin(), s.end(), '.'), s.end());
+  return s;
+}
+
+int run_export(int argc, char** argv) {
+  cxxopts::Options o("longvid export", "Write a deployable model file from a `longvid train` run's model.safetensors.");
+  o.add_options()
+      ("input", "the run's model.safetensors (or the run folder)", cxxopts::value<std::string>())
+      ("o,output", "output .safetensors", cxxopts::value<std::string>()->default_value(""))
+      ("weights", "ema | raw", cxxopts::value<std::string>()->default_value("ema"))
+      ("dtype", "fp16 | bf16 | fp32", cxxopts::value<std::string>()->default_value("fp16"))
+      ("h,help", "this help");
+  o.parse_positional({"input"});
+  o.positional_help("RUN/model.safetensors");
+  auto a = o.parse(argc, argv);
+  if (a.count("help")) {
+    std::printf("%s\n", o.help().c_str());
+    return cli::kExitOk;
+  }
+  if (!a.unmatched().empty()) fail("unexpected argument '{}'", a.unmatched().front());
+  if (!a.count("input")) fail("export: no input model given");
+  std::filesystem::path in = a["input"].as<std::string>();
+  if (std::filesystem::is_directory(in)) in /= "model.safetensors";
+  std::filesystem::path out = a["output"].as<std::string>();
+  if (out.empty()) fail("export: -o OUTPUT is required");
+  if (std::filesystem::exists(out) && std::filesystem::equivalent(out, in))
+    fail("-o {}: the output must not be the input", out.string());
+  const std::string weights = a["weights"].as<std::string>(), dtype = a["dtype"].as<std::string>();
+  if (weights != "ema" && weights != "raw") fail("--weights {}: must be ema or raw", weights);
+  at::ScalarType dt = dtype == "fp16" ? at::kHalf : dtype == "bf16" ? at::kBFloat16 : dtype == "fp32" ? at::kFloat
+                                                                                                     : at::kByte;
+  if (dt == at::kByte) fail("--dtype {}: must be fp16, bf16 or fp32", dtype);
+
+  require_readable_file(in, "model");
+  StateDict sd = load_checkpoint(in);
+  if (!sd.metadata.count("longvid.config"))
+    fail("{}: no longvid.config metadata (not a `longvid train` model file)", in.string());
+  const std::string raw_prefix = "model.diffusion_model.";
+  std::map<std::string, std::string> ema_names;  // "diffusion_model" + name without dots -> key
+  for (const auto& k : sd.keys())
+    if (k.rfind("model_ema.", 0) == 0) ema_names[k.substr(10)] = k;
+  StateDict outsd;
+  int64_t unet_n = 0, ae_n = 0;
+  for (const auto& k : sd.keys()) {
+    if (k.rfind(raw_prefix, 0) != 0) continue;
+    std::string src = k;
+    if (weights == "ema") {
+      auto it = ema_names.find("diffusion_model" + without_dots(k.substr(raw_prefix.size())));
+      if (it == ema_names.end())
+        fail("{}: --weights ema, but there is no EMA copy of '{}' (trained with --ema 0? use --weights raw)",
+             in.string(), k);
+      src = it->second;
+    }
+    outsd.set(k, sd.get(src).to(dt).contiguous());
+    unet_n += sd.get(src).numel();
+  }
+  if (unet_n == 0) fail("{}: no model.diffusion_model.* tensors", in.string());
+  for (const auto& k : sd.keys()) {
+    if (k.rfind("first_stage_model.", 0) != 0 || k.rfind("first_stage_model.loss.", 0) == 0) continue;
+    outsd.set(k, sd.get(k).to(dt).contiguous());
+    ae_n += sd.get(k).numel();
+  }
+  if (ae_n == 0) fail("{}: no first_stage_model.* tensors", in.string());
+  auto meta = sd.metadata;
+  nlohmann::json ex{{"source", in.string()}, {"weights", weights}, {"dtype", dtype}};
+  if (meta.count("longvid.step")) ex["step"] = meta["longvid.step"];
+  meta["longvid.export"] = ex.dump();
+  save_safetensors(out, outsd, meta);
+  spdlog::info("export: U-Net {:.2f}M ({} weights) + autoencoder {:.2f}M parameters as {} -> {} ({:.1f} MB)",
+               unet_n / 1e6, weights, ae_n / 1e6, dtype, out.string(),
+               std::filesystem::file_size(out) / 1e6);
+  return cli::kExitOk;
+}
+
+}  // namespace
+}  // namespace longvid
+
+LONGVID_COMMAND("export", "a deployable (EMA, fp16) model file from a `longvid train` run", longvid::run_export);
