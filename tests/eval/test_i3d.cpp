@@ -96,7 +96,8 @@ TEST_CASE("i3d protocol preprocessing matches videogpt and lvdm") {
       at::Tensor want = ref.get(key);
       REQUIRE(got.sizes() == want.sizes());
       const double err = (got - want).abs().max().item<double>();
-      MESSAGE(proto << " " << shape << ": max abs err " << err);
+      const std::string msg = std::string(proto) + " " + shape + ": max abs err " + std::to_string(err);
+      MESSAGE(msg);
       CHECK(err <= 1e-6);  // values in [-1, 1]; float32 rounding of the same operations
     }
   }
@@ -141,7 +142,8 @@ TEST_CASE("i3d torchscript detectors with the wrong signature or output are refu
       det->features(clips);
       FAIL("no error for " << name);
     } catch (const Error& e) {
-      MESSAGE(name << ": " << e.what());
+      const std::string msg = std::string(name) + ": " + e.what();
+      MESSAGE(msg);
       CHECK(std::string(e.what()).find(name) != std::string::npos);
     }
   }
