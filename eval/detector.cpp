@@ -83,7 +83,12 @@ class NativeI3dDetector : public VideoDetector {
  public:
   NativeI3dDetector(const std::filesystem::path& path, const std::string& protocol, c10::Device device)
       : path_(path), protocol_(protocol), device_(device) {
-    StateDict sd = load_checkpoint(path);
+    StateDict sd;
+    try {
+      sd = load_checkpoint(path);
+    } catch (const Error& e) {
+      fail("{} (the {} protocol needs the InceptionI3d state dict i3d_pretrained_400.pt)", e.what(), protocol);
+    }
     if (!sd.contains("Mixed_5c.b0.conv3d.weight") || !sd.contains("logits.conv3d.weight"))
       fail("{}: not an InceptionI3d state dict (no Mixed_5c.b0.conv3d.weight / logits.conv3d.weight); the {} "
            "protocol needs i3d_pretrained_400.pt",
