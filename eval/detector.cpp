@@ -1,12 +1,16 @@
 // load_detector: the StyleGAN-V TorchScript I3D, called as StyleGAN-V's metric code calls it.
-// The native InceptionI3d (i3d_pretrained_400.pt, protocols videogpt / lvdm / tf) is not built yet:
-// those protocols say so in one line.
+// Protocols videogpt / lvdm / tf: the native InceptionI3d (backbones/inception_i3d.h) with
+// i3d_pretrained_400.pt, after the protocol's preprocessing (i3d_preprocess).
 #include "eval/detector.h"
 
 #include <torch/script.h>
 
+#include <cmath>
+
 #include <fmt/format.h>
 
+#include "backbones/inception_i3d.h"
+#include "core/checkpoint.h"
 #include "core/error.h"
 
 namespace longvid::eval {
@@ -69,7 +73,82 @@ class TorchScriptDetector : public VideoDetector {
   int64_t dim_ = -1;
 };
 
+void check_clips(const at::Tensor& clips) {
+  if (clips.dim() != 5 || clips.size(4) != 3 || clips.scalar_type() != at::kByte)
+    fail("detector: clips must be uint8 [N, T, H, W, 3], got {} {}", c10::toString(clips.scalar_type()),
+         c10::str(clips.sizes()));
+}
+
+class NativeI3dDetector : public VideoDetector {
+ public:
+  NativeI3dDetector(const std::filesystem::path& path, const std::string& protocol, c10::Device device)
+      : path_(path), protocol_(protocol), device_(device) {
+    StateDict sd;
+    try {
+      sd = load_checkpoint(path);
+    } catch (const Error& e) {
+      fail("{} (the {} protocol needs the InceptionI3d state dict i3d_pretrained_400.pt)", e.what(), protocol);
+    }
+    if (!sd.contains("Mixed_5c.b0.conv3d.weight") || !sd.contains("logits.conv3d.weight"))
+      fail("{}: not an InceptionI3d state dict (no Mixed_5c.b0.conv3d.weight / logits.conv3d.weight); the {} "
+           "protocol needs i3d_pretrained_400.pt",
+           path.string(), protocol);
+    InceptionI3dConfig cfg;
+    cfg.num_classes = sd.get("logits.conv3d.weight").size(0);
+    net_ = InceptionI3d(cfg);
+    load_inception_i3d(net_, sd);
+    net_->to(device);
+    net_->eval();
+  }
+  std::string describe() const override {
+    return fmt::format("{} native InceptionI3d ({})", protocol_, path_.string());
+  }
+  int64_t feature_dim() const override { return net_->config().num_classes; }
+  at::Tensor features(const at::Tensor& clips) override {
+    check_clips(clips);
+    torch::NoGradGuard ng;
+    auto x = i3d_preprocess(clips, protocol_).to(device_);
+    return net_->forward(x).to(at::kCPU, at::kDouble);
+  }
+
+ private:
+  std::filesystem::path path_;
+  std::string protocol_;
+  c10::Device device_;
+  InceptionI3d net_{nullptr};
+};
+
 }  // namespace
+
+at::Tensor i3d_preprocess(const at::Tensor& clips, const std::string& protocol, int64_t resolution) {
+  check_clips(clips);
+  const int64_t b = clips.size(0), t = clips.size(1), h = clips.size(2), w = clips.size(3);
+  namespace F = torch::nn::functional;
+  // [B*T, C, H, W] float frames.
+  auto frames = clips.flatten(0, 1).permute({0, 3, 1, 2}).to(at::kFloat).contiguous();
+  if (protocol == "videogpt") {
+    // videogpt/data.py preprocess: /255, shorter side to `resolution` (longer side ceil(w * scale)),
+    // bilinear align_corners=False, centre crop ((w - r) // 2), - 0.5; fvd.py then * 2.
+    frames = frames / 255.;
+    const double scale = double(resolution) / double(std::min(h, w));
+    std::vector<int64_t> size = h < w ? std::vector<int64_t>{resolution, int64_t(std::ceil(w * scale))}
+                                      : std::vector<int64_t>{int64_t(std::ceil(h * scale)), resolution};
+    frames = F::interpolate(frames, F::InterpolateFuncOptions().size(size).mode(torch::kBilinear).align_corners(false));
+    const int64_t h0 = (frames.size(2) - resolution) / 2, w0 = (frames.size(3) - resolution) / 2;
+    frames = frames.slice(2, h0, h0 + resolution).slice(3, w0, w0 + resolution);
+    frames = (frames - 0.5) * 2;
+  } else if (protocol == "lvdm" || protocol == "tf") {
+    // LVDM scripts/fvd_utils/fvd_utils.py preprocess: stretch to resolution² (bilinear,
+    // align_corners=False) on [0, 255] floats, then 2x/255 - 1. The TF-GAN original stretches to
+    // 224² bilinear and maps to [-1, 1] as well (tf.image.resize, half-pixel centres).
+    frames = F::interpolate(
+        frames, F::InterpolateFuncOptions().size(std::vector<int64_t>{resolution, resolution}).mode(torch::kBilinear).align_corners(false));
+    frames = 2. * frames / 255. - 1;
+  } else {
+    fail("i3d_preprocess: unknown protocol {} (videogpt, lvdm or tf)", protocol);
+  }
+  return frames.reshape({b, t, 3, resolution, resolution}).transpose(1, 2).contiguous();
+}
 
 std::unique_ptr<VideoDetector> load_detector(const std::filesystem::path& path, const std::string& protocol,
                                              c10::Device device) {
@@ -83,10 +162,7 @@ std::unique_ptr<VideoDetector> load_detector(const std::filesystem::path& path, 
     fail("{}: detector file not found; the {} protocol uses i3d_pretrained_400.pt, from {}", path.string(), protocol,
          kI3d400Url);
   }
-  if (!sgv)
-    fail("--protocol {}: the native InceptionI3d (i3d_pretrained_400.pt) is not built yet; use --protocol stylegan-v "
-         "with i3d_torchscript.pt",
-         protocol);
+  if (!sgv) return std::make_unique<NativeI3dDetector>(path, protocol, device);
   return std::make_unique<TorchScriptDetector>(path, device);
 }
 

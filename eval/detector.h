@@ -22,6 +22,10 @@ class VideoDetector {
   virtual at::Tensor features(const at::Tensor& clips_uint8) = 0;
 };
 
+// The preprocessing of the I3D protocols: uint8 [N, T, H, W, 3] -> float [N, 3, T, r, r] in [-1, 1].
+// "videogpt": shorter side to r (bilinear) + centre crop; "lvdm" and "tf": stretch to r² (bilinear).
+at::Tensor i3d_preprocess(const at::Tensor& clips_uint8, const std::string& protocol, int64_t resolution = 224);
+
 // Protocol names: "stylegan-v", "tf", "videogpt", "lvdm". Throws longvid::Error for an unknown name
 // or a detector file that does not fit the protocol; a missing file gives a message naming the
 // file and where the reference projects obtain it.

@@ -121,7 +121,9 @@ TEST_CASE("fvd detector files: missing file names the download, unknown protocol
   CHECK_THROWS_WITH_AS(eval::load_detector(missing, "stylegan-v"),
                        doctest::Contains("dropbox.com/s/ge9e5ujwgetktms/i3d_torchscript.pt"), Error);
   CHECK_THROWS_WITH_AS(eval::load_detector(d("tiny_detector_ts.pt"), "fid"), doctest::Contains("unknown"), Error);
-  CHECK_THROWS_WITH_AS(eval::load_detector(d("tiny_detector_ts.pt"), "videogpt"), doctest::Contains("not built"), Error);
+  // a TorchScript file for an I3D protocol: the checkpoint loader refuses it (no code execution)
+  CHECK_THROWS_WITH_AS(eval::load_detector(d("tiny_detector_ts.pt"), "videogpt"),
+                       doctest::Contains("needs the InceptionI3d state dict i3d_pretrained_400.pt"), Error);
   // a file that is not TorchScript
   CHECK_THROWS_WITH_AS(eval::load_detector(d("clips.npy"), "stylegan-v"), doctest::Contains("not a TorchScript"), Error);
   auto det = eval::load_detector(d("tiny_detector_ts.pt"), "stylegan-v");
