@@ -102,6 +102,7 @@ int run_train(int argc, char** argv) {
     ("n-prevs", "choices of n_prev for prediction masks", cxxopts::value<std::string>()->default_value("1"))
     ("max-noise-level", "condition noise s ~ U{0..N-1} (label_emb has N+1 rows)", cxxopts::value<int64_t>()->default_value("250"))
     ("latent-frame-stride", "keep every n-th latent frame (official prediction config: 4)", cxxopts::value<int64_t>()->default_value("1"))
+    ("interp-consecutive", "with --latent-frame-stride S > 1: interpolation samples take consecutive latents (the gap between keyframes S apart) while unconditional/prediction samples stay S apart, so one run gives both models of the hierarchy")
     ("posterior-mean", "train on the posterior mean instead of a sample")
     ("seed", "seed (weights, data order, noise)", cxxopts::value<int64_t>()->default_value("0"))
     ("device", "cpu | cuda | cuda:N", cxxopts::value<std::string>()->default_value("cpu"))
@@ -137,6 +138,7 @@ int run_train(int argc, char** argv) {
   t.n_prevs = parse_int_list(r["n-prevs"].as<std::string>(), "--n-prevs");
   t.max_noise_level = r["max-noise-level"].as<int64_t>();
   t.latent_frame_stride = r["latent-frame-stride"].as<int64_t>();
+  t.interp_consecutive = r.count("interp-consecutive") > 0;
   t.sample_posterior = r.count("posterior-mean") == 0;
   t.lr = r["lr"].as<double>();
   t.weight_decay = r["weight-decay"].as<double>();

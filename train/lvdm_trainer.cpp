@@ -259,9 +259,13 @@ at::Tensor LvdmDiffusionTrainer::sample_latent(const at::Tensor& mean, const at:
     }
     z = mean + std * at::cat(noise).to(mean.device(), mean.scalar_type());
   }
-  z = ae_->normalize_latent(z);
-  if (o_.latent_frame_stride > 1) z = z.slice(2, 0, z.size(2), o_.latent_frame_stride);
-  return z.contiguous();
+  return ae_->normalize_latent(z).contiguous();  // strided per sample in step_on
+}
+
+at::Tensor LvdmDiffusionTrainer::select_latents(const at::Tensor& z, int mode) const {
+  const int64_t stride = o_.latent_frame_stride, lt = (z.size(2) + stride - 1) / stride;
+  if (mode == 2 && o_.interp_consecutive) return z.slice(2, 0, lt);
+  return stride > 1 ? z.slice(2, 0, z.size(2), stride) : z;
 }
 
 TrainStepStats LvdmDiffusionTrainer::step(ClipSource& data) {
@@ -287,15 +291,17 @@ TrainStepStats LvdmDiffusionTrainer::step_on(const std::function<at::Tensor(int6
   for (int64_t m = 0; m < o_.grad_accum; ++m) {
     const int64_t k0 = next_sample_ + m * G + rank * b;
     auto tm0 = std::chrono::steady_clock::now();
-    at::Tensor z = latents(k0, b);
+    at::Tensor z_full = latents(k0, b);
     auto tm1 = std::chrono::steady_clock::now();
-    const int64_t lt = z.size(2), h = z.size(3), w = z.size(4);
+    const int64_t stride = o_.latent_frame_stride;
+    const int64_t lt = (z_full.size(2) + stride - 1) / stride, h = z_full.size(3), w = z_full.size(4);
     I.latent_t = lt;
     I.latent_hw = h;
-    std::vector<at::Tensor> masks, ts, ss, nts, nss;
-    std::vector<int64_t> shape{1, z.size(1), lt, h, w};
+    std::vector<at::Tensor> masks, ts, ss, nts, nss, zs;
+    std::vector<int64_t> shape{1, z_full.size(1), lt, h, w};
     for (int64_t i = 0; i < b; ++i) {
       auto d = draw(k0 + i, lt, h, w);
+      zs.push_back(select_latents(z_full.slice(0, i, i + 1), d.mode));
       at::Generator g = make_generator(sample_seed(o_.seed, k0 + i, kStreamDiffusion + 100));
       masks.push_back(d.mask);
       ts.push_back(at::full({1}, d.t, at::kLong));
@@ -305,6 +311,7 @@ TrainStepStats LvdmDiffusionTrainer::step_on(const std::function<at::Tensor(int6
     }
     at::Tensor mask = at::cat(masks).to(device_), t = at::cat(ts).to(device_), s = at::cat(ss).to(device_);
     at::Tensor eps_t = at::cat(nts).to(device_), eps_s = at::cat(nss).to(device_);
+    at::Tensor z = at::cat(zs).contiguous();
     at::Tensor x_t = I.schedule->q_sample(z, t, eps_t);
     at::Tensor x_s = I.schedule->q_sample(z, s, eps_s);
     at::Tensor x_noisy = x_t * (1 - mask) + x_s * mask;
@@ -410,6 +417,7 @@ std::string LvdmDiffusionTrainer::config_json(const std::string& data_json) cons
     p["latent_frame_strde"] = o_.latent_frame_stride;
   else
     p["latent_frame_strde"] = nullptr;
+  if (o_.interp_consecutive) p["interp_consecutive_latents"] = true;  // longvid extension
   p["use_ema"] = o_.ema_decay > 0;
   p["unet_config"] = json{{"target", "lvdm.models.modules.openaimodel3d.FrameInterpPredUNet"},
                           {"params", unet_params_json(u, latent_hw)}};

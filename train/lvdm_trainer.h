@@ -8,6 +8,8 @@
 // result does not depend on how a batch is split over processes or on where a run was resumed):
 //   z      = scale * (posterior.sample() + shift)               (get_first_stage_encoding)
 //   z      = z[:, :, ::latent_frame_stride]                     (latent_frame_strde, official: ::4)
+//            (interp_consecutive: an interpolation sample takes z[:, :, :n] instead, the n consecutive
+//             latents a keyframe gap of the prediction stride holds; see DiffusionTrainOptions)
 //   r ~ U[0,1):  r < p_interp: mask first and last latent;  r < p_interp + p_pred: mask the first
 //            n ~ choice(n_prevs);  else no mask (unconditional)
 //   t ~ U{0..timesteps-1},  s ~ U{0..max_noise_level-1}
@@ -50,6 +52,12 @@ struct DiffusionTrainOptions {
   double p_pred = 0.5, p_interp = 0.3;
   std::vector<int64_t> n_prevs{1};
   int64_t latent_frame_stride = 1;  // 1: every latent frame (official: null); 4: z[:, :, ::4]
+  // One run for both models of the hierarchy (longvid extension; off = the official training):
+  // unconditional and prediction samples see latents `latent_frame_stride` apart (keyframes),
+  // interpolation samples the first n consecutive latents of the clip (n = the strided length), so
+  // the model infers the spacing from the mask: n keyframes with stride n - 1 are exactly the gaps
+  // it learned to fill.
+  bool interp_consecutive = false;
   bool sample_posterior = true;     // official: posterior.sample(); false: its mean
   // optimisation
   double lr = 8e-5;                 // base_learning_rate of the official long-video configs
@@ -116,10 +124,14 @@ class LvdmDiffusionTrainer {
     int mode = 0;  // 0 uncond, 1 prediction, 2 interpolation
   };
   SampleDraw draw(int64_t k, int64_t latent_t, int64_t h, int64_t w) const;
+  // The latents a sample of `mode` trains on, from its clip's latents z [1, C, L, h, w]:
+  // z[:, :, ::latent_frame_stride], or z[:, :, :ceil(L / stride)] for interpolation samples with
+  // interp_consecutive.
+  at::Tensor select_latents(const at::Tensor& z, int mode) const;
 
  private:
   at::Tensor encode(const at::Tensor& video, int64_t k0);
-  // z = normalize(mean + std * noise(seed, k)), latent frame stride applied.
+  // z = normalize(mean + std * noise(seed, k)) (the latent frame stride is applied per sample in step_on).
   at::Tensor sample_latent(const at::Tensor& mean, const at::Tensor& std, int64_t k0);
   TrainStepStats step_on(const std::function<at::Tensor(int64_t k0, int64_t n)>& latents);
   void ema_update();

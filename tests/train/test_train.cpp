@@ -117,6 +117,30 @@ TEST_CASE("train joint masks follow p_pred p_interp and n_prevs") {
   CHECK(tr->draw(17, 4, 2, 2).t == tr->draw(17, 4, 2, 2).t);
 }
 
+TEST_CASE("train interp-consecutive gives interpolation samples the gap between strided keyframes") {
+  auto o = tiny_opts();
+  o.latent_frame_stride = 3;
+  o.interp_consecutive = true;
+  auto tr = make_trainer(o);
+  at::Tensor z = at::arange(12, at::kFloat).view({1, 1, 12, 1, 1});
+  auto frames = [](const at::Tensor& t) { return t.flatten(); };
+  CHECK(frames(tr->select_latents(z, 0)).equal(at::tensor({0.f, 3.f, 6.f, 9.f})));  // unconditional: keyframes
+  CHECK(frames(tr->select_latents(z, 1)).equal(at::tensor({0.f, 3.f, 6.f, 9.f})));  // prediction: keyframes
+  CHECK(frames(tr->select_latents(z, 2)).equal(at::tensor({0.f, 1.f, 2.f, 3.f})));  // interpolation: one gap
+  o.interp_consecutive = false;  // the official training: every sample strided
+  auto tr2 = make_trainer(o);
+  CHECK(frames(tr2->select_latents(z, 2)).equal(at::tensor({0.f, 3.f, 6.f, 9.f})));
+  // A step on 16-frame clips (4 latents, stride 3 -> 2 per sample) runs and is reproducible.
+  o.interp_consecutive = true;
+  o.p_interp = 0.5;
+  at::Generator g = at::detail::createCPUGenerator(9);
+  TensorClipSource data(at::rand({2, 3, 16, 32, 32}, g) * 2 - 1);
+  auto a = make_trainer(o), b = make_trainer(o);
+  double la = a->step(data).loss, lb = b->step(data).loss;
+  CHECK(std::isfinite(la));
+  CHECK(la == lb);
+}
+
 TEST_CASE("train resume equals uninterrupted training in process") {
   test::ScratchDir dir("train-resume");
   auto o = tiny_opts();
