@@ -23,6 +23,8 @@ LvdmMaskInfo mask_info_from(const Config& cfg, const LvdmUNetConfig& u) {
   m.max_noise_level = cfg.get_or<int64_t>("model.params.max_noise_level", 0);
   m.p_pred = cfg.get_or<double>("model.params.p_pred", 0.0);
   m.p_interp = cfg.get_or<double>("model.params.p_interp", 0.0);
+  if (cfg.get_or<bool>("model.params.interp_consecutive_latents", false))
+    m.keyframe_stride = cfg.get_or<int64_t>("model.params.latent_frame_strde", 1);  // (sic, official key)
   if (m.noisy_cond && u.num_classes > 0 && (m.max_noise_level <= 0 || m.max_noise_level > u.num_classes))
     m.max_noise_level = u.num_classes;
   return m;

@@ -31,6 +31,11 @@ struct LvdmMaskInfo {
   bool noisy_cond = false;
   int64_t max_noise_level = 0;
   double p_pred = 0.0, p_interp = 0.0;  // both 0 and masked: unknown (treated as "both")
+  // > 0: trained with `longvid train --interp-consecutive` (model.params.interp_consecutive_latents):
+  // its unconditional and prediction clips are keyframes this many latents apart and its
+  // interpolation clips consecutive latents, so every video (even one clip long) is made
+  // hierarchically.
+  int64_t keyframe_stride = 0;
   bool can_predict() const { return masked && (p_pred > 0 || p_interp == 0); }
   bool can_interpolate() const { return masked && (p_interp > 0 || p_pred == 0); }
 };

@@ -85,8 +85,11 @@ int run_generate(int argc, char** argv) {
   const int64_t ft = pipe->ae_config().factors()[0];
   const int64_t clip_frames = pipe->unet_config().temporal_length * ft;
   const bool longer_than_clip = pipe->unet_config().temporal_length > 0 && frames > clip_frames;
+  // A model whose unconditional clips are sparse keyframes (train --interp-consecutive) makes
+  // every video hierarchically: keyframes, then the latents between them.
+  const bool keyframe_model = pipe->mask_info().keyframe_stride > 1;
   const bool long_video = pipe->has_interpolation_model() || !run.mode_arg.empty() || run.resume ||
-                          (longer_than_clip && pipe->mask_info().masked);
+                          (longer_than_clip && pipe->mask_info().masked) || keyframe_model;
   if (longer_than_clip && !long_video)
     spdlog::warn("the model was trained on clips of {} frames and has no frame-mask conditioning to continue them: "
                  "generating all {} frames as one clip", clip_frames, frames);

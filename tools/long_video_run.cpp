@@ -91,6 +91,13 @@ int64_t run_long_video(LvdmPipeline& pipe, const LongVideoPlan& plan, LongRun& r
   spdlog::info("conditional latent perturbation s = {}, unconditional guidance w = {}, {} {} steps, seed {}",
                run.opts.cond_noise_level, run.opts.uncond_guidance, run.opts.sampler.method, run.opts.sampler.steps,
                run.opts.seed);
+  if (int64_t ks = pipe.mask_info().keyframe_stride; ks > 1 && !pipe.has_interpolation_model()) {
+    if (plan.mode != LongVideoMode::Hierarchical)
+      spdlog::warn("this model makes keyframes {} latents apart (trained with --interp-consecutive): "
+                   "--mode autoregressive places them next to each other, so motion runs {}x too fast", ks, ks);
+    else if (plan.stride != ks)
+      spdlog::warn("this model makes keyframes {} latents apart but the plan spaces them {} apart", ks, plan.stride);
+  }
   if (run.opts.cond_noise_level >= 0 && !models.pred.noisy_cond)
     spdlog::warn("the prediction model was not trained with noisy conditions (noisy_cond): --cond-noise-level is ignored");
 
