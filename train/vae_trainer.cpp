@@ -138,10 +138,13 @@ VaeStepStats LvdmVaeTrainer::step(ClipSource& data) {
   at::Tensor nll = rec / at::exp(I.logvar) + I.logvar;
   at::Tensor nll_loss = nll.sum() / static_cast<double>(nll.size(0));
   at::Tensor kl = 0.5 * (post.mean.pow(2) + post.var() - 1.0 - post.logvar).sum() / static_cast<double>(b);
-  at::Tensor logits_fake = disc_->forward(rf);
-  at::Tensor g_loss = -logits_fake.mean();
+  // Before disc_start (disc_factor 0) the GAN terms are multiplied by 0: the official loop still
+  // runs the discriminator (for logging); here it is skipped, which changes no weight (see below).
+  const bool gan_on = disc_factor > 0;
+  at::Tensor g_loss = at::zeros({}, x.options());
+  if (gan_on) g_loss = -disc_->forward(rf).mean();
   at::Tensor d_weight = at::zeros({}, x.options());
-  if (o_.disc_factor > 0) {
+  if (gan_on && o_.disc_factor > 0) {
     // calculate_adaptive_weight: last layer = decoder.conv_out weight
     at::Tensor last = ae_->decoder->conv_out->conv->weight;
     auto gn = torch::autograd::grad({nll_loss}, {last}, {}, /*retain_graph=*/true)[0];
@@ -164,11 +167,17 @@ VaeStepStats LvdmVaeTrainer::step(ClipSource& data) {
 
   // ---- discriminator update ----
   I.opt_disc->zero_grad();
-  at::Tensor logits_real = disc_->forward(xf.detach());
-  at::Tensor logits_fake2 = disc_->forward(rf.detach());
-  at::Tensor d_loss =
-      disc_factor * 0.5 * (at::relu(1.0 - logits_real).mean() + at::relu(1.0 + logits_fake2).mean());
-  d_loss.backward();
+  at::Tensor d_loss = at::zeros({}, x.options());
+  if (gan_on) {
+    at::Tensor logits_real = disc_->forward(xf.detach());
+    at::Tensor logits_fake2 = disc_->forward(rf.detach());
+    d_loss = disc_factor * 0.5 * (at::relu(1.0 - logits_real).mean() + at::relu(1.0 + logits_fake2).mean());
+    d_loss.backward();
+  } else {
+    // The official 0 * d_loss gives zero gradients: Adam still counts the step (bias correction
+    // after disc_start) and moves nothing; BatchNorm running stats are not used in training mode.
+    for (auto& [n, p] : I.disc_params) p.mutable_grad() = at::zeros_like(p);
+  }
   if (pg_ && world > 1) {
     grads.clear();
     for (auto& [n, p] : I.disc_params) {
