@@ -22,7 +22,11 @@
 #include "eval/distances.h"
 #include "eval/feature_stats.h"
 #include "eval/fvd_run.h"
+#include "core/rng.h"
+#include "core/video_io.h"
+#include "hierarchy/lvdm_pipeline.h"
 #include "tools/cli.h"
+#include "tools/long_video_run.h"
 
 
 namespace fs = std::filesystem;
@@ -68,6 +72,24 @@ void add_detector_options(cxxopts::Options& o) {
       "protocol", "stylegan-v | tf | videogpt | lvdm", cxxopts::value<std::string>()->default_value("stylegan-v"))(
       "batch", "clips per detector call", cxxopts::value<int64_t>()->default_value("16"))(
       "device", "cpu | cuda | cuda:N", cxxopts::value<std::string>()->default_value("cpu"));
+}
+
+// The fake set generated in the run (fvd --model, fvd stats --model).
+void add_generation_options(cxxopts::Options& o) {
+  o.add_options("generated fake set")(
+      "model", "generate the fake set in the run with this model (checkpoint; 'default': the bundled model; "
+               "'random': a tiny random-weight model) instead of reading --fake",
+      cxxopts::value<std::string>())("config", "model config (official LVDM YAML)",
+                                     cxxopts::value<std::string>()->default_value(""))(
+      "interp-model", "interpolation model (long videos)", cxxopts::value<std::string>()->default_value(""))(
+      "interp-config", "interpolation model config", cxxopts::value<std::string>()->default_value(""))(
+      "seed-start", "seed of generated video i: seed-start + first + i", cxxopts::value<uint64_t>()->default_value("0"))(
+      "gen-frames", "frames per generated video (0: the clip span)", cxxopts::value<int64_t>()->default_value("0"))(
+      "steps", "sampling steps", cxxopts::value<int>()->default_value("50"))(
+      "sampler", "ddim | ddpm | dpmpp-2m", cxxopts::value<std::string>()->default_value("ddim"))(
+      "eta", "DDIM eta", cxxopts::value<double>()->default_value("1.0"))(
+      "dtype", "fp32 | bf16 | fp16", cxxopts::value<std::string>()->default_value("fp32"))(
+      "keep-videos", "also keep the generated videos in this folder (y4m)", cxxopts::value<std::string>());
 }
 
 ClipOptions clip_options(const cxxopts::ParseResult& a) {
@@ -142,6 +164,100 @@ FeatureStats stats_for(const std::string& input, const ClipOptions& co, bool kee
   return s;
 }
 
+// --num videos generated with seeds seed-start + first + i (i < num), each written losslessly (y4m)
+// to a temporary folder, read as a clip from frame 0 (StyleGAN-V reads generated videos from the
+// start) and removed: `batch` videos at most are on disk at once, the statistics stream as for any
+// other input. With --keep-videos the videos are moved there instead.
+FeatureStats generated_stats(const cxxopts::ParseResult& a, const ClipOptions& co, bool keep, DetectorHolder& dh,
+                             int64_t batch) {
+  if (co.num < 1) fail("--num {}: the number of videos to generate must be at least 1", co.num);
+  if (co.first < 0) fail("--first {}: must be >= 0", co.first);
+  SamplerOptions sopts;
+  sopts.method = sampler_method(a["sampler"].as<std::string>());
+  sopts.steps = a["steps"].as<int>();
+  sopts.eta = a["eta"].as<double>();
+  sopts.spacing = "auto";
+  const int64_t gen_frames = a["gen-frames"].as<int64_t>() > 0 ? a["gen-frames"].as<int64_t>() : co.span();
+  if (gen_frames < co.span())
+    fail("--gen-frames {}: shorter than a clip ({} frames with --clip-length {} --clip-stride {})", gen_frames,
+         co.span(), co.length, co.stride);
+  const uint64_t seed0 = a["seed-start"].as<uint64_t>() + static_cast<uint64_t>(co.first);
+  std::optional<fs::path> keep_dir;
+  if (a.count("keep-videos")) {
+    keep_dir = fs::path(a["keep-videos"].as<std::string>());
+    fs::create_directories(*keep_dir);
+  }
+  auto policy = make_device_policy(a["device"].as<std::string>(), a["dtype"].as<std::string>());
+  LvdmPipelineOptions popts;
+  popts.device = policy.device;
+  popts.dtype = policy.dtype;
+  std::string model = a["model"].as<std::string>();
+  if (model == "default") model.clear();
+  auto pipe = load_generation_model(model, a["config"].as<std::string>(), a["interp-model"].as<std::string>(),
+                                    a["interp-config"].as<std::string>(), 8, popts);
+  check_sampler_options(sopts, pipe.schedule().num_train_timesteps());
+  auto& det = dh.get();
+  spdlog::info("fake: {} videos of {} frames generated with seeds {}..{} ({} {} steps, {})", co.num, gen_frames, seed0,
+               seed0 + static_cast<uint64_t>(co.num) - 1, sopts.method, sopts.steps, pipe.describe());
+  fs::path tmp = temp_path_for(fs::temp_directory_path() / "longvid-fvd-fake");
+  fs::create_directories(tmp);
+  struct Cleanup {
+    fs::path dir;
+    ~Cleanup() {
+      std::error_code ec;
+      fs::remove_all(dir, ec);
+    }
+  } cleanup{tmp};
+  std::optional<FeatureStats> acc;  // the dimension is known after the first batch (TorchScript)
+  ClipOptions one = co;
+  one.sampling = "start";
+  one.num = -1;
+  one.first = 0;
+  WriteOptions wopts;
+  Progress prog("fake", co.num);
+  for (int64_t i0 = 0; i0 < co.num; i0 += batch) {
+    const int64_t n = std::min(batch, co.num - i0);
+    std::vector<fs::path> files;
+    for (int64_t i = i0; i < i0 + n; ++i) {
+      const uint64_t seed = seed0 + static_cast<uint64_t>(i);
+      files.push_back(tmp / fmt::format("fake_{:06d}_seed{}.y4m", co.first + i, seed));
+      LongRun run;
+      run.opts.device = policy.device;
+      run.state_dir = tmp / "state";
+      const auto level = spdlog::get_level();  // the per-video run lines would drown the report
+      spdlog::set_level(std::max(level, spdlog::level::warn));
+      try {
+        generate_video(pipe, gen_frames, sopts, seed, files.back(), wopts, -1, run, /*quiet=*/true);
+      } catch (...) {
+        spdlog::set_level(level);
+        throw;
+      }
+      spdlog::set_level(level);
+      prog.step();
+    }
+    auto in = eval::open_clip_input(tmp.string(), "");
+    auto refs = eval::plan_clips(*in, one);
+    FeatureStats b = eval::accumulate_stats(*in, refs, co.length, co.stride, det, keep, batch);
+    if (acc) acc->merge(b, "fake", "batch");
+    else acc = std::move(b);
+    for (const auto& f : files) {
+      if (keep_dir) fs::rename(f, *keep_dir / f.filename());
+      else fs::remove(f);
+    }
+  }
+  prog.finish();
+  FeatureStats s = std::move(*acc);
+  s.metadata = co.metadata();
+  s.metadata["clip_sampling"] = "start";
+  s.metadata["protocol"] = dh.protocol;
+  s.metadata["detector"] = det.describe();
+  s.metadata["source"] = fmt::format("generated: {} ({} frames, {} {} steps, eta {}, seeds {}..{})", pipe.describe(),
+                                     gen_frames, sopts.method, sopts.steps, sopts.eta, seed0,
+                                     seed0 + static_cast<uint64_t>(co.num) - 1);
+  s.metadata["clips"] = fmt::format("{}-{}", co.first, co.first + co.num - 1);
+  return s;
+}
+
 void write_text(const fs::path& path, const std::string& text) {
   write_atomically(path, [&](const fs::path& tmp) {
     std::ofstream f(tmp, std::ios::binary);
@@ -183,10 +299,12 @@ int fvd_main(int argc, char** argv) {
       "json", "write the report as JSON", cxxopts::value<std::string>())("h,help", "this help");
   add_detector_options(o);
   add_clip_options(o);
+  add_generation_options(o);
   auto a = o.parse(argc, argv);
   if (help_or_usage(o, a)) return kExitOk;
-  if (!a.count("real") || !a.count("fake")) {
-    std::fprintf(stderr, "longvid fvd: error: need --real and --fake (see --help)\n");
+  const bool generate = a.count("model") > 0;
+  if (!a.count("real") || (a.count("fake") > 0) == generate) {
+    std::fprintf(stderr, "longvid fvd: error: need --real and one of --fake / --model (see --help)\n");
     return kExitUsage;
   }
   const eval::ProtocolSpec spec = spec_from(a);
@@ -195,14 +313,16 @@ int fvd_main(int argc, char** argv) {
   const bool kvd = a["kvd"].as<bool>();
   const int64_t batch = a["batch"].as<int64_t>();
   const std::string npz = a["npz-array"].as<std::string>();
-  const std::string real_p = a["real"].as<std::string>(), fake_p = a["fake"].as<std::string>();
+  const std::string real_p = a["real"].as<std::string>();
+  const std::string fake_p = generate ? "model " + a["model"].as<std::string>() : a["fake"].as<std::string>();
   auto t0 = std::chrono::steady_clock::now();
   ClipOptions fco = co;  // StyleGAN-V: real clips at random offsets, generated ones from frame 0
   fco.sampling = a["fake-sampling"].as<std::string>();
   if (fco.sampling != "random" && fco.sampling != "start")
     fail("--fake-sampling must be random or start, got '{}'", fco.sampling);
   FeatureStats real = stats_for(real_p, co, kvd, dh, batch, npz, "real");
-  FeatureStats fake = stats_for(fake_p, fco, kvd, dh, batch, npz, "fake");
+  FeatureStats fake =
+      generate ? generated_stats(a, fco, kvd, dh, batch) : stats_for(fake_p, fco, kvd, dh, batch, npz, "fake");
   const double fvd = eval::fvd(real, fake, spec);
   double kvd_v = 0;
   eval::KernelOptions ko;
@@ -254,23 +374,26 @@ int fvd_stats(int argc, char** argv) {
       "kvd", "keep the features (for KVD)", cxxopts::value<bool>()->default_value("false"))("h,help", "this help");
   add_detector_options(o);
   add_clip_options(o);
+  add_generation_options(o);
   o.parse_positional({"input"});
-  o.positional_help("INPUT");
+  o.positional_help("INPUT | --model M");
   auto a = o.parse(argc, argv);
   if (help_or_usage(o, a)) return kExitOk;
-  if (!a.count("input") || !a.count("output")) {
-    std::fprintf(stderr, "longvid fvd stats: error: need INPUT and -o X.stats (see --help)\n");
+  const bool generate = a.count("model") > 0;
+  if ((a.count("input") > 0) == generate || !a.count("output")) {
+    std::fprintf(stderr, "longvid fvd stats: error: need INPUT or --model M, and -o X.stats (see --help)\n");
     return kExitUsage;
   }
-  const std::string in = a["input"].as<std::string>(), out = a["output"].as<std::string>();
-  if (is_stats_file(in)) fail("{}: already a .stats file (use `longvid fvd merge` to combine)", in);
+  const std::string in = generate ? "" : a["input"].as<std::string>(), out = a["output"].as<std::string>();
+  if (!generate && is_stats_file(in)) fail("{}: already a .stats file (use `longvid fvd merge` to combine)", in);
   eval::protocol_spec(a["protocol"].as<std::string>());  // validates the name before any work
   const ClipOptions co = clip_options(a);
   DetectorHolder dh{a["detector"].as<std::string>(), a["protocol"].as<std::string>(),
                     parse_device(a["device"].as<std::string>())};
   auto t0 = std::chrono::steady_clock::now();
-  FeatureStats s = stats_for(in, co, a["kvd"].as<bool>(), dh, a["batch"].as<int64_t>(),
-                             a["npz-array"].as<std::string>(), "stats");
+  FeatureStats s = generate ? generated_stats(a, co, a["kvd"].as<bool>(), dh, a["batch"].as<int64_t>())
+                            : stats_for(in, co, a["kvd"].as<bool>(), dh, a["batch"].as<int64_t>(),
+                                        a["npz-array"].as<std::string>(), "stats");
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   s.save(out);
   std::printf("%s: %lld clips, %lld-d features, protocol %s, clips %s (%.2f clips/s, peak RSS %ld KiB)\n",

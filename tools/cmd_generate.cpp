@@ -16,12 +16,6 @@
 namespace longvid {
 namespace {
 
-std::string sampler_method(const std::string& cli_name) {
-  if (cli_name == "ddim" || cli_name == "ddpm") return cli_name;
-  if (cli_name == "dpmpp-2m" || cli_name == "dpmpp_2m" || cli_name == "dpm++2m") return "dpmpp_2m";
-  fail("--sampler {}: unknown sampler (choose ddim, ddpm or dpmpp-2m)", cli_name);
-}
-
 int run_generate(int argc, char** argv) {
   cxxopts::Options o("longvid generate", "Generate a video clip with a latent video diffusion model.");
   o.add_options()
@@ -54,7 +48,7 @@ int run_generate(int argc, char** argv) {
 
   auto policy = make_device_policy(a["device"].as<std::string>(), a["dtype"].as<std::string>());
   SamplerOptions sopts;
-  sopts.method = sampler_method(a["sampler"].as<std::string>());
+  sopts.method = cli::sampler_method(a["sampler"].as<std::string>());
   sopts.steps = a["steps"].as<int>();
   sopts.eta = a["eta"].as<double>();
   sopts.spacing = "auto";
@@ -82,50 +76,11 @@ int run_generate(int argc, char** argv) {
   spdlog::info("{}", pipe->describe());
   check_sampler_options(sopts, pipe->schedule().num_train_timesteps());  // throws on bad options
 
-  const int64_t ft = pipe->ae_config().factors()[0];
-  const int64_t clip_frames = pipe->unet_config().temporal_length * ft;
-  const bool longer_than_clip = pipe->unet_config().temporal_length > 0 && frames > clip_frames;
-  // A model whose unconditional clips are sparse keyframes (train --interp-consecutive) makes
-  // every video hierarchically: keyframes, then the latents between them.
-  const bool keyframe_model = pipe->mask_info().keyframe_stride > 1;
-  const bool long_video = pipe->has_interpolation_model() || !run.mode_arg.empty() || run.resume ||
-                          (longer_than_clip && pipe->mask_info().masked) || keyframe_model;
-  if (longer_than_clip && !long_video)
-    spdlog::warn("the model was trained on clips of {} frames and has no frame-mask conditioning to continue them: "
-                 "generating all {} frames as one clip", clip_frames, frames);
-  if (long_video) {
-    uint64_t seed = resolve_seed(a["seed"].as<int64_t>());
-    run.opts.seed = seed;
-    run.opts.sampler = sopts;
-    run.opts.device = policy.device;
-    run.opts.mode = cli::pick_mode(*pipe, run.mode_arg);
-    run.output = out;
-    run.wopts = wopts;
-    int64_t dw = a["decode-window"].as<int64_t>();
-    run.decode_window = dw < 0 ? 32 : dw;
-    auto models = pipe->long_video_models(run.opts.mode);  // checks the models can do the mode
-    auto plan = LongVideoPlan::make(frames, ft, models.pred.clip_len, run.opts.cond_frames, models.interp.clip_len,
-                                    run.opts.mode);
-    spdlog::info("seed {}  |  {} frames {}x{}  |  {}", seed, frames, models.geometry.width * pipe->ae_config().factors()[2],
-                 models.geometry.height * pipe->ae_config().factors()[1], policy.describe());
-    writer_opt.reset();  // (it only checked the path) the long run writes its own
-    cli::run_long_video(*pipe, plan, run);
-    return cli::kExitOk;
-  }
-  auto& writer = *writer_opt;
-  auto shape = pipe->clip_shape(frames);
-  if (shape.frames_decoded != frames)
-    spdlog::info("--frames {}: the autoencoder makes frames in groups of {}; generating {} and keeping the first {}",
-                 frames, pipe->ae_config().factors()[0], shape.frames_decoded, frames);
+  spdlog::info("{}", policy.describe());
   uint64_t seed = resolve_seed(a["seed"].as<int64_t>());
-  spdlog::info("seed {}  |  {} frames {}x{}  |  {} {} steps  |  {}", seed, frames, shape.width, shape.height,
-               sopts.method, sopts.steps, policy.describe());
-  auto gen = make_generator(seed);
-  Progress progress("sampling", sopts.steps);
-  pipe->generate(frames, sopts, gen, writer, progress.fn(), std::max<int64_t>(0, a["decode-window"].as<int64_t>()));
-  progress.finish();
-  writer.close();
-  spdlog::info("wrote {} ({} frames, {} fps)", out.string(), writer.frames_written(), wopts.fps.str());
+  run.opts.device = policy.device;
+  writer_opt.reset();  // (it only checked the path) generate_video writes atomically
+  cli::generate_video(*pipe, frames, sopts, seed, out, wopts, a["decode-window"].as<int64_t>(), run);
   return cli::kExitOk;
 }
 

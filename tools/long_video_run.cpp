@@ -6,6 +6,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/progress.h"
+#include "core/rng.h"
 #include "hierarchy/drift_stats.h"
 #include "hierarchy/stream_decoder.h"
 
@@ -148,6 +149,57 @@ int64_t run_long_video(LvdmPipeline& pipe, const LongVideoPlan& plan, LongRun& r
   if (stats) stats->write(run.stats_path, plan.to_json());
   state.remove();
   spdlog::info("wrote {} ({} frames, {} fps)", run.output.string(), writer.frames_written(), run.wopts.fps.str());
+  return writer.frames_written();
+}
+
+std::string sampler_method(const std::string& cli_name) {
+  if (cli_name == "ddim" || cli_name == "ddpm") return cli_name;
+  if (cli_name == "dpmpp-2m" || cli_name == "dpmpp_2m" || cli_name == "dpm++2m") return "dpmpp_2m";
+  fail("--sampler {}: unknown sampler (choose ddim, ddpm or dpmpp-2m)", cli_name);
+}
+
+int64_t generate_video(LvdmPipeline& pipe, int64_t frames, const SamplerOptions& sopts, uint64_t seed,
+                       const fs::path& out, const WriteOptions& wopts, int64_t decode_window, LongRun run, bool quiet) {
+  const int64_t ft = pipe.ae_config().factors()[0];
+  const int64_t clip_frames = pipe.unet_config().temporal_length * ft;
+  const bool longer_than_clip = pipe.unet_config().temporal_length > 0 && frames > clip_frames;
+  // A model whose unconditional clips are sparse keyframes (train --interp-consecutive) makes
+  // every video hierarchically: keyframes, then the latents between them.
+  const bool keyframe_model = pipe.mask_info().keyframe_stride > 1;
+  const bool long_video = pipe.has_interpolation_model() || !run.mode_arg.empty() || run.resume ||
+                          (longer_than_clip && pipe.mask_info().masked) || keyframe_model;
+  if (longer_than_clip && !long_video)
+    spdlog::warn("the model was trained on clips of {} frames and has no frame-mask conditioning to continue them: "
+                 "generating all {} frames as one clip", clip_frames, frames);
+  if (long_video) {
+    run.opts.seed = seed;
+    run.opts.sampler = sopts;
+    run.opts.mode = pick_mode(pipe, run.mode_arg);
+    run.output = out;
+    run.wopts = wopts;
+    run.decode_window = decode_window < 0 ? 32 : decode_window;
+    auto models = pipe.long_video_models(run.opts.mode);  // checks the models can do the mode
+    auto plan = LongVideoPlan::make(frames, ft, models.pred.clip_len, run.opts.cond_frames, models.interp.clip_len,
+                                    run.opts.mode);
+    if (!quiet)
+      spdlog::info("seed {}  |  {} frames {}x{}", seed, frames, models.geometry.width * pipe.ae_config().factors()[2],
+                   models.geometry.height * pipe.ae_config().factors()[1]);
+    return run_long_video(pipe, plan, run);
+  }
+  VideoWriter writer(out, wopts);
+  auto shape = pipe.clip_shape(frames);
+  if (shape.frames_decoded != frames && !quiet)
+    spdlog::info("--frames {}: the autoencoder makes frames in groups of {}; generating {} and keeping the first {}",
+                 frames, ft, shape.frames_decoded, frames);
+  if (!quiet)
+    spdlog::info("seed {}  |  {} frames {}x{}  |  {} {} steps", seed, frames, shape.width, shape.height, sopts.method,
+                 sopts.steps);
+  auto gen = make_generator(seed);
+  Progress progress("sampling", sopts.steps);
+  pipe.generate(frames, sopts, gen, writer, progress.fn(), std::max<int64_t>(0, decode_window));
+  progress.finish();
+  writer.close();
+  if (!quiet) spdlog::info("wrote {} ({} frames, {} fps)", out.string(), writer.frames_written(), wopts.fps.str());
   return writer.frames_written();
 }
 

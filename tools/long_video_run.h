@@ -46,6 +46,19 @@ LongVideoMode pick_mode(const LvdmPipeline& pipe, const std::string& mode_arg);
 // Runs the plan into run.output (atomically). Returns the number of frames written.
 int64_t run_long_video(LvdmPipeline& pipe, const LongVideoPlan& plan, LongRun& run);
 
+// --sampler names: ddim | ddpm | dpmpp-2m (also dpmpp_2m, dpm++2m) -> SamplerOptions::method.
+std::string sampler_method(const std::string& cli_name);
+
+// One video of `frames` frames into `output` (atomically), as `longvid generate` makes it: one
+// sampled clip, or the long-video hierarchy (run_long_video with `run`'s options) when the video is
+// longer than a clip of a frame-mask model, the model makes sparse keyframes (--interp-consecutive),
+// an interpolation model is attached, or `run` asks for a mode / resume. `decode_window` < 0: the
+// default (32 latent frames for long videos, all at once for a clip). Returns the frames written,
+// -1 when a long run stopped early (--stop-after).
+int64_t generate_video(LvdmPipeline& pipe, int64_t frames, const SamplerOptions& sampler, uint64_t seed,
+                       const std::filesystem::path& output, const WriteOptions& wopts, int64_t decode_window,
+                       LongRun run, bool quiet = false);
+
 // The model of generate / extend: `model` empty -> the bundled default model (assets/default,
 // EMA weights); "random" -> a tiny random-weight masked model with latents of
 // `random_latent_size` (tests); else the checkpoint (+ config), with the interpolation model

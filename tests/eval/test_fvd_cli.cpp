@@ -129,3 +129,59 @@ TEST_CASE("fvd detector files: missing file names the download, unknown protocol
   auto det = eval::load_detector(d("tiny_detector_ts.pt"), "stylegan-v");
   CHECK_THROWS_AS(det->features(at::zeros({2, 16, 12, 12, 3}, at::kFloat)), Error);  // not uint8
 }
+
+TEST_CASE("fvd stats --model generates the fake set in the run, one seed per video, shardable") {
+  test::ScratchDir dir("fvdgen");
+  const std::vector<std::string> common = {"--detector", d("tiny_detector_ts.pt"), "--protocol", "stylegan-v",
+                                           "--model", "random", "--steps", "2", "--seed-start", "7",
+                                           "--batch", "2"};
+  auto with = [&](std::vector<std::string> a) {
+    a.insert(a.end(), common.begin(), common.end());
+    return a;
+  };
+  auto r = test::run_cli(with({"fvd", "stats", "-o", (dir / "gen.stats").string(), "--num", "3", "--kvd",
+                               "--keep-videos", (dir / "videos").string()}));
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  eval::FeatureStats g = eval::FeatureStats::load(dir / "gen.stats");
+  CHECK(g.count() == 3);
+  CHECK(g.metadata.at("source").find("seeds 7..9") != std::string::npos);
+  for (const char* f : {"fake_000000_seed7.y4m", "fake_000001_seed8.y4m", "fake_000002_seed9.y4m"})
+    CHECK(std::filesystem::exists(dir / "videos" / f));
+  // The features of the generated set are those of the kept videos read back from frame 0.
+  r = test::run_cli({"fvd", "stats", (dir / "videos").string(), "-o", (dir / "read.stats").string(), "--kvd",
+                     "--detector", d("tiny_detector_ts.pt"), "--sampling", "start", "--num", "-1"});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  eval::FeatureStats rd = eval::FeatureStats::load(dir / "read.stats");
+  REQUIRE(rd.count() == 3);
+  CHECK(((g.features() - rd.features()).abs().max()).item<double>() == 0.0);
+  // Videos of different seeds differ.
+  CHECK(((g.features()[0] - g.features()[1]).abs().max()).item<double>() > 0.0);
+  // A shard (--first 1 --num 2) makes the videos of seeds 8 and 9: its features are rows 1..2.
+  r = test::run_cli(with({"fvd", "stats", "-o", (dir / "shard.stats").string(), "--first", "1", "--num", "2",
+                          "--kvd"}));
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  eval::FeatureStats sh = eval::FeatureStats::load(dir / "shard.stats");
+  REQUIRE(sh.count() == 2);
+  CHECK(((sh.features() - g.features().slice(0, 1, 3)).abs().max()).item<double>() == 0.0);
+  // Bad input: videos shorter than a clip; --fake and --model together.
+  r = test::run_cli(with({"fvd", "stats", "-o", (dir / "x.stats").string(), "--num", "1", "--gen-frames", "8"}));
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("--gen-frames 8: shorter than a clip") != std::string::npos);
+  CHECK(!std::filesystem::exists(dir / "x.stats"));
+  r = test::run_cli(with({"fvd", "--real", (dir / "gen.stats").string(), "--fake", (dir / "gen.stats").string()}));
+  CHECK(r.exit_code == 2);
+  // The report with a generated fake set.
+  r = test::run_cli(with({"fvd", "--real", (dir / "read.stats").string(), "--num", "3", "--json",
+                          (dir / "r.json").string()}));
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out.find("fake: model random (3 clips)") != std::string::npos);
+  r = test::run_cli({"fvd", "--real", (dir / "read.stats").string(), "--fake", (dir / "read.stats").string(),
+                     "--json", (dir / "r2.json").string()});
+  REQUIRE(r.exit_code == 0);
+  // the same three videos on both sides: the same distance as the read-back set against itself
+  CHECK(read_json(dir / "r.json")["fvd"].get<double>() == read_json(dir / "r2.json")["fvd"].get<double>());
+}
