@@ -291,7 +291,13 @@ void LvdmPipeline::decode_to_sink(const at::Tensor& z, int64_t frames, FrameSink
   // The decoder runs in float32 whatever --dtype says: low-precision 3D (transposed) convolutions
   // are very slow on CPUs without bf16 units, and the decoder is a small part of the work.
   int64_t emitted = 0;
-  ae_->decode_stream(z.to(opts_.device, at::kFloat), decode_window, decode_window > 0 ? 2 : 0,
+  int64_t window = decode_window, overlap = decode_window > 1 ? std::min<int64_t>(2, decode_window - 1) : 0;
+  if (decode_window < 0) {  // the autoencoder's default windows
+    const auto d = ae_->default_decode_window();
+    window = d.window;
+    overlap = d.overlap;
+  }
+  ae_->decode_stream(z.to(opts_.device, at::kFloat), window, overlap,
                      [&](const torch::Tensor& chunk) {
                        auto u8 = video_to_uint8(chunk);
                        for (int64_t i = 0; i < u8.size(0) && emitted < frames; ++i, ++emitted) {

@@ -93,6 +93,8 @@ class LvdmPipeline {
                       const ProgressFn& progress = {}, int64_t decode_window = 0);
 
   // Decodes a (normalised) latent [1, C, t, h, w] and streams the first `frames` frames.
+  // decode_window: latent frames per window (overlap 2); 0: all at once; < 0: the autoencoder's
+  // default windows (default_decode_window()).
   void decode_to_sink(const at::Tensor& z, int64_t frames, FrameSink& sink, int64_t decode_window = 0);
 
  private:

@@ -37,7 +37,7 @@ int run_extend(int argc, char** argv) {
     ("o,output", "output video", cxxopts::value<std::string>()->default_value("extended.mp4"))
     ("fps", "output frame rate (default: the input's)", cxxopts::value<std::string>()->default_value(""))
     ("crf", "encoder quality for mp4/webm (-1 = codec default)", cxxopts::value<int>()->default_value("-1"))
-    ("decode-window", "latent frames per decode window", cxxopts::value<int64_t>()->default_value("32"))
+    ("decode-window", "latent frames per decode window (-1: the autoencoder's default, 32 for LVDM's)", cxxopts::value<int64_t>()->default_value("-1"))
     ("device", "cpu | cuda | cuda:N", cxxopts::value<std::string>()->default_value("cpu"))
     ("dtype", "fp32 | bf16 | fp16", cxxopts::value<std::string>()->default_value("fp32"))
     ("h,help", "show this help");
@@ -82,6 +82,7 @@ int run_extend(int argc, char** argv) {
   std::optional<LvdmPipeline> pipe;
   pipe.emplace(cli::load_generation_model(model, config, imodel, iconfig, a["random-latent-size"].as<int64_t>(), popts));
   check_sampler_options(run.opts.sampler, pipe->schedule().num_train_timesteps());
+  cli::resolve_decode_windows(*pipe, run);
   run.opts.mode = cli::pick_mode(*pipe, run.mode_arg);
   run.opts.device = policy.device;
   run.opts.seed = resolve_seed(a["seed"].as<int64_t>());

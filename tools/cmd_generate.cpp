@@ -33,7 +33,7 @@ int run_generate(int argc, char** argv) {
     ("o,output", "output video (.mp4 .webm .gif .y4m, or a PNG pattern/dir)", cxxopts::value<std::string>()->default_value("out.mp4"))
     ("fps", "frames per second of the output", cxxopts::value<std::string>()->default_value("8"))
     ("crf", "encoder quality for mp4/webm (-1 = codec default)", cxxopts::value<int>()->default_value("-1"))
-    ("decode-window", "latent frames per decode window (0 = all at once; long videos: 32)", cxxopts::value<int64_t>()->default_value("-1"))
+    ("decode-window", "latent frames per decode window (0 = all at once; -1 = the autoencoder's default: one clip at once, long videos 32 for LVDM's AEs, the training clip length for AEs trained on short clips)", cxxopts::value<int64_t>()->default_value("-1"))
     ("device", "cpu | cuda | cuda:N", cxxopts::value<std::string>()->default_value("cpu"))
     ("dtype", "fp32 | bf16 | fp16", cxxopts::value<std::string>()->default_value("fp32"))
     ("h,help", "show this help");

@@ -96,6 +96,7 @@ int run_train_vae(int argc, char** argv) {
 
   VaeTrainOptions v;
   v.lr = r["lr"].as<double>();
+  v.clip_frames = r["frames"].as<int64_t>();
   v.kl_weight = r["kl-weight"].as<double>();
   v.disc_start = r["disc-start"].as<int64_t>();
   v.disc_weight = r["disc-weight"].as<double>();

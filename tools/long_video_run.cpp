@@ -26,7 +26,7 @@ void add_long_video_options(cxxopts::Options& o) {
     ("checkpoint-every", "write the run's checkpoint every N prediction clips", cxxopts::value<int64_t>()->default_value("1"))
     ("stats", "write drift statistics per window of frames to this JSON file", cxxopts::value<std::string>()->default_value(""))
     ("stats-window", "frames per --stats window", cxxopts::value<int64_t>()->default_value("64"))
-    ("decode-overlap", "latent frames shared by neighbouring decode windows (long videos)", cxxopts::value<int64_t>()->default_value("8"))
+    ("decode-overlap", "latent frames shared by neighbouring decode windows (long videos; -1: the autoencoder's default, 8 for LVDM's)", cxxopts::value<int64_t>()->default_value("-1"))
     ("stop-after", "testing: stop after N prediction clips as if killed (the checkpoint stays)", cxxopts::value<int64_t>()->default_value("-1"));
 }
 
@@ -47,6 +47,12 @@ void read_long_video_options(const cxxopts::ParseResult& a, LongRun& run) {
   run.decode_overlap = a["decode-overlap"].as<int64_t>();
   run.stop_after_rounds = a["stop-after"].as<int64_t>();
   if (run.opts.cond_noise_level < -1) fail("--cond-noise-level {}: must be >= 0, or -1 for none", run.opts.cond_noise_level);
+}
+
+void resolve_decode_windows(LvdmPipeline& pipe, LongRun& run) {
+  const auto d = pipe.autoencoder()->default_decode_window();
+  if (run.decode_window < 0) run.decode_window = d.window;
+  if (run.decode_overlap < 0) run.decode_overlap = run.decode_window == d.window ? d.overlap : std::min<int64_t>(8, run.decode_window / 4);
 }
 
 LongVideoMode pick_mode(const LvdmPipeline& pipe, const std::string& mode_arg) {
@@ -177,7 +183,8 @@ int64_t generate_video(LvdmPipeline& pipe, int64_t frames, const SamplerOptions&
     run.opts.mode = pick_mode(pipe, run.mode_arg);
     run.output = out;
     run.wopts = wopts;
-    run.decode_window = decode_window < 0 ? 32 : decode_window;
+    run.decode_window = decode_window;
+    resolve_decode_windows(pipe, run);
     auto models = pipe.long_video_models(run.opts.mode);  // checks the models can do the mode
     auto plan = LongVideoPlan::make(frames, ft, models.pred.clip_len, run.opts.cond_frames, models.interp.clip_len,
                                     run.opts.mode);
@@ -196,7 +203,9 @@ int64_t generate_video(LvdmPipeline& pipe, int64_t frames, const SamplerOptions&
                  sopts.steps);
   auto gen = make_generator(seed);
   Progress progress("sampling", sopts.steps);
-  pipe.generate(frames, sopts, gen, writer, progress.fn(), std::max<int64_t>(0, decode_window));
+  // One clip: decoded at once, or in the autoencoder's windows when it was trained on shorter clips.
+  const int64_t dw = decode_window >= 0 ? decode_window : (pipe.ae_config().stream_window > 0 ? -1 : 0);
+  pipe.generate(frames, sopts, gen, writer, progress.fn(), dw);
   progress.finish();
   writer.close();
   if (!quiet) spdlog::info("wrote {} ({} frames, {} fps)", out.string(), writer.frames_written(), wopts.fps.str());

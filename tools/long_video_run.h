@@ -23,7 +23,7 @@ struct LongRun {
   std::string mode_arg;  // "" = pick from the models
   std::filesystem::path output;
   WriteOptions wopts;
-  int64_t decode_window = 32, decode_overlap = 8;
+  int64_t decode_window = -1, decode_overlap = -1;  // < 0: the autoencoder's defaults (resolve_decode_windows)
   std::filesystem::path stats_path;
   int64_t stats_window = 64;
   bool resume = false;
@@ -39,6 +39,10 @@ struct LongRun {
 
 // Reads the options above from parsed arguments into `run` (frames and models not included).
 void read_long_video_options(const cxxopts::ParseResult& a, LongRun& run);
+
+// Replaces decode_window / decode_overlap < 0 by the autoencoder's stream defaults (LVDM's AEs:
+// 32:8 latent frames; an AE trained on short clips: its training clip length).
+void resolve_decode_windows(LvdmPipeline& pipe, LongRun& run);
 
 // Mode the models can do (hierarchical when an interpolation model is available), or --mode.
 LongVideoMode pick_mode(const LvdmPipeline& pipe, const std::string& mode_arg);

@@ -99,12 +99,12 @@ json ae_first_stage_json(const LvdmAe3dConfig& a) {
              {"z_channels", a.z_channels},
              {"image_channel", a.image_channel},
              {"norm_type", "group"}}}};
-  return json{{"target", "lvdm.models.autoencoder3d.AutoencoderKL"},
-              {"params",
-               {{"monitor", "val/rec_loss"},
-                {"embed_dim", a.embed_dim},
-                {"lossconfig", "__is_first_stage__"},
-                {"ddconfig", {{"double_z", true}, {"z_channels", a.z_channels}, {"encoder", enc}, {"decoder", dec}}}}}};
+  json params{{"monitor", "val/rec_loss"},
+              {"embed_dim", a.embed_dim},
+              {"lossconfig", "__is_first_stage__"},
+              {"ddconfig", {{"double_z", true}, {"z_channels", a.z_channels}, {"encoder", enc}, {"decoder", dec}}}};
+  if (a.stream_window > 0) params["longvid_stream_window"] = a.stream_window;
+  return json{{"target", "lvdm.models.autoencoder3d.AutoencoderKL"}, {"params", params}};
 }
 
 }  // namespace

@@ -253,6 +253,9 @@ void LvdmVaeTrainer::save(const std::filesystem::path& model_file, const std::fi
                   {"logvar_init", o_.logvar_init},
                   {"perceptual_weight", o_.perceptual_weight}}}}},
               {"ddconfig", {{"double_z", true}, {"z_channels", a.z_channels}, {"encoder", enc}, {"decoder", dec}}}};
+  // The AE saw clips of this many latent frames: GroupNorm statistics of longer windows differ.
+  if (o_.clip_frames > 0)
+    params["longvid_stream_window"] = std::max<int64_t>(1, o_.clip_frames / a.factors()[0]);
   if (I.have_stats) {
     // For the diffusion model: z_model = scale * (z + shift) has mean 0 and std 1 on this data.
     params["scale_factor"] = 1.0 / I.latent_std;

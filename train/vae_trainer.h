@@ -52,6 +52,7 @@ struct VaeTrainOptions {
   int64_t batch_size = 1;
   int64_t steps = 100;
   uint64_t seed = 0;
+  int64_t clip_frames = 0;  // frames per training clip: saved as the AE's longvid_stream_window (latents)
 };
 
 struct VaeStepStats {

@@ -112,6 +112,8 @@ LvdmAe3dConfig LvdmAe3dConfig::from_config(const Config& cfg) {
   }
   if (ae.has("scale_factor")) c.scale_factor = ae.get<double>("scale_factor");
   if (ae.has("shift_factor")) c.shift_factor = ae.get<double>("shift_factor");
+  c.stream_window = ae.get_or<int64_t>("longvid_stream_window", 0);
+  if (c.stream_window < 0) fail("{}: longvid_stream_window {}: must be >= 0", cfg.source(), c.stream_window);
 
   Config dd = ae.at("ddconfig");
   c.embed_dim = ae.get<int64_t>("embed_dim");
@@ -200,9 +202,9 @@ std::string LvdmAe3dConfig::to_json() const {
   return fmt::format(
       "{{\"n_hiddens\":{},\"decoder_n_hiddens\":{},\"downsample\":[{},{},{}],\"upsample\":[{},{},{}],"
       "\"z_channels\":{},\"embed_dim\":{},\"image_channel\":{},\"padding_type\":\"{}\",\"scale_factor\":{},"
-      "\"shift_factor\":{}}}",
+      "\"shift_factor\":{},\"longvid_stream_window\":{}}}",
       n_hiddens, decoder_n_hiddens, downsample[0], downsample[1], downsample[2], upsample[0], upsample[1],
-      upsample[2], z_channels, embed_dim, image_channel, padding_type, scale_factor, shift_factor);
+      upsample[2], z_channels, embed_dim, image_channel, padding_type, scale_factor, shift_factor, stream_window);
 }
 
 // ---- building blocks ---------------------------------------------------------------------------
@@ -386,8 +388,15 @@ torch::Tensor LvdmAutoencoder3DImpl::decode_overlapped(const torch::Tensor& z, i
 
 // Defaults measured with `longvid vae bench seams` (decode) and `vae bench encode-seams` (encode);
 // docs/vae.md has the tables.
-TemporalWindow LvdmAutoencoder3DImpl::default_decode_window() const { return {32, 8}; }
-TemporalWindow LvdmAutoencoder3DImpl::default_encode_window() const { return {kEncodeWindow, kEncodeOverlap}; }
+// An AE trained on short clips (stream_window > 0): windows of the training clip length.
+TemporalWindow LvdmAutoencoder3DImpl::default_decode_window() const {
+  if (cfg_.stream_window > 0) return {cfg_.stream_window, cfg_.stream_window / 4};
+  return {32, 8};
+}
+TemporalWindow LvdmAutoencoder3DImpl::default_encode_window() const {
+  if (cfg_.stream_window > 0) return {cfg_.stream_window, cfg_.stream_window / 4};
+  return {kEncodeWindow, kEncodeOverlap};
+}
 
 int64_t LvdmAutoencoder3DImpl::encode_stream(const VideoChunkSource& source, int64_t window, int64_t overlap,
                                              const PosteriorChunkSink& sink) {

@@ -45,6 +45,11 @@ struct LvdmAe3dConfig {
   // decoding uses z = (1 / scale_factor) * z_model - shift_factor.
   double scale_factor = 1.0;
   double shift_factor = 0.0;
+  // longvid extension (params.longvid_stream_window): latent frames of the clips this AE was trained
+  // on (train-vae --frames / 4). GroupNorm statistics span the whole clip, so an AE trained on short
+  // clips encodes/decodes best in windows of that length: the default stream windows become
+  // {stream_window, stream_window / 4}. 0 (official AEs): the defaults 64:16 (encode), 32:8 (decode).
+  int64_t stream_window = 0;
 
   // Reads an official config: a videoae config (model.target = ...autoencoder3d.AutoencoderKL),
   // an LVDM diffusion config (model.params.first_stage_config; scale/shift from model.params),

@@ -155,7 +155,9 @@ TEST_CASE("fvd stats --model generates the fake set in the run, one seed per vid
   REQUIRE(r.exit_code == 0);
   eval::FeatureStats rd = eval::FeatureStats::load(dir / "read.stats");
   REQUIRE(rd.count() == 3);
-  CHECK(((g.features() - rd.features()).abs().max()).item<double>() == 0.0);
+  // (float32 detector: batches of 2 here vs 16 there take other kernel paths, so within 1e-5 relative)
+  const double scale = g.features().abs().max().item<double>();
+  CHECK(((g.features() - rd.features()).abs().max()).item<double>() <= 1e-5 * scale);
   // Videos of different seeds differ.
   CHECK(((g.features()[0] - g.features()[1]).abs().max()).item<double>() > 0.0);
   // A shard (--first 1 --num 2) makes the videos of seeds 8 and 9: its features are rows 1..2.
@@ -165,7 +167,7 @@ TEST_CASE("fvd stats --model generates the fake set in the run, one seed per vid
   REQUIRE(r.exit_code == 0);
   eval::FeatureStats sh = eval::FeatureStats::load(dir / "shard.stats");
   REQUIRE(sh.count() == 2);
-  CHECK(((sh.features() - g.features().slice(0, 1, 3)).abs().max()).item<double>() == 0.0);
+  CHECK(((sh.features() - g.features().slice(0, 1, 3)).abs().max()).item<double>() <= 1e-5 * scale);
   // Bad input: videos shorter than a clip; --fake and --model together.
   r = test::run_cli(with({"fvd", "stats", "-o", (dir / "x.stats").string(), "--num", "1", "--gen-frames", "8"}));
   CHECK(r.exit_code == 1);
@@ -182,6 +184,7 @@ TEST_CASE("fvd stats --model generates the fake set in the run, one seed per vid
   r = test::run_cli({"fvd", "--real", (dir / "read.stats").string(), "--fake", (dir / "read.stats").string(),
                      "--json", (dir / "r2.json").string()});
   REQUIRE(r.exit_code == 0);
-  // the same three videos on both sides: the same distance as the read-back set against itself
-  CHECK(read_json(dir / "r.json")["fvd"].get<double>() == read_json(dir / "r2.json")["fvd"].get<double>());
+  // the same three videos on both sides: FVD ~ 0, as for the read-back set against itself
+  CHECK(std::fabs(read_json(dir / "r.json")["fvd"].get<double>()) < 1e-6 * scale * scale);
+  CHECK(std::fabs(read_json(dir / "r2.json")["fvd"].get<double>()) < 1e-6 * scale * scale);
 }

@@ -7,10 +7,12 @@
 #include <cmath>
 #include <fstream>
 #include <sstream>
+#include <nlohmann/json.hpp>
 
 #include "backbones/lvdm_unet3d.h"
 #include "core/checkpoint.h"
 #include "core/config.h"
+#include "core/error.h"
 #include "core/video_io.h"
 #include "tests/helpers.h"
 #include "train/clip_source.h"
@@ -398,4 +400,31 @@ TEST_CASE("train-vae before disc_start leaves the discriminator untouched") {
   }
   CHECK(disc > 0);
   CHECK(moved > 0);  // the autoencoder did train
+}
+
+TEST_CASE("train-vae records its clip length: the AE's default stream windows follow it") {
+  test::ScratchDir dir("vae-window");
+  VaeTrainOptions o;
+  o.clip_frames = 4;  // 2 latent frames with a temporal factor of 2
+  LvdmAe3dConfig a;
+  a.downsample = a.upsample = {2, 4, 4};
+  torch::manual_seed(3);
+  LvdmAutoencoder3D ae(a);
+  CHECK(ae->default_decode_window().window == 32);  // official AEs: 32:8 decode, 64:16 encode
+  CHECK(ae->default_decode_window().overlap == 8);
+  LvdmVaeTrainer t(ae, o, at::kCPU);
+  t.save(dir / "m.safetensors", dir / "s.safetensors");
+  auto sd = load_checkpoint(dir / "m.safetensors");
+  auto cfg = LvdmAe3dConfig::from_config(Config::parse_json(sd.metadata.at("longvid.config"), "m"));
+  CHECK(cfg.stream_window == 2);
+  LvdmAutoencoder3D back(cfg);
+  CHECK(back->default_decode_window().window == 2);
+  CHECK(back->default_decode_window().overlap == 0);
+  CHECK(back->default_encode_window().window == 2);
+  CHECK(back->default_encode_window().overlap == 0);
+  // A nonsense value is refused with the key named.
+  auto j = nlohmann::json::parse(sd.metadata.at("longvid.config"));
+  j["model"]["params"]["longvid_stream_window"] = -3;
+  CHECK_THROWS_WITH_AS(LvdmAe3dConfig::from_config(Config::parse_json(j.dump(), "bad")),
+                       doctest::Contains("longvid_stream_window -3"), Error);
 }

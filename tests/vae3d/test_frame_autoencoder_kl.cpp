@@ -107,7 +107,21 @@ TEST_CASE("FrameAutoencoderKL: parity with diffusers AutoencoderKL (tiny config,
   MESSAGE("FrameAutoencoderKL parity rel err: mean " << e_mean << "  logvar " << e_logvar << "  decoded " << e_dec);
   CHECK(e_mean <= 1e-5);
   CHECK(e_logvar <= 1e-5);
-  CHECK(e_dec <= 1e-5);
+  // The fp32 decode's distance to the fp32 reference depends on the CPU's convolution kernels
+  // (3.9e-6 on the machine that made the fixture, 1.1e-5 to 1.2e-5 on an AMD EPYC build machine):
+  // fp32 is held to 5e-5, and the same module evaluated in float64 — free of our rounding, so only
+  // the reference's own fp32 rounding is left — to 1e-5 on every machine.
+  CHECK(e_dec <= 5e-5);
+  {
+    FrameAutoencoderKL ae64(inferred);
+    ae64->eval();
+    load_frame_autoencoder_kl(*ae64, sd);
+    ae64->to(torch::kDouble);
+    auto dec64 = ae64->decode_images(io.get("latent").to(torch::kDouble));
+    const double e_dec64 = rel_err(dec64, io.get("decoded"));
+    MESSAGE("FrameAutoencoderKL float64 decode vs the fp32 reference: rel err " << e_dec64);
+    CHECK(e_dec64 <= 1e-5);
+  }
 
   // Video layout: frames of [B, C, T, H, W] are independent images (batched or one at a time).
   auto video = io.get("input").view({1, 2, 3, 32, 32}).permute({0, 2, 1, 3, 4});  // 2 frames
