@@ -164,6 +164,13 @@ FeatureStats stats_for(const std::string& input, const ClipOptions& co, bool kee
   return s;
 }
 
+// Raises the log level to warnings for its lifetime.
+struct WarningsOnly {
+  spdlog::level::level_enum saved = spdlog::get_level();
+  WarningsOnly() { spdlog::set_level(std::max(saved, spdlog::level::warn)); }
+  ~WarningsOnly() { spdlog::set_level(saved); }
+};
+
 // --num videos generated with seeds seed-start + first + i (i < num), each written losslessly (y4m)
 // to a temporary folder, read as a clip from frame 0 (StyleGAN-V reads generated videos from the
 // start) and removed: `batch` videos at most are on disk at once, the statistics stream as for any
@@ -224,15 +231,8 @@ FeatureStats generated_stats(const cxxopts::ParseResult& a, const ClipOptions& c
       LongRun run;
       run.opts.device = policy.device;
       run.state_dir = tmp / "state";
-      const auto level = spdlog::get_level();  // the per-video run lines would drown the report
-      spdlog::set_level(std::max(level, spdlog::level::warn));
-      try {
-        generate_video(pipe, gen_frames, sopts, seed, files.back(), wopts, -1, run, /*quiet=*/true);
-      } catch (...) {
-        spdlog::set_level(level);
-        throw;
-      }
-      spdlog::set_level(level);
+      WarningsOnly quiet;  // the per-video run lines would drown the report
+      generate_video(pipe, gen_frames, sopts, seed, files.back(), wopts, -1, run);
       prog.step();
     }
     auto in = eval::open_clip_input(tmp.string(), "");
@@ -241,8 +241,9 @@ FeatureStats generated_stats(const cxxopts::ParseResult& a, const ClipOptions& c
     if (acc) acc->merge(b, "fake", "batch");
     else acc = std::move(b);
     for (const auto& f : files) {
-      if (keep_dir) fs::rename(f, *keep_dir / f.filename());
-      else fs::remove(f);
+      if (keep_dir)  // a copy (the temp folder may be on another file system), atomically
+        write_atomically(*keep_dir / f.filename(), [&](const fs::path& t) { fs::copy_file(f, t); });
+      fs::remove(f);
     }
   }
   prog.finish();

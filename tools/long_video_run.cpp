@@ -165,7 +165,7 @@ std::string sampler_method(const std::string& cli_name) {
 }
 
 int64_t generate_video(LvdmPipeline& pipe, int64_t frames, const SamplerOptions& sopts, uint64_t seed,
-                       const fs::path& out, const WriteOptions& wopts, int64_t decode_window, LongRun run, bool quiet) {
+                       const fs::path& out, const WriteOptions& wopts, int64_t decode_window, LongRun run) {
   const int64_t ft = pipe.ae_config().factors()[0];
   const int64_t clip_frames = pipe.unet_config().temporal_length * ft;
   const bool longer_than_clip = pipe.unet_config().temporal_length > 0 && frames > clip_frames;
@@ -188,18 +188,16 @@ int64_t generate_video(LvdmPipeline& pipe, int64_t frames, const SamplerOptions&
     auto models = pipe.long_video_models(run.opts.mode);  // checks the models can do the mode
     auto plan = LongVideoPlan::make(frames, ft, models.pred.clip_len, run.opts.cond_frames, models.interp.clip_len,
                                     run.opts.mode);
-    if (!quiet)
-      spdlog::info("seed {}  |  {} frames {}x{}", seed, frames, models.geometry.width * pipe.ae_config().factors()[2],
+    spdlog::info("seed {}  |  {} frames {}x{}", seed, frames, models.geometry.width * pipe.ae_config().factors()[2],
                    models.geometry.height * pipe.ae_config().factors()[1]);
     return run_long_video(pipe, plan, run);
   }
   VideoWriter writer(out, wopts);
   auto shape = pipe.clip_shape(frames);
-  if (shape.frames_decoded != frames && !quiet)
+  if (shape.frames_decoded != frames)
     spdlog::info("--frames {}: the autoencoder makes frames in groups of {}; generating {} and keeping the first {}",
                  frames, ft, shape.frames_decoded, frames);
-  if (!quiet)
-    spdlog::info("seed {}  |  {} frames {}x{}  |  {} {} steps", seed, frames, shape.width, shape.height, sopts.method,
+  spdlog::info("seed {}  |  {} frames {}x{}  |  {} {} steps", seed, frames, shape.width, shape.height, sopts.method,
                  sopts.steps);
   auto gen = make_generator(seed);
   Progress progress("sampling", sopts.steps);
@@ -208,7 +206,7 @@ int64_t generate_video(LvdmPipeline& pipe, int64_t frames, const SamplerOptions&
   pipe.generate(frames, sopts, gen, writer, progress.fn(), dw);
   progress.finish();
   writer.close();
-  if (!quiet) spdlog::info("wrote {} ({} frames, {} fps)", out.string(), writer.frames_written(), wopts.fps.str());
+  spdlog::info("wrote {} ({} frames, {} fps)", out.string(), writer.frames_written(), wopts.fps.str());
   return writer.frames_written();
 }
 

@@ -57,11 +57,12 @@ std::string sampler_method(const std::string& cli_name);
 // sampled clip, or the long-video hierarchy (run_long_video with `run`'s options) when the video is
 // longer than a clip of a frame-mask model, the model makes sparse keyframes (--interp-consecutive),
 // an interpolation model is attached, or `run` asks for a mode / resume. `decode_window` < 0: the
-// default (32 latent frames for long videos, all at once for a clip). Returns the frames written,
-// -1 when a long run stopped early (--stop-after).
+// autoencoder's default windows (resolve_decode_windows) for long videos; a clip is decoded at once
+// unless the AE records a shorter training clip length. Returns the frames written, -1 when a long
+// run stopped early (--stop-after).
 int64_t generate_video(LvdmPipeline& pipe, int64_t frames, const SamplerOptions& sampler, uint64_t seed,
                        const std::filesystem::path& output, const WriteOptions& wopts, int64_t decode_window,
-                       LongRun run, bool quiet = false);
+                       LongRun run);
 
 // The model of generate / extend: `model` empty -> the bundled default model (assets/default,
 // EMA weights); "random" -> a tiny random-weight masked model with latents of

@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "core/rng.h"
 #include "sampler/schedule.h"
+#include "train/ae_config_json.h"
 #include "train/clip_source.h"
 #include "train/latent_cache.h"
 #include "train/distributed.h"
@@ -83,27 +84,8 @@ json unet_params_json(const LvdmUNetConfig& u, int64_t image_size) {
 }
 
 json ae_first_stage_json(const LvdmAe3dConfig& a) {
-  json enc{{"target", "lvdm.models.modules.aemodules3d.Encoder"},
-           {"params",
-            {{"n_hiddens", a.n_hiddens},
-             {"downsample", a.downsample},
-             {"image_channel", a.image_channel},
-             {"norm_type", "group"},
-             {"padding_type", a.padding_type},
-             {"double_z", true},
-             {"z_channels", a.z_channels}}}};
-  json dec{{"target", "lvdm.models.modules.aemodules3d.Decoder"},
-           {"params",
-            {{"n_hiddens", a.decoder_n_hiddens},
-             {"upsample", a.upsample},
-             {"z_channels", a.z_channels},
-             {"image_channel", a.image_channel},
-             {"norm_type", "group"}}}};
-  json params{{"monitor", "val/rec_loss"},
-              {"embed_dim", a.embed_dim},
-              {"lossconfig", "__is_first_stage__"},
-              {"ddconfig", {{"double_z", true}, {"z_channels", a.z_channels}, {"encoder", enc}, {"decoder", dec}}}};
-  if (a.stream_window > 0) params["longvid_stream_window"] = a.stream_window;
+  json params = lvdm_ae3d_params_json(a);
+  params["lossconfig"] = "__is_first_stage__";
   return json{{"target", "lvdm.models.autoencoder3d.AutoencoderKL"}, {"params", params}};
 }
 

@@ -9,6 +9,7 @@
 #include "core/checkpoint.h"
 #include "core/error.h"
 #include "core/rng.h"
+#include "train/ae_config_json.h"
 #include "train/clip_source.h"
 #include "train/distributed.h"
 #include "train/optim.h"
@@ -232,27 +233,16 @@ void LvdmVaeTrainer::save(const std::filesystem::path& model_file, const std::fi
     sd.set("loss.discriminator." + kv.key(), kv.value().detach().to(at::kCPU).contiguous());
   for (const auto& kv : disc_->named_buffers())
     sd.set("loss.discriminator." + kv.key(), kv.value().detach().to(at::kCPU).contiguous());
-  json enc{{"target", "lvdm.models.modules.aemodules3d.Encoder"},
-           {"params",
-            {{"n_hiddens", a.n_hiddens}, {"downsample", a.downsample}, {"image_channel", a.image_channel},
-             {"norm_type", "group"}, {"padding_type", a.padding_type}, {"double_z", true}, {"z_channels", a.z_channels}}}};
-  json dec{{"target", "lvdm.models.modules.aemodules3d.Decoder"},
-           {"params",
-            {{"n_hiddens", a.decoder_n_hiddens}, {"upsample", a.upsample}, {"z_channels", a.z_channels},
-             {"image_channel", a.image_channel}, {"norm_type", "group"}}}};
-  json params{{"monitor", "val/rec_loss"},
-              {"embed_dim", a.embed_dim},
-              {"lossconfig",
-               {{"target", "lvdm.models.losses.LPIPSWithDiscriminator"},
-                {"params",
-                 {{"disc_start", o_.disc_start},
-                  {"kl_weight", o_.kl_weight},
-                  {"disc_weight", o_.disc_weight},
-                  {"disc_factor", o_.disc_factor},
-                  {"disc_num_layers", o_.disc_layers},
-                  {"logvar_init", o_.logvar_init},
-                  {"perceptual_weight", o_.perceptual_weight}}}}},
-              {"ddconfig", {{"double_z", true}, {"z_channels", a.z_channels}, {"encoder", enc}, {"decoder", dec}}}};
+  json params = lvdm_ae3d_params_json(a);
+  params["lossconfig"] = {{"target", "lvdm.models.losses.LPIPSWithDiscriminator"},
+                          {"params",
+                           {{"disc_start", o_.disc_start},
+                            {"kl_weight", o_.kl_weight},
+                            {"disc_weight", o_.disc_weight},
+                            {"disc_factor", o_.disc_factor},
+                            {"disc_num_layers", o_.disc_layers},
+                            {"logvar_init", o_.logvar_init},
+                            {"perceptual_weight", o_.perceptual_weight}}}};
   // The AE saw clips of this many latent frames: GroupNorm statistics of longer windows differ.
   if (o_.clip_frames > 0)
     params["longvid_stream_window"] = std::max<int64_t>(1, o_.clip_frames / a.factors()[0]);
