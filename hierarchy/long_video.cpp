@@ -31,6 +31,36 @@ uint64_t clip_seed(uint64_t seed, ClipKind kind, int64_t index) {
   return h >> 1;  // at::Generator seeds are taken as uint64; keep them printable as int64 too
 }
 
+LongVideoOptions::Anchor parse_anchor(const std::string& s) {
+  if (s == "none") return LongVideoOptions::Anchor::None;
+  if (s == "mean") return LongVideoOptions::Anchor::Mean;
+  if (s == "meanstd") return LongVideoOptions::Anchor::MeanStd;
+  fail("--anchor {}: choose none, mean or meanstd", s);
+}
+
+std::string to_string(LongVideoOptions::Anchor a) {
+  switch (a) {
+    case LongVideoOptions::Anchor::Mean: return "mean";
+    case LongVideoOptions::Anchor::MeanStd: return "meanstd";
+    default: return "none";
+  }
+}
+
+at::Tensor anchor_latent_stats(const at::Tensor& z, const at::Tensor& ref_mean, const at::Tensor& ref_std,
+                               LongVideoOptions::Anchor mode) {
+  if (mode == LongVideoOptions::Anchor::None) return z;
+  auto m = z.mean({3, 4}, true);
+  if (mode == LongVideoOptions::Anchor::Mean) return z - m + ref_mean;
+  auto sd = z.std({3, 4}, /*unbiased=*/false, true).clamp_min(1e-6);
+  return (z - m) / sd * ref_std + ref_mean;
+}
+
+namespace {
+std::pair<at::Tensor, at::Tensor> latent_stats(const at::Tensor& z) {
+  return {z.mean({3, 4}, true), z.std({3, 4}, /*unbiased=*/false, true)};
+}
+}  // namespace
+
 at::Tensor sample_masked_clip(const MaskedClipModel& model, const LatentGeometry& geo, const at::Tensor& cond,
                               const std::vector<int64_t>& positions, const LongVideoOptions& opts, at::Generator& gen,
                               const ProgressFn& progress, bool full_mask) {
@@ -212,6 +242,7 @@ std::string long_video_fingerprint(const LongVideoPlan& plan, const LongVideoOpt
   j["w"] = o.uncond_guidance;
   j["cond_frames"] = o.cond_frames;
   j["full_pred_mask"] = o.lvdm_full_pred_mask;
+  if (o.anchor != LongVideoOptions::Anchor::None) j["anchor"] = to_string(o.anchor);
   j["seed"] = o.seed;
   j["models"] = models_id;
   return j.dump();
@@ -285,6 +316,12 @@ int64_t generate_long_video(const LongVideoPlan& plan, const LongVideoModels& mo
                                    opts.lvdm_full_pred_mask)
                     .cpu();
     const int64_t slot0 = conditioned ? plan.cond_frames : 0;
+    if (conditioned && opts.anchor != LongVideoOptions::Anchor::None) {
+      // New keyframes take the statistics of the keyframe they continue.
+      auto [m, sd] = latent_stats(kf.at(pc.first_new - 1));
+      clip = at::cat({clip.slice(2, 0, slot0),
+                      anchor_latent_stats(clip.slice(2, slot0), m, sd, opts.anchor)}, 2);
+    }
     for (int64_t i = 0; i < pc.num_new; ++i)
       kf[pc.first_new + i] = clip.slice(2, slot0 + i, slot0 + i + 1).clone();
     ++clips_done;
@@ -302,7 +339,16 @@ int64_t generate_long_video(const LongVideoPlan& plan, const LongVideoModels& mo
         auto mid = sample_masked_clip(models.interp, models.geometry, c2, {0, plan.interp_len - 1}, opts, g2,
                                       run.step_progress)
                        .cpu();
-        emit(mid.slice(2, 1, 1 + job.count));
+        at::Tensor between = mid.slice(2, 1, 1 + job.count);
+        if (opts.anchor != LongVideoOptions::Anchor::None) {
+          // In-between latents take the blend of their keyframes' statistics by position.
+          auto [m0, s0] = latent_stats(kf.at(k));
+          auto [m1, s1] = latent_stats(kf.at(k + 1));
+          auto a = at::arange(1, 1 + job.count, at::kFloat).div_(static_cast<double>(plan.interp_len - 1))
+                       .view({1, 1, job.count, 1, 1});
+          between = anchor_latent_stats(between, m0 * (1 - a) + m1 * a, s0 * (1 - a) + s1 * a, opts.anchor);
+        }
+        emit(between);
         emit(kf.at(k + 1));
         ++clips_done;
         report();

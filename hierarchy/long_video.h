@@ -65,9 +65,25 @@ struct LongVideoOptions {
   // the condition frames (random_temporal_masking), which is what longvid does by default; set
   // this to reproduce the released script's videos (the parity test does).
   bool lvdm_full_pred_mask = false;
+  // Latent statistics anchoring (a longvid remedy against drift; LVDM has none): the per-channel
+  // spatial statistics of every generated latent are set to those of its conditions: a new
+  // keyframe takes its condition keyframe's, an in-between latent the linear blend of its two
+  // keyframes' by position. Mean: the mean only (the default: it keeps the default model's
+  // 1,024-frame videos from collapsing, docs/hierarchy.md); MeanStd: mean and standard deviation
+  // (AdaIN-style); None: LVDM's sampling as released.
+  enum class Anchor { None, Mean, MeanStd };
+  Anchor anchor = Anchor::Mean;
   uint64_t seed = 0;
   c10::Device device = c10::Device(c10::kCPU);
 };
+
+LongVideoOptions::Anchor parse_anchor(const std::string& s);  // none | mean | meanstd
+std::string to_string(LongVideoOptions::Anchor a);
+
+// Sets the per-channel spatial mean (and std with MeanStd) of every frame of z [1, C, n, h, w] to
+// ref_mean / ref_std [1, C, n, 1, 1].
+at::Tensor anchor_latent_stats(const at::Tensor& z, const at::Tensor& ref_mean, const at::Tensor& ref_std,
+                               LongVideoOptions::Anchor mode);
 
 enum class ClipKind : uint64_t { Prediction = 1, Interpolation = 2 };
 uint64_t clip_seed(uint64_t seed, ClipKind kind, int64_t index);

@@ -20,6 +20,7 @@ void add_long_video_options(cxxopts::Options& o) {
     ("cond-noise-level", "noise level s of the condition latents (conditional latent perturbation; -1 = none)", cxxopts::value<int64_t>()->default_value("100"))
     ("uncond-guidance", "unconditional guidance weight w: e = e_c + w (e_c - e_u) (0 = off)", cxxopts::value<double>()->default_value("0.1"))
     ("cond-frames", "latent frames a prediction clip is conditioned on", cxxopts::value<int64_t>()->default_value("1"))
+    ("anchor", "latent statistics anchoring against drift: mean | meanstd | none (each new latent takes the per-channel mean [and std] of its conditions; none = LVDM's released sampling)", cxxopts::value<std::string>()->default_value("mean"))
     ("lvdm-pred-mask", "mark every frame of a prediction clip in the mask, as LVDM's released sampling script does (a quirk; training marks only the condition frames)", cxxopts::value<bool>()->default_value("false"))
     ("resume", "continue an interrupted run of the same command (see --state)", cxxopts::value<bool>()->default_value("false"))
     ("state", "directory of the run's checkpoint (default: <output>.longvid-run; removed when the run ends)", cxxopts::value<std::string>()->default_value(""))
@@ -38,6 +39,7 @@ void read_long_video_options(const cxxopts::ParseResult& a, LongRun& run) {
   run.opts.cond_frames = a["cond-frames"].as<int64_t>();
   run.resume = a["resume"].as<bool>();
   run.opts.lvdm_full_pred_mask = a["lvdm-pred-mask"].as<bool>();
+  run.opts.anchor = parse_anchor(a["anchor"].as<std::string>());
   run.state_dir = a["state"].as<std::string>();
   run.checkpoint_every = a["checkpoint-every"].as<int64_t>();
   if (run.checkpoint_every < 1) fail("--checkpoint-every {}: must be at least 1", run.checkpoint_every);
@@ -95,9 +97,9 @@ class Tee : public LatentSink {
 int64_t run_long_video(LvdmPipeline& pipe, const LongVideoPlan& plan, LongRun& run) {
   auto models = pipe.long_video_models(plan.mode);
   spdlog::info("{}", plan.describe());
-  spdlog::info("conditional latent perturbation s = {}, unconditional guidance w = {}, {} {} steps, seed {}",
-               run.opts.cond_noise_level, run.opts.uncond_guidance, run.opts.sampler.method, run.opts.sampler.steps,
-               run.opts.seed);
+  spdlog::info("conditional latent perturbation s = {}, unconditional guidance w = {}, anchor {}, {} {} steps, seed {}",
+               run.opts.cond_noise_level, run.opts.uncond_guidance, to_string(run.opts.anchor), run.opts.sampler.method,
+               run.opts.sampler.steps, run.opts.seed);
   if (int64_t ks = pipe.mask_info().keyframe_stride; ks > 1 && !pipe.has_interpolation_model()) {
     if (plan.mode != LongVideoMode::Hierarchical)
       spdlog::warn("this model makes keyframes {} latents apart (trained with --interp-consecutive): "

@@ -166,6 +166,7 @@ TEST_CASE("long_video: keyframes and infill land where the plan says") {
   LongVideoOptions o;
   o.sampler.steps = 2;
   o.seed = 5;
+  o.anchor = LongVideoOptions::Anchor::None;  // the clips as sampled (anchoring: test_anchor.cpp)
   auto plan = LongVideoPlan::make(100, 4, 4, 1, 5, LongVideoMode::Hierarchical);
   auto models = toy_models(den, sched, 4, 5);
   CollectSink hier;
