@@ -31,6 +31,17 @@ struct CliResult {
 
 // Runs the built `longvid` binary with the given arguments (each shell-quoted).
 CliResult run_cli(const std::vector<std::string>& args);
+// Runs any program the same way.
+CliResult run_program(const std::string& program, const std::vector<std::string>& args);
+
+// Starts the longvid CLI in the background (stdin /dev/null, stdout and stderr to `log`); returns
+// its process id (reap it with waitpid).
+int spawn_cli(const std::vector<std::string>& args, const std::filesystem::path& log);
+
+// Marks an opt-in test whose precondition is absent: prints "LONGVID_SKIPPED: <reason>" on stdout,
+// which ctest's SKIP_REGULAR_EXPRESSION (tests/CMakeLists.txt) reports as "Skipped". The caller
+// returns right after, before any check.
+void report_skipped(const std::string& reason);
 
 // Number of non-empty lines in s.
 int count_lines(const std::string& s);
