@@ -111,8 +111,17 @@ int64_t run_long_video(LvdmPipeline& pipe, const LongVideoPlan& plan, LongRun& r
   fs::path state_dir = run.state_dir.empty() ? fs::path(run.output.string() + ".longvid-run") : run.state_dir;
   LongVideoState state(state_dir, long_video_fingerprint(plan, run.opts, pipe.weights_id()));
   if (run.resume) {
-    if (!state.exists())
-      fail("--resume: no interrupted run at {} (nothing to resume; run without --resume)", state_dir.string());
+    // Adding --resume to the command always gives the video: it continues what was checkpointed,
+    // or starts afresh when nothing was (killed before the first checkpoint, or never started).
+    std::error_code ec;
+    if (!state.exists()) {
+      if (fs::exists(state_dir, ec))
+        spdlog::info("--resume: {} holds no checkpoint yet (the run stopped before its first one): starting afresh",
+                     state_dir.string());
+      else
+        spdlog::info("--resume: nothing to resume at {}: starting the run", state_dir.string());
+      run.resume = false;
+    }
     remove_stale_temps(run.output);
   } else if (state.exists()) {
     fail_hint("add --resume to continue it, or delete that directory to start again",
