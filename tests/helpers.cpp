@@ -83,6 +83,16 @@ int spawn_cli(const std::vector<std::string>& args, const fs::path& log) {
   return pid;
 }
 
+ScopedEnv::ScopedEnv(const char* name, const char* value) : name_(name) {
+  if (const char* v = std::getenv(name)) had_ = true, old_ = v;
+  setenv(name, value, 1);
+}
+
+ScopedEnv::~ScopedEnv() {
+  if (had_) setenv(name_.c_str(), old_.c_str(), 1);
+  else unsetenv(name_.c_str());
+}
+
 void report_skipped(const std::string& reason) {
   std::cout << "LONGVID_SKIPPED: " << reason << std::endl;
 }

@@ -30,6 +30,22 @@ void add_long_video_options(cxxopts::Options& o) {
     ("stop-after", "testing: stop after N prediction clips as if killed (the checkpoint stays)", cxxopts::value<int64_t>()->default_value("-1"));
 }
 
+void add_weights_options(cxxopts::Options& o, const std::string& group) {
+  o.add_options(group)
+    ("weights", "U-Net weights of an LVDM checkpoint: raw | ema | auto (EMA for long-video models, as LVDM's long-video script samples; raw for short-clip models, as its short-clip scripts)", cxxopts::value<std::string>()->default_value("auto"))
+    ("ema", "alias of --weights ema", cxxopts::value<bool>()->default_value("false"));
+}
+
+LvdmWeights read_weights_option(const cxxopts::ParseResult& a) {
+  LvdmWeights w = parse_lvdm_weights(a["weights"].as<std::string>());
+  if (a["ema"].as<bool>()) {
+    if (a.count("weights") && w != LvdmWeights::Ema)
+      fail("--ema and --weights {}: contradict each other (--ema means --weights ema)", a["weights"].as<std::string>());
+    w = LvdmWeights::Ema;
+  }
+  return w;
+}
+
 void read_long_video_options(const cxxopts::ParseResult& a, LongRun& run) {
   run.mode_arg = a["mode"].as<std::string>();
   if (!run.mode_arg.empty()) run.opts.mode = parse_long_video_mode(run.mode_arg);

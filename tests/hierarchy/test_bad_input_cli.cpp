@@ -78,7 +78,7 @@ TEST_CASE("bad input: a disk that fills up stops generate at the first failed wr
   // A file-size limit (ulimit -f, SIGXFSZ ignored) makes every write past it fail with EFBIG, as a
   // full disk does with ENOSPC; the limit is above the run's state files and far below the video.
   test::ScratchDir dir("diskfull");
-  setenv("OMP_NUM_THREADS", "1", 1);  // fast on a loaded machine; all three runs alike
+  test::ScopedEnv one_thread("OMP_NUM_THREADS", "1");  // fast on a loaded machine; all runs alike
   const auto out = dir / "v.y4m", ref = dir / "ref.y4m";
   const std::vector<std::string> args = {"generate", "--model", "random", "--frames", "512", "--steps", "2",
                                          "--random-latent-size", "4", "--uncond-guidance", "0", "--seed", "6",

@@ -86,9 +86,8 @@ bool run_and_kill(const std::vector<std::string>& args, const fs::path& log, con
 
 TEST_CASE("long_video: kill -9 at three points of generate, then --resume, gives the uninterrupted video") {
   test::ScratchDir dir("lvkill");
-  // One thread per run: on a loaded machine torch's thread pool oversubscribes the cores (a run takes
-  // 5x longer); every run here uses the same count, so the byte comparison is unaffected.
-  setenv("OMP_NUM_THREADS", "1", 1);
+  // One thread per run (test::ScopedEnv): every run here uses the same count.
+  test::ScopedEnv one_thread("OMP_NUM_THREADS", "1");
   auto ref = dir / "ref.y4m", out = dir / "out.y4m";
   const fs::path state = dir / "out.y4m.longvid-run";
   auto r0 = test::run_cli(with({"-o", ref.string()}));
