@@ -17,7 +17,7 @@ writes safetensors files:
                               clamped), decoded = decode(mean) (post_quant_conv + decoder).
 
 Usage (LVDM @ d251dcc, e.g. from `git archive` into /tmp/lvdm-src):
-  LVDM_SRC=/tmp/lvdm-src python tests/data/gen/gen_lvdm_ae3d.py \
+  python tests/data/gen/gen_lvdm_ae3d.py --lvdm-src /tmp/lvdm-src \
       --config tests/data/vae3d/lvdm_ae3d_tiny_t2.yaml --shape 2,3,4,16,16 --alias weight \
       --out tests/data/vae3d/lvdm_ae3d_tiny_t2
   ... --config tests/data/vae3d/lvdm_ae3d_tiny_s2.yaml --shape 1,3,3,16,16 --alias conv ...
@@ -35,11 +35,11 @@ import torch
 import yaml
 from safetensors.torch import save_file
 
+import lvdm_src
+
 
 def import_lvdm(path):
-    if not path or not os.path.isdir(os.path.join(path, "lvdm")):
-        sys.exit("set LVDM_SRC (or --lvdm) to an LVDM checkout (the directory holding lvdm/)")
-    sys.path.insert(0, path)
+    lvdm_src.use(path)
     try:
         import pytorch_lightning  # noqa: F401
     except ImportError:
@@ -102,7 +102,7 @@ def state_dict_for_file(model, alias, half):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--lvdm", default=os.environ.get("LVDM_SRC"))
+    lvdm_src.add_argument(ap)
     ap.add_argument("--config", required=True)
     ap.add_argument("--shape", default="1,3,4,16,16", help="input B,C,T,H,W")
     ap.add_argument("--seed", type=int, default=1234)
@@ -115,7 +115,7 @@ def main():
     ap.add_argument("--keys-json", help="write {key: shape} of the official state dict and the parameter count")
     a = ap.parse_args()
 
-    AutoencoderKL, DiagonalGaussianDistribution = import_lvdm(a.lvdm)
+    AutoencoderKL, DiagonalGaussianDistribution = import_lvdm(a.lvdm_src)
     with open(a.config) as f:
         cfg = yaml.safe_load(f)
     torch.manual_seed(a.seed)
