@@ -77,7 +77,7 @@ Err compare(const at::Tensor& got, const at::Tensor& want) {
 }
 void check_parity(const char* what, const at::Tensor& got, const at::Tensor& want) {
   Err e = compare(got, want);
-  MESSAGE(what << ": rel_fro " << e.rel_fro << ", max_abs " << e.max_abs << ", max_abs/max|ref| " << e.rel_max);
+  MESSAGE(std::string(what) << ": rel_fro " << e.rel_fro << ", max_abs " << e.max_abs << ", max_abs/max|ref| " << e.rel_max);
   CHECK(e.rel_fro <= 1e-5);
   CHECK(e.rel_max <= 1e-5);
 }
