@@ -84,6 +84,41 @@ def randomise(model, seed, half):
             p.copy_(p.half().float())
 
 
+@torch.no_grad()
+def recipe_fill(model, seed):
+    """Weights from a recipe instead of a weights file (--weights-recipe): for each parameter in
+    sorted key order (SamePadConv3d weights under their `X.conv.weight` name), one draw
+    r = torch.randn(shape, generator=g) from a generator seeded `seed`, value = (r * scale + offset)
+    rounded to fp16: GroupNorm weight scale 0.3 offset 1, GroupNorm bias 0.3, conv bias 0.1, conv
+    weight sqrt(1.5 / fan_in) as randomise(). Returns [[key, scale, offset, shape], ...] in draw
+    order; the C++ test replays it (LibTorch's CPU generator draws the same numbers)."""
+    sdv = model.state_dict(keep_vars=True)
+    modules = dict(model.named_modules())
+    keys = sorted(k for k in sdv if not (k.endswith(".weight") and not k.endswith(".conv.weight")
+                                         and k[: -len(".weight")] + ".conv.weight" in sdv))
+    g = torch.Generator().manual_seed(seed)
+    recipe = []
+    for k in keys:
+        mod_name, leaf = k.rsplit(".", 1)
+        m, p = modules[mod_name], sdv[k]
+        if isinstance(m, torch.nn.GroupNorm):
+            scale, offset = 0.3, (1.0 if leaf == "weight" else 0.0)
+        elif isinstance(m, (torch.nn.Conv3d, torch.nn.ConvTranspose3d)) and leaf == "bias":
+            scale, offset = 0.1, 0.0
+        elif isinstance(m, (torch.nn.Conv3d, torch.nn.ConvTranspose3d)) and leaf == "weight":
+            if isinstance(m, torch.nn.ConvTranspose3d):
+                fan_in = p.shape[0] * p[0, 0].numel() / max(1, torch.tensor(m.stride).prod().item())
+            else:
+                fan_in = p[0].numel()
+            scale, offset = (1.5 / fan_in) ** 0.5, 0.0
+        else:
+            raise SystemExit(f"recipe: unexpected parameter {k} ({type(m).__name__})")
+        r = torch.randn(p.shape, generator=g)
+        p.copy_((r * scale + offset).half().float())
+        recipe.append([k, scale, offset, list(p.shape)])
+    return recipe
+
+
 def state_dict_for_file(model, alias, half):
     sd = model.state_dict()
     out = {}
@@ -113,6 +148,9 @@ def main():
                     "torch.save({'state_dict': {'first_stage_model.' + key: ...}}) with the aliased weights sharing "
                     "storage, as torch.save of the official model does (large: not for committing)")
     ap.add_argument("--keys-json", help="write {key: shape} of the official state dict and the parameter count")
+    ap.add_argument("--weights-recipe", action="store_true",
+                    help="fill the weights by recipe_fill() and store the recipe in the io file's metadata instead "
+                         "of writing a weights file (keeps multi-level fixtures small)")
     a = ap.parse_args()
 
     AutoencoderKL, DiagonalGaussianDistribution = import_lvdm(a.lvdm_src)
@@ -134,7 +172,9 @@ def main():
 
     if a.out:
         half = not a.fp32_weights
-        randomise(model, a.seed, half)
+        recipe = recipe_fill(model, a.seed) if a.weights_recipe else None
+        if recipe is None:
+            randomise(model, a.seed, half)
         shape = [int(s) for s in a.shape.split(",")]
         g = torch.Generator().manual_seed(a.seed + 1)
         # Smooth ramps plus noise, in [-1, 1] like normalised video; borders differ from the inside
@@ -150,7 +190,11 @@ def main():
         meta = {"generator": "tests/data/gen/gen_lvdm_ae3d.py", "reference": "YingqingHe/LVDM@d251dcc",
                 "config": os.path.basename(a.config), "seed": str(a.seed), "parameters": str(nparams),
                 "weights": "fp16-rounded" if half else "fp32", "alias": a.alias}
-        save_file(state_dict_for_file(model, a.alias, half), a.out + ".weights.safetensors", metadata=meta)
+        if recipe is None:
+            save_file(state_dict_for_file(model, a.alias, half), a.out + ".weights.safetensors", metadata=meta)
+        else:
+            meta["weights"] = "recipe (fp16-rounded)"
+            meta["recipe"] = json.dumps(recipe)
         io = {"input": x.contiguous(), "mean": post.mean.contiguous(), "logvar": post.logvar.contiguous(),
               "decoded": dec.contiguous()}
         save_file(io, a.out + ".io.safetensors", metadata=meta)
@@ -160,7 +204,7 @@ def main():
             print(f"wrote {a.ckpt}")
         for k, v in io.items():
             print(f"  {k}: {tuple(v.shape)} mean|x| {v.abs().mean().item():.4g} max|x| {v.abs().max().item():.4g}")
-        print(f"wrote {a.out}.weights.safetensors, {a.out}.io.safetensors")
+        print(f"wrote {a.out}.io.safetensors" + ("" if recipe else f", {a.out}.weights.safetensors"))
 
 
 if __name__ == "__main__":
