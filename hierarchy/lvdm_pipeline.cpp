@@ -194,7 +194,8 @@ LongVideoModels LvdmPipeline::long_video_models(LongVideoMode mode) {
 
 LvdmPipeline LvdmPipeline::random_tiny_masked(uint64_t weight_seed, int64_t latent_size,
                                               const LvdmPipelineOptions& opts) {
-  if (latent_size < 2 || latent_size % 2) fail("random tiny model: latent size {} must be even", latent_size);
+  if (latent_size < 2 || latent_size % 2 || latent_size > 128)
+    fail("random tiny model: latent size {} must be even, from 2 to 128", latent_size);
   LvdmUNetConfig u;
   u.in_channels = 5;  // 4 latent channels + the frame mask
   u.out_channels = 4;

@@ -80,7 +80,7 @@ int run_generate(int argc, char** argv) {
   uint64_t seed = resolve_seed(a["seed"].as<int64_t>());
   run.opts.device = policy.device;
   writer_opt.reset();  // (it only checked the path) generate_video writes atomically
-  cli::generate_video(*pipe, frames, sopts, seed, out, wopts, a["decode-window"].as<int64_t>(), run);
+  cli::generate_video(*pipe, frames, sopts, seed, out, wopts, run.decode_window, run);
   return cli::kExitOk;
 }
 

@@ -61,6 +61,11 @@ void read_long_video_options(const cxxopts::ParseResult& a, LongRun& run) {
   run.stats_window = a["stats-window"].as<int64_t>();
   if (run.stats_window < 1) fail("--stats-window {}: must be at least 1", run.stats_window);
   run.decode_overlap = a["decode-overlap"].as<int64_t>();
+  if (run.decode_overlap < -1)
+    fail("--decode-overlap {}: must be >= 0, or -1 for the autoencoder's default", run.decode_overlap);
+  run.decode_window = a["decode-window"].as<int64_t>();
+  if (run.decode_window < -1)
+    fail("--decode-window {}: must be >= 0 (0 = all at once), or -1 for the autoencoder's default", run.decode_window);
   run.stop_after_rounds = a["stop-after"].as<int64_t>();
   if (run.opts.cond_noise_level < -1) fail("--cond-noise-level {}: must be >= 0, or -1 for none", run.opts.cond_noise_level);
 }

@@ -110,3 +110,29 @@ TEST_CASE("bad input: a disk that fills up stops generate at the first failed wr
   CHECK(slurp(out) == slurp(ref));
   CHECK(dir.entries() == std::vector<std::string>{"ref.y4m", "v.y4m"});
 }
+
+TEST_CASE("bad input: nonsense option values and a convert onto its input give one error line, no output") {
+  test::ScratchDir dir("nonsense");
+  write_video(dir / "in.y4m", torch::zeros({4, 16, 16, 3}, torch::kUInt8));
+  const std::string in = (dir / "in.y4m").string(), out = (dir / "o.y4m").string();
+  const std::string before = slurp(dir / "in.y4m");
+  struct Case {
+    std::vector<std::string> args;
+    std::string want;
+  };
+  const std::vector<Case> cases = {
+      {{"generate", "--model", "random", "--decode-window", "-9", "-o", out}, "--decode-window -9"},
+      {{"generate", "--model", "random", "--decode-overlap", "-5", "-o", out}, "--decode-overlap -5"},
+      {{"extend", in, "--model", "random", "--frames", "8", "--decode-window", "-9", "-o", out}, "--decode-window -9"},
+      {{"generate", "--model", "random", "--random-latent-size", "100000", "-o", out}, "from 2 to 128"},
+      {{"video", "convert", in, in}, "the output would replace the input"},
+      {{"video", "convert", in, (dir / "." / "in.y4m").string()}, "the output would replace the input"},
+  };
+  for (const auto& c : cases) {
+    auto r = test::run_cli(c.args);
+    INFO(fmt::format("{}", fmt::join(c.args, " ")), " -> ", r.err);
+    check_one_error(r, c.want);
+  }
+  CHECK(dir.entries() == std::vector<std::string>{"in.y4m"});
+  CHECK(slurp(dir / "in.y4m") == before);
+}
