@@ -103,6 +103,21 @@ enum class LvdmWeights { Auto, Raw, Ema };
 std::map<std::string, std::string> lvdm_unet_name_map(const torch::nn::Module& module, LvdmWeights which,
                                                       const std::string& raw_prefix = "model.diffusion_model.");
 
+// "raw" | "ema" | "auto" (the --weights option); throws longvid::Error naming the choices.
+LvdmWeights parse_lvdm_weights(const std::string& s);
+const char* to_string(LvdmWeights w);
+
+// The weights to sample with, following LVDM's own scripts: the long-video script
+// (scripts/sample_long_videos_utils.py: sample_clip runs inside model.ema_scope) samples its
+// prediction and interpolation models with the EMA weights; the short-clip scripts
+// (sample_uncond.py, sample_text2video.py) with the raw weights. `requested` Raw/Ema is returned
+// as is; Auto gives Ema for a long-video model (`long_video_model`: frame-mask conditioning) whose
+// checkpoint has EMA weights (model_ema.diffusion_model*), else Raw when it has
+// model.diffusion_model.*, else Ema when it has only EMA weights, else Auto (a bare U-Net state
+// dict). `why` (optional) gets the reason, for the log.
+LvdmWeights choose_lvdm_weights(const StateDict& sd, LvdmWeights requested, bool long_video_model,
+                                std::string* why = nullptr);
+
 // Loads the U-Net of an official LVDM checkpoint (strict: every missing, unexpected or mis-shaped key
 // is reported in one longvid::Error). Auto: the raw weights `model.diffusion_model.*` if present, else
 // the EMA weights `model_ema.diffusion_model*`, else a bare U-Net state dict (no prefix).

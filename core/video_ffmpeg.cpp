@@ -374,6 +374,8 @@ class FfmpegWriter : public VideoWriter::Backend {
       av_packet_rescale_ts(pkt_.get(), enc_->time_base, st_->time_base);
       pkt_->stream_index = st_->index;
       r = av_interleaved_write_frame(oc_.get(), pkt_.get());  // takes the packet's reference
+      // A failed write (disk full) is sticky in the I/O context: stop at the first one.
+      if (r >= 0 && oc_->pb && oc_->pb->error < 0) r = oc_->pb->error;
       if (r < 0) fail("{}: write error: {}", path_.string(), av_error(r));
     }
   }
@@ -409,7 +411,8 @@ class FfmpegWriter : public VideoWriter::Backend {
     {
       std::ofstream os(file, std::ios::binary);
       os.write(reinterpret_cast<const char*>(pkt_->data), pkt_->size);
-      if (!os) fail("{}: write error", file.string());
+      os.close();  // a full disk shows at the flush: check after it, not only after write()
+      if (!os) fail("{}: write error: {}", file.string(), std::strerror(errno));
     }
     av_packet_unref(pkt_.get());
   }

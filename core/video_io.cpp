@@ -175,12 +175,33 @@ const char* video_format_name(VideoFormat f) {
 }
 
 // ---- VideoWriter --------------------------------------------------------------------------------
+void check_write_options(const fs::path& path, const WriteOptions& o) {
+  const std::string p = path.string();
+  if (o.fps.num <= 0 || o.fps.den <= 0) fail("{}: invalid frame rate {}/{}", p, o.fps.num, o.fps.den);
+  if (o.threads < 0) fail("{}: encoder threads must be >= 0 (0 = FFmpeg's choice), got {}", p, o.threads);
+  if (o.crf == -1) return;
+  // The encoder that codes this output and its crf range (the FFmpeg wrappers clamp silently).
+  const VideoFormat f = video_format_for(path);
+  std::string codec = o.codec;
+  if (codec.empty()) codec = f == VideoFormat::MP4 ? "libx264" : f == VideoFormat::WebM ? "libvpx-vp9" : "";
+  int max = -1;
+  if (codec == "libx264" || codec == "libx264rgb" || codec == "libx265" || codec == "h264" || codec == "hevc") max = 51;
+  else if (codec == "libvpx-vp9" || codec == "libvpx" || codec == "libaom-av1" || codec == "libsvtav1" ||
+           codec == "vp9" || codec == "av1")
+    max = 63;
+  const char* ranges = "H.264/H.265 (mp4): 0-51, VP9/AV1 (webm): 0-63, -1 = the codec default (18 / 24)";
+  if (o.crf < 0 || o.crf > (max < 0 ? 63 : max))
+    fail("--crf {}: out of range for {} ({}{}; {})", o.crf, p, codec.empty() ? video_format_name(f) : codec,
+         max < 0 ? " has no crf" : max == 51 ? " takes 0-51" : " takes 0-63", ranges);
+  if (max < 0 && o.codec.empty())
+    spdlog::warn("--crf {}: ignored for {} output ({} has no quality setting)", o.crf, p, video_format_name(f));
+}
+
 VideoWriter::VideoWriter(const fs::path& path, const WriteOptions& options)
     : path_(path), format_(video_format_for(path)) {
   if (path.empty()) fail("empty output path");
   if (path.string() == "-") fail("-: writing to stdout is not supported; give a file name");
-  if (options.fps.num <= 0 || options.fps.den <= 0)
-    fail("{}: invalid frame rate {}/{}", path.string(), options.fps.num, options.fps.den);
+  check_write_options(path, options);
   if (format_ != VideoFormat::Y4M) {
 #ifdef LONGVID_WITH_FFMPEG
     detail::check_ffmpeg_writer(path, format_, options);
@@ -306,6 +327,8 @@ bool VideoReader::next(uint8_t* rgb) {
 }
 
 VideoInfo probe_video(const fs::path& path) { return VideoReader(path).info(); }
+
+void require_readable_video(const fs::path& path) { VideoReader probe(path); }
 
 // ---- tensors ------------------------------------------------------------------------------------
 static void check_frames_tensor(const at::Tensor& t, const fs::path& path) {

@@ -102,6 +102,16 @@ struct WriteOptions {
   int threads = 0;             // encoder threads, 0 = FFmpeg's choice
 };
 
+// Throws longvid::Error (one line) for options the output cannot take: a crf outside the range of
+// the output's encoder (x264/x265 0-51, VP9/AV1 0-63; -1 = the codec default), a bad frame rate,
+// negative threads. VideoWriter's constructor calls it.
+void check_write_options(const std::filesystem::path& path, const WriteOptions& options);
+
+// Throws longvid::Error (one line) unless `path` is a video VideoReader opens: a file, or a PNG
+// sequence ("dir/", a directory, "dir/%05d.png"). Every command that reads a video checks its
+// input with this (or opens it with VideoReader), so all accept the same inputs.
+void require_readable_video(const std::filesystem::path& path);
+
 class VideoWriter : public FrameSink {
  public:
   VideoWriter(const std::filesystem::path& path, const WriteOptions& options = {});

@@ -104,12 +104,13 @@ LvdmPipeline LvdmPipeline::load(const std::filesystem::path& checkpoint, const s
                                       cfg.get_or<std::string>("model.params.beta_schedule", "linear"),
                                       cfg.get_or<int64_t>("model.params.timesteps", 1000));
   LvdmUNet3D unet(unet_cfg);
-  auto which = load_lvdm_unet(*unet, sd, opts.weights);
+  auto mask = mask_info_from(cfg, unet_cfg);
+  std::string why;
+  auto which = load_lvdm_unet(*unet, sd, choose_lvdm_weights(sd, opts.weights, mask.masked, &why));
   LvdmAutoencoder3D ae(ae_cfg);
   load_lvdm_ae3d(*ae, sd);
-  auto mask = mask_info_from(cfg, unet_cfg);
-  spdlog::info("loaded {} ({} U-Net weights, {:.1f}M U-Net parameters)", checkpoint.string(),
-               which == LvdmWeights::Ema ? "EMA" : "raw", unet->num_parameters() / 1e6);
+  spdlog::info("loaded {} ({} U-Net weights: {}; {:.1f}M U-Net parameters)", checkpoint.string(), to_string(which),
+               why, unet->num_parameters() / 1e6);
   int64_t latent = cfg.get_or<int64_t>("model.params.image_size", 32);
   int64_t levels = static_cast<int64_t>(unet_cfg.channel_mult.size());
   if (latent < 1 || latent % (int64_t{1} << (levels - 1)) != 0)
@@ -141,10 +142,12 @@ void LvdmPipeline::attach_interpolation(const std::filesystem::path& checkpoint,
     fail("{}: the interpolation model works on {}x{} latents, the prediction model on {}x{}", config_name,
          latent, latent, latent_size_, latent_size_);
   LvdmUNet3D unet(unet_cfg);
-  auto which = load_lvdm_unet(*unet, sd, opts_.weights);
+  std::string why;
+  auto which = load_lvdm_unet(*unet, sd, choose_lvdm_weights(sd, opts_.weights, /*long_video_model=*/true, &why));
   unet->eval();
   unet->to(opts_.device);
-  spdlog::info("loaded interpolation model {} ({:.1f}M parameters)", checkpoint.string(), unet->num_parameters() / 1e6);
+  spdlog::info("loaded interpolation model {} ({} weights: {}; {:.1f}M parameters)", checkpoint.string(),
+               to_string(which), why, unet->num_parameters() / 1e6);
   interp_unet_ = std::move(unet);
   interp_mask_ = mask;
   interp_den_.reset();
@@ -191,7 +194,8 @@ LongVideoModels LvdmPipeline::long_video_models(LongVideoMode mode) {
 
 LvdmPipeline LvdmPipeline::random_tiny_masked(uint64_t weight_seed, int64_t latent_size,
                                               const LvdmPipelineOptions& opts) {
-  if (latent_size < 2 || latent_size % 2) fail("random tiny model: latent size {} must be even", latent_size);
+  if (latent_size < 2 || latent_size % 2 || latent_size > 128)
+    fail("random tiny model: latent size {} must be even, from 2 to 128", latent_size);
   LvdmUNetConfig u;
   u.in_channels = 5;  // 4 latent channels + the frame mask
   u.out_channels = 4;

@@ -18,7 +18,9 @@ namespace longvid {
 class FrameSink;
 
 struct LvdmPipelineOptions {
-  LvdmWeights weights = LvdmWeights::Auto;  // --ema picks Ema
+  // --weights: Auto follows LVDM's scripts (choose_lvdm_weights: EMA for long-video models that
+  // have EMA weights, raw for short-clip models).
+  LvdmWeights weights = LvdmWeights::Auto;
   c10::Device device = c10::Device(c10::kCPU);
   c10::ScalarType dtype = c10::kFloat;
 };

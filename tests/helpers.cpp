@@ -1,9 +1,11 @@
 #include "tests/helpers.h"
 
+#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <fstream>
+#include <iostream>
 #include <random>
 #include <sstream>
 
@@ -45,9 +47,11 @@ static std::string slurp(const fs::path& p) {
   return ss.str();
 }
 
-CliResult run_cli(const std::vector<std::string>& args) {
+CliResult run_cli(const std::vector<std::string>& args) { return run_program(LONGVID_CLI, args); }
+
+CliResult run_program(const std::string& program, const std::vector<std::string>& args) {
   ScratchDir tmp("cli");
-  std::string cmd = shell_quote(LONGVID_CLI);
+  std::string cmd = shell_quote(program);
   for (const auto& a : args) cmd += " " + shell_quote(a);
   cmd += " >" + shell_quote((tmp / "out").string()) + " 2>" + shell_quote((tmp / "err").string()) + " </dev/null";
   int status = std::system(cmd.c_str());
@@ -56,6 +60,41 @@ CliResult run_cli(const std::vector<std::string>& args) {
   r.out = slurp(tmp / "out");
   r.err = slurp(tmp / "err");
   return r;
+}
+
+int spawn_cli(const std::vector<std::string>& args, const fs::path& log) {
+  std::vector<std::string> argv_s = {LONGVID_CLI};
+  argv_s.insert(argv_s.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : argv_s) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = fork();
+  if (pid == 0) {
+    int in = open("/dev/null", O_RDONLY);
+    int out = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (in >= 0) dup2(in, 0);
+    if (out >= 0) {
+      dup2(out, 1);
+      dup2(out, 2);
+    }
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+ScopedEnv::ScopedEnv(const char* name, const char* value) : name_(name) {
+  if (const char* v = std::getenv(name)) had_ = true, old_ = v;
+  setenv(name, value, 1);
+}
+
+ScopedEnv::~ScopedEnv() {
+  if (had_) setenv(name_.c_str(), old_.c_str(), 1);
+  else unsetenv(name_.c_str());
+}
+
+void report_skipped(const std::string& reason) {
+  std::cout << "LONGVID_SKIPPED: " << reason << std::endl;
 }
 
 int count_lines(const std::string& s) {

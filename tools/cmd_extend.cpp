@@ -33,7 +33,6 @@ int run_extend(int argc, char** argv) {
     ("sampler", "ddim | ddpm | dpmpp-2m", cxxopts::value<std::string>()->default_value("ddim"))
     ("eta", "DDIM eta (LVDM scripts: 1.0)", cxxopts::value<double>()->default_value("1.0"))
     ("seed", "random seed (-1 = random, printed)", cxxopts::value<int64_t>()->default_value("-1"))
-    ("ema", "use the EMA weights of the checkpoint", cxxopts::value<bool>()->default_value("false"))
     ("o,output", "output video", cxxopts::value<std::string>()->default_value("extended.mp4"))
     ("fps", "output frame rate (default: the input's)", cxxopts::value<std::string>()->default_value(""))
     ("crf", "encoder quality for mp4/webm (-1 = codec default)", cxxopts::value<int>()->default_value("-1"))
@@ -41,6 +40,7 @@ int run_extend(int argc, char** argv) {
     ("device", "cpu | cuda | cuda:N", cxxopts::value<std::string>()->default_value("cpu"))
     ("dtype", "fp32 | bf16 | fp16", cxxopts::value<std::string>()->default_value("fp32"))
     ("h,help", "show this help");
+  cli::add_weights_options(o);
   cli::add_long_video_options(o);
   o.parse_positional({"input"});
   o.positional_help("INPUT");
@@ -72,11 +72,12 @@ int run_extend(int argc, char** argv) {
   VideoInfo info = probe_video(input);
   run.wopts.fps = a["fps"].as<std::string>().empty() ? info.fps : Fps::parse(a["fps"].as<std::string>());
   run.wopts.crf = a["crf"].as<int>();
+  check_write_options(run.output, run.wopts);  // before the model is loaded
 
   LvdmPipelineOptions popts;
   popts.device = policy.device;
   popts.dtype = policy.dtype;
-  if (a["ema"].as<bool>()) popts.weights = LvdmWeights::Ema;
+  popts.weights = cli::read_weights_option(a);
   std::string model = a["model"].as<std::string>(), config = a["config"].as<std::string>();
   std::string imodel = a["interp-model"].as<std::string>(), iconfig = a["interp-config"].as<std::string>();
   std::optional<LvdmPipeline> pipe;

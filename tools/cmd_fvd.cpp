@@ -90,6 +90,7 @@ void add_generation_options(cxxopts::Options& o) {
       "eta", "DDIM eta", cxxopts::value<double>()->default_value("1.0"))(
       "dtype", "fp32 | bf16 | fp16", cxxopts::value<std::string>()->default_value("fp32"))(
       "keep-videos", "also keep the generated videos in this folder (y4m)", cxxopts::value<std::string>());
+  add_weights_options(o, "generated fake set");
 }
 
 ClipOptions clip_options(const cxxopts::ParseResult& a) {
@@ -198,6 +199,7 @@ FeatureStats generated_stats(const cxxopts::ParseResult& a, const ClipOptions& c
   LvdmPipelineOptions popts;
   popts.device = policy.device;
   popts.dtype = policy.dtype;
+  popts.weights = read_weights_option(a);
   std::string model = a["model"].as<std::string>();
   if (model == "default") model.clear();
   auto pipe = load_generation_model(model, a["config"].as<std::string>(), a["interp-model"].as<std::string>(),

@@ -29,7 +29,6 @@ int run_generate(int argc, char** argv) {
     ("sampler", "ddim | ddpm | dpmpp-2m", cxxopts::value<std::string>()->default_value("ddim"))
     ("eta", "DDIM eta (LVDM scripts: 1.0)", cxxopts::value<double>()->default_value("1.0"))
     ("seed", "random seed (-1 = random, printed)", cxxopts::value<int64_t>()->default_value("-1"))
-    ("ema", "use the EMA weights of the checkpoint", cxxopts::value<bool>()->default_value("false"))
     ("o,output", "output video (.mp4 .webm .gif .y4m, or a PNG pattern/dir)", cxxopts::value<std::string>()->default_value("out.mp4"))
     ("fps", "frames per second of the output", cxxopts::value<std::string>()->default_value("8"))
     ("crf", "encoder quality for mp4/webm (-1 = codec default)", cxxopts::value<int>()->default_value("-1"))
@@ -37,6 +36,7 @@ int run_generate(int argc, char** argv) {
     ("device", "cpu | cuda | cuda:N", cxxopts::value<std::string>()->default_value("cpu"))
     ("dtype", "fp32 | bf16 | fp16", cxxopts::value<std::string>()->default_value("fp32"))
     ("h,help", "show this help");
+  cli::add_weights_options(o);
   cli::add_long_video_options(o);
   o.positional_help("");
   auto a = o.parse(argc, argv);
@@ -66,7 +66,7 @@ int run_generate(int argc, char** argv) {
   LvdmPipelineOptions popts;
   popts.device = policy.device;
   popts.dtype = policy.dtype;
-  if (a["ema"].as<bool>()) popts.weights = LvdmWeights::Ema;
+  popts.weights = cli::read_weights_option(a);
   std::string model = a["model"].as<std::string>(), config = a["config"].as<std::string>();
   std::string imodel = a["interp-model"].as<std::string>(), iconfig = a["interp-config"].as<std::string>();
   cli::LongRun run;
@@ -80,7 +80,7 @@ int run_generate(int argc, char** argv) {
   uint64_t seed = resolve_seed(a["seed"].as<int64_t>());
   run.opts.device = policy.device;
   writer_opt.reset();  // (it only checked the path) generate_video writes atomically
-  cli::generate_video(*pipe, frames, sopts, seed, out, wopts, a["decode-window"].as<int64_t>(), run);
+  cli::generate_video(*pipe, frames, sopts, seed, out, wopts, run.decode_window, run);
   return cli::kExitOk;
 }
 

@@ -130,7 +130,7 @@ class InputSource {
  public:
   InputSource(const Common& c, const VideoAutoencoder& ae, int64_t chunk)
       : path_(c.input), policy_(c.policy), chunk_(std::max<int64_t>(1, chunk)) {
-    require_readable_file(c.input, "input video");
+    require_readable_video(c.input);
     ReadOptions ro;
     ro.start = c.start;
     ro.count = c.frames;
@@ -273,7 +273,7 @@ int run_reconstruct(int argc, char** argv) {
   auto c = parse_common(o, argc, argv, &help);
   if (help) return std::printf("%s\n", o.help().c_str()), cli::kExitOk;
   check_output_differs(c);
-  require_readable_file(c.input, "input video");
+  require_readable_video(c.input);
   auto ae = load_ae(c);
   InputSource src(c, *ae, 16);
   WriteOptions wo;
@@ -318,7 +318,7 @@ int run_encode(int argc, char** argv) {
   auto c = parse_common(o, argc, argv, &help);
   if (help) return std::printf("%s\n", o.help().c_str()), cli::kExitOk;
   check_output_differs(c);
-  require_readable_file(c.input, "input video");
+  require_readable_video(c.input);
   auto ae = load_ae(c);
   InputSource src(c, *ae, 16);
   auto z = encode_input(c, *ae, src);

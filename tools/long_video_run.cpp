@@ -31,6 +31,22 @@ void add_long_video_options(cxxopts::Options& o) {
     ("stop-after", "testing: stop after N prediction clips as if killed (the checkpoint stays)", cxxopts::value<int64_t>()->default_value("-1"));
 }
 
+void add_weights_options(cxxopts::Options& o, const std::string& group) {
+  o.add_options(group)
+    ("weights", "U-Net weights of an LVDM checkpoint: raw | ema | auto (EMA for long-video models, as LVDM's long-video script samples; raw for short-clip models, as its short-clip scripts)", cxxopts::value<std::string>()->default_value("auto"))
+    ("ema", "alias of --weights ema", cxxopts::value<bool>()->default_value("false"));
+}
+
+LvdmWeights read_weights_option(const cxxopts::ParseResult& a) {
+  LvdmWeights w = parse_lvdm_weights(a["weights"].as<std::string>());
+  if (a["ema"].as<bool>()) {
+    if (a.count("weights") && w != LvdmWeights::Ema)
+      fail("--ema and --weights {}: contradict each other (--ema means --weights ema)", a["weights"].as<std::string>());
+    w = LvdmWeights::Ema;
+  }
+  return w;
+}
+
 void read_long_video_options(const cxxopts::ParseResult& a, LongRun& run) {
   run.mode_arg = a["mode"].as<std::string>();
   if (!run.mode_arg.empty()) run.opts.mode = parse_long_video_mode(run.mode_arg);
@@ -47,6 +63,11 @@ void read_long_video_options(const cxxopts::ParseResult& a, LongRun& run) {
   run.stats_window = a["stats-window"].as<int64_t>();
   if (run.stats_window < 1) fail("--stats-window {}: must be at least 1", run.stats_window);
   run.decode_overlap = a["decode-overlap"].as<int64_t>();
+  if (run.decode_overlap < -1)
+    fail("--decode-overlap {}: must be >= 0, or -1 for the autoencoder's default", run.decode_overlap);
+  run.decode_window = a["decode-window"].as<int64_t>();
+  if (run.decode_window < -1)
+    fail("--decode-window {}: must be >= 0 (0 = all at once), or -1 for the autoencoder's default", run.decode_window);
   run.stop_after_rounds = a["stop-after"].as<int64_t>();
   if (run.opts.cond_noise_level < -1) fail("--cond-noise-level {}: must be >= 0, or -1 for none", run.opts.cond_noise_level);
 }
@@ -113,8 +134,17 @@ int64_t run_long_video(LvdmPipeline& pipe, const LongVideoPlan& plan, LongRun& r
   fs::path state_dir = run.state_dir.empty() ? fs::path(run.output.string() + ".longvid-run") : run.state_dir;
   LongVideoState state(state_dir, long_video_fingerprint(plan, run.opts, pipe.weights_id()));
   if (run.resume) {
-    if (!state.exists())
-      fail("--resume: no interrupted run at {} (nothing to resume; run without --resume)", state_dir.string());
+    // Adding --resume to the command always gives the video: it continues what was checkpointed,
+    // or starts afresh when nothing was (killed before the first checkpoint, or never started).
+    std::error_code ec;
+    if (!state.exists()) {
+      if (fs::exists(state_dir, ec))
+        spdlog::info("--resume: {} holds no checkpoint yet (the run stopped before its first one): starting afresh",
+                     state_dir.string());
+      else
+        spdlog::info("--resume: nothing to resume at {}: starting the run", state_dir.string());
+      run.resume = false;
+    }
     remove_stale_temps(run.output);
   } else if (state.exists()) {
     fail_hint("add --resume to continue it, or delete that directory to start again",

@@ -37,6 +37,12 @@ struct LongRun {
   int64_t prefix_frames = 0;
 };
 
+// --weights raw|ema|auto and --ema (alias of --weights ema): which U-Net weights of an LVDM
+// checkpoint to sample with (auto: choose_lvdm_weights, EMA for long-video models as LVDM's
+// long-video script, raw for short-clip models).
+void add_weights_options(cxxopts::Options& o, const std::string& group = "");
+LvdmWeights read_weights_option(const cxxopts::ParseResult& a);
+
 // Reads the options above from parsed arguments into `run` (frames and models not included).
 void read_long_video_options(const cxxopts::ParseResult& a, LongRun& run);
 

@@ -47,7 +47,7 @@ TEST_CASE("fvd cli with a torchscript detector matches the python run") {
   CHECK(rs.count() == 24);
   const double ferr = ((rs.features() - want).abs().max() / want.abs().max()).item<double>();
   MESSAGE("features vs python: max rel " << ferr);
-  CHECK(ferr <= 1e-5);
+  CHECK(ferr <= 5e-6);  // measured 2.6e-7; fp32 CPU kernels vary by ~2e-6 between machines (STATUS)
   CHECK(rs.metadata.at("protocol") == "stylegan-v");
 
   // The report: FVD and KVD of the two sets.
@@ -58,10 +58,11 @@ TEST_CASE("fvd cli with a torchscript detector matches the python run") {
   CHECK(r.out.find("protocol: stylegan-v") != std::string::npos);
   auto j = read_json(dir / "r.json");
   const double fvd = j["fvd"].get<double>(), kvd = j["kvd"].get<double>();
-  MESSAGE("fvd " << fvd << " vs python " << ref.get("fvd").item<double>() << ", kvd " << kvd << " vs "
-                 << ref.get("kvd").item<double>());
-  CHECK(rel(fvd, ref.get("fvd").item<double>()) <= 1e-4);
-  CHECK(rel(kvd, ref.get("kvd").item<double>()) <= 1e-4);
+  MESSAGE("fvd " << fvd << " vs python " << ref.get("fvd").item<double>() << " (rel "
+                 << rel(fvd, ref.get("fvd").item<double>()) << "), kvd " << kvd << " vs " << ref.get("kvd").item<double>()
+                 << " (rel " << rel(kvd, ref.get("kvd").item<double>()) << ")");
+  CHECK(rel(fvd, ref.get("fvd").item<double>()) <= 5e-6);  // measured 5.4e-8 (from the float32 features)
+  CHECK(rel(kvd, ref.get("kvd").item<double>()) <= 5e-6);  // measured 6.1e-8
   CHECK(j["protocol"]["covariance"] == "n");
   CHECK(j["protocol"]["sqrt"] == "sqrtm");
 

@@ -203,7 +203,10 @@ TEST_CASE("dataset rethrows a worker's decoding error and goes on") {
 
 TEST_CASE("dataset reads PNG sequence folders") {
   test::ScratchDir dir("ds5");
-  if (!ffmpeg_available()) return;
+  if (!ffmpeg_available()) {
+    test::report_skipped("built without FFmpeg (LONGVID_FFMPEG=OFF): PNG sequences need it");
+    return;
+  }
   at::Tensor v = torch::randint(0, 255, {8, 16, 16, 3}, torch::kUInt8);
   fs::create_directories(dir / "d");
   write_video((dir / "d/seq/").string(), v);

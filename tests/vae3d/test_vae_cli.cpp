@@ -127,6 +127,46 @@ TEST_CASE("vae CLI: encode then decode (streamed) matches reconstruct, full LVDM
   CHECK(torch::equal(p, a.slice(0, 3, 7)));
 }
 
+TEST_CASE("vae CLI: a PNG sequence (dir/ and dir/%05d.png) is read as video info reads it") {
+  if (!ffmpeg_available()) {
+    test::report_skipped("built without FFmpeg (LONGVID_FFMPEG=OFF): PNG sequences need it");
+    return;
+  }
+  test::ScratchDir dir("vaepng");
+  auto ckpt = dir / "ae.safetensors", in = dir / "in.y4m";
+  write_random_ae(ckpt);
+  auto clip = synthetic_clip(8, 16, 16);
+  write_video(in, clip);
+  write_video((dir / "seq/").string(), clip);  // seq/00001.png ...
+  auto encode = [&](const std::string& input, const std::string& name) {
+    auto r = test::run_cli({"vae", "encode", "--vae", ckpt.string(), input, "-o", (dir / name).string()});
+    INFO(input, " -> ", r.err);
+    CHECK(r.exit_code == 0);
+    return r.exit_code == 0 ? load_checkpoint(dir / name).get("latent") : at::Tensor();
+  };
+  auto want = encode(in.string(), "z.safetensors");
+  REQUIRE(want.defined());
+  for (const auto& input : {(dir / "seq/").string(), (dir / "seq").string(), (dir / "seq/%05d.png").string()}) {
+    auto info = test::run_cli({"video", "info", input});
+    CHECK(info.exit_code == 0);
+    auto got = encode(input, "zp.safetensors");
+    REQUIRE(got.defined());
+    CHECK(torch::equal(got, want));  // PNG is lossless: the same frames, the same latents
+  }
+  auto rec = test::run_cli({"vae", "reconstruct", "--vae", ckpt.string(), (dir / "seq/").string(), "-o",
+                            (dir / "rec.y4m").string()});
+  CHECK(rec.exit_code == 0);
+  // A folder without PNGs, a pattern that matches nothing: one error line.
+  std::filesystem::create_directories(dir / "empty");
+  for (const auto& bad : {(dir / "empty/").string(), (dir / "seq/%03d.png").string()}) {
+    auto r = test::run_cli({"vae", "encode", "--vae", ckpt.string(), bad, "-o", (dir / "bad.safetensors").string()});
+    INFO(bad, " -> ", r.err);
+    CHECK(r.exit_code == 1);
+    CHECK(error_lines(r.err) == 1);
+    CHECK_FALSE(std::filesystem::exists(dir / "bad.safetensors"));
+  }
+}
+
 #ifdef LONGVID_WITH_FFMPEG
 TEST_CASE("vae CLI: decode into mp4") {
   test::ScratchDir dir("vaemp4");

@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Parity fixtures for the native InceptionI3d and the I3D FVD protocols (tests/eval/test_i3d.cpp).
 
-Usage: python gen_i3d.py VIDEOGPT_DIR LVDM_DIR OUT_DIR
-  VIDEOGPT_DIR: a checkout of wilson1yan/VideoGPT (tested at 733d2b1)
-  LVDM_DIR:     a checkout of YingqingHe/LVDM (tested at d251dcc)
-  OUT_DIR:      tests/data/eval
+Usage: python gen_i3d.py --videogpt-src VIDEOGPT_DIR --lvdm-src LVDM_DIR --out OUT_DIR
+  VIDEOGPT_DIR: a checkout of wilson1yan/VideoGPT (tested at 733d2b1; default $VIDEOGPT_SRC)
+  LVDM_DIR:     a checkout of YingqingHe/LVDM (tested at d251dcc; default $LVDM_SRC)
+  OUT_DIR:      tests/data/eval (the default)
 
 The official modules are imported from those paths (never copied):
   - InceptionI3d from VIDEOGPT_DIR/videogpt/fvd/pytorch_i3d.py (LVDM's scripts/fvd_utils/pytorch_i3d.py
@@ -38,6 +38,7 @@ Writes:
   bad_sig_detector_ts.pt:   TorchScript module whose forward(x) takes one tensor.
   bad_shape_detector_ts.pt: TorchScript module with StyleGAN-V's signature returning a 1-D tensor.
 """
+import argparse
 import ast
 import importlib.util
 import math
@@ -48,6 +49,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from safetensors.torch import save_file
+
+import lvdm_src
 
 SEED = 20261124
 
@@ -84,7 +87,14 @@ def fill(model):
 
 
 def main():
-    vgpt, lvdm, out = sys.argv[1], sys.argv[2], sys.argv[3]
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--videogpt-src", default=os.environ.get("VIDEOGPT_SRC"), help="VideoGPT checkout")
+    lvdm_src.add_argument(ap)
+    ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "eval"))
+    args = ap.parse_args()
+    if not args.videogpt_src:
+        sys.exit("give the VideoGPT checkout with --videogpt-src PATH or VIDEOGPT_SRC=PATH")
+    vgpt, out = args.videogpt_src, args.out
     torch.set_num_threads(2)
     i3d_mod = load_module("vgpt_i3d", os.path.join(vgpt, "videogpt/fvd/pytorch_i3d.py"))
     net = i3d_mod.InceptionI3d(400, in_channels=3).eval()
@@ -98,7 +108,7 @@ def main():
                 h = net._modules[ep](h)
         mixed_5c = h.clone()
         logits_t = net.logits(net.avg_pool(h)).squeeze(3).squeeze(3)
-    sys.path.insert(0, lvdm)
+    lvdm_src.use(args.lvdm_src)
     lvdm_fvd = importlib.import_module("scripts.fvd_utils.fvd_utils")
     lnet = lvdm_fvd.InceptionI3d(400, in_channels=3).eval()
     fill(lnet)

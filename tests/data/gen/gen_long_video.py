@@ -3,7 +3,7 @@
 OFFICIAL LVDM long-video sampling code, which is NOT part of this repository:
 
     git -C /path/to/LVDM-mirror archive d251dcc | tar -x -C /tmp/lvdm-src   # or a clone
-    LVDM_SRC=/tmp/lvdm-src python tests/data/gen/gen_long_video.py
+    python tests/data/gen/gen_long_video.py --lvdm-src /tmp/lvdm-src     # or LVDM_SRC=/tmp/lvdm-src
 
 It builds lvdm.models.ddpm3d.FrameInterpPredLatentDiffusion models from configs/lvdm_long/sky_pred.yaml
 and sky_interp.yaml (tests/data/configs/lvdm/lvdm_long/) with reduced widths (U-Net model_channels 32,
@@ -22,6 +22,7 @@ to fp16 values before the reference ran, stored as fp16), pred_out [1,4,7,8,8] (
 interp_base [1,4,4,8,8], interp_out [1,4,5,8,8] (= log['sample_z']); metadata: seeds, options and the
 reduced U-Net configs as JSON.
 """
+import argparse
 import json
 import os
 import sys
@@ -30,6 +31,8 @@ import types
 import torch
 import yaml
 from safetensors.torch import save_file
+
+import lvdm_src
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CONFIGS = os.path.join(HERE, "..", "configs", "lvdm", "lvdm_long")
@@ -101,10 +104,10 @@ def randomise(net, seed):
 
 
 def main():
-    src = os.environ.get("LVDM_SRC")
-    if not src or not os.path.isdir(os.path.join(src, "lvdm")):
-        sys.exit("set LVDM_SRC to an LVDM checkout (the directory holding lvdm/)")
-    sys.path.insert(0, src)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    lvdm_src.add_argument(ap)
+    args = ap.parse_args()
+    lvdm_src.use(args.lvdm_src)
     install_import_stubs()
     torch.Tensor.cuda = lambda self, *a, **k: self  # interpolate() calls .cuda(); CPU here
     torch.cuda.empty_cache = lambda: None

@@ -17,7 +17,7 @@ writes safetensors files:
                               clamped), decoded = decode(mean) (post_quant_conv + decoder).
 
 Usage (LVDM @ d251dcc, e.g. from `git archive` into /tmp/lvdm-src):
-  LVDM_SRC=/tmp/lvdm-src python tests/data/gen/gen_lvdm_ae3d.py \
+  python tests/data/gen/gen_lvdm_ae3d.py --lvdm-src /tmp/lvdm-src \
       --config tests/data/vae3d/lvdm_ae3d_tiny_t2.yaml --shape 2,3,4,16,16 --alias weight \
       --out tests/data/vae3d/lvdm_ae3d_tiny_t2
   ... --config tests/data/vae3d/lvdm_ae3d_tiny_s2.yaml --shape 1,3,3,16,16 --alias conv ...
@@ -35,11 +35,11 @@ import torch
 import yaml
 from safetensors.torch import save_file
 
+import lvdm_src
+
 
 def import_lvdm(path):
-    if not path or not os.path.isdir(os.path.join(path, "lvdm")):
-        sys.exit("set LVDM_SRC (or --lvdm) to an LVDM checkout (the directory holding lvdm/)")
-    sys.path.insert(0, path)
+    lvdm_src.use(path)
     try:
         import pytorch_lightning  # noqa: F401
     except ImportError:
@@ -84,6 +84,41 @@ def randomise(model, seed, half):
             p.copy_(p.half().float())
 
 
+@torch.no_grad()
+def recipe_fill(model, seed):
+    """Weights from a recipe instead of a weights file (--weights-recipe): for each parameter in
+    sorted key order (SamePadConv3d weights under their `X.conv.weight` name), one draw
+    r = torch.randn(shape, generator=g) from a generator seeded `seed`, value = (r * scale + offset)
+    rounded to fp16: GroupNorm weight scale 0.3 offset 1, GroupNorm bias 0.3, conv bias 0.1, conv
+    weight sqrt(1.5 / fan_in) as randomise(). Returns [[key, scale, offset, shape], ...] in draw
+    order; the C++ test replays it (LibTorch's CPU generator draws the same numbers)."""
+    sdv = model.state_dict(keep_vars=True)
+    modules = dict(model.named_modules())
+    keys = sorted(k for k in sdv if not (k.endswith(".weight") and not k.endswith(".conv.weight")
+                                         and k[: -len(".weight")] + ".conv.weight" in sdv))
+    g = torch.Generator().manual_seed(seed)
+    recipe = []
+    for k in keys:
+        mod_name, leaf = k.rsplit(".", 1)
+        m, p = modules[mod_name], sdv[k]
+        if isinstance(m, torch.nn.GroupNorm):
+            scale, offset = 0.3, (1.0 if leaf == "weight" else 0.0)
+        elif isinstance(m, (torch.nn.Conv3d, torch.nn.ConvTranspose3d)) and leaf == "bias":
+            scale, offset = 0.1, 0.0
+        elif isinstance(m, (torch.nn.Conv3d, torch.nn.ConvTranspose3d)) and leaf == "weight":
+            if isinstance(m, torch.nn.ConvTranspose3d):
+                fan_in = p.shape[0] * p[0, 0].numel() / max(1, torch.tensor(m.stride).prod().item())
+            else:
+                fan_in = p[0].numel()
+            scale, offset = (1.5 / fan_in) ** 0.5, 0.0
+        else:
+            raise SystemExit(f"recipe: unexpected parameter {k} ({type(m).__name__})")
+        r = torch.randn(p.shape, generator=g)
+        p.copy_((r * scale + offset).half().float())
+        recipe.append([k, scale, offset, list(p.shape)])
+    return recipe
+
+
 def state_dict_for_file(model, alias, half):
     sd = model.state_dict()
     out = {}
@@ -102,7 +137,7 @@ def state_dict_for_file(model, alias, half):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--lvdm", default=os.environ.get("LVDM_SRC"))
+    lvdm_src.add_argument(ap)
     ap.add_argument("--config", required=True)
     ap.add_argument("--shape", default="1,3,4,16,16", help="input B,C,T,H,W")
     ap.add_argument("--seed", type=int, default=1234)
@@ -113,9 +148,12 @@ def main():
                     "torch.save({'state_dict': {'first_stage_model.' + key: ...}}) with the aliased weights sharing "
                     "storage, as torch.save of the official model does (large: not for committing)")
     ap.add_argument("--keys-json", help="write {key: shape} of the official state dict and the parameter count")
+    ap.add_argument("--weights-recipe", action="store_true",
+                    help="fill the weights by recipe_fill() and store the recipe in the io file's metadata instead "
+                         "of writing a weights file (keeps multi-level fixtures small)")
     a = ap.parse_args()
 
-    AutoencoderKL, DiagonalGaussianDistribution = import_lvdm(a.lvdm)
+    AutoencoderKL, DiagonalGaussianDistribution = import_lvdm(a.lvdm_src)
     with open(a.config) as f:
         cfg = yaml.safe_load(f)
     torch.manual_seed(a.seed)
@@ -134,7 +172,9 @@ def main():
 
     if a.out:
         half = not a.fp32_weights
-        randomise(model, a.seed, half)
+        recipe = recipe_fill(model, a.seed) if a.weights_recipe else None
+        if recipe is None:
+            randomise(model, a.seed, half)
         shape = [int(s) for s in a.shape.split(",")]
         g = torch.Generator().manual_seed(a.seed + 1)
         # Smooth ramps plus noise, in [-1, 1] like normalised video; borders differ from the inside
@@ -150,7 +190,11 @@ def main():
         meta = {"generator": "tests/data/gen/gen_lvdm_ae3d.py", "reference": "YingqingHe/LVDM@d251dcc",
                 "config": os.path.basename(a.config), "seed": str(a.seed), "parameters": str(nparams),
                 "weights": "fp16-rounded" if half else "fp32", "alias": a.alias}
-        save_file(state_dict_for_file(model, a.alias, half), a.out + ".weights.safetensors", metadata=meta)
+        if recipe is None:
+            save_file(state_dict_for_file(model, a.alias, half), a.out + ".weights.safetensors", metadata=meta)
+        else:
+            meta["weights"] = "recipe (fp16-rounded)"
+            meta["recipe"] = json.dumps(recipe)
         io = {"input": x.contiguous(), "mean": post.mean.contiguous(), "logvar": post.logvar.contiguous(),
               "decoded": dec.contiguous()}
         save_file(io, a.out + ".io.safetensors", metadata=meta)
@@ -160,7 +204,7 @@ def main():
             print(f"wrote {a.ckpt}")
         for k, v in io.items():
             print(f"  {k}: {tuple(v.shape)} mean|x| {v.abs().mean().item():.4g} max|x| {v.abs().max().item():.4g}")
-        print(f"wrote {a.out}.weights.safetensors, {a.out}.io.safetensors")
+        print(f"wrote {a.out}.io.safetensors" + ("" if recipe else f", {a.out}.weights.safetensors"))
 
 
 if __name__ == "__main__":

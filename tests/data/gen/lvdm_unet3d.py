@@ -3,7 +3,7 @@
 LVDM code, which is NOT part of this repository:
 
     git clone https://github.com/YingqingHe/LVDM /path/to/LVDM      # tested at d251dcc
-    python tests/data/gen/lvdm_unet3d.py --lvdm /path/to/LVDM [--out tests/data/lvdm] [--skip-big]
+    python tests/data/gen/lvdm_unet3d.py --lvdm-src /path/to/LVDM [--out tests/data/lvdm] [--skip-big]
 
 Needs torch, einops, omegaconf, pyyaml, safetensors. Runs on CPU in fp32.
 
@@ -18,6 +18,8 @@ Fixtures
                                 config and a kernel_size_t 3 / resblock_updown reduced config.
 """
 import argparse
+
+import lvdm_src
 import math
 import os
 import sys
@@ -87,14 +89,12 @@ def build(target, params):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--lvdm", default=os.environ.get("LVDM_SRC"), help="path of the official LVDM checkout")
+    lvdm_src.add_argument(ap)
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "lvdm"))
     ap.add_argument("--configs", default=os.path.join(os.path.dirname(__file__), "..", "configs", "lvdm"))
     ap.add_argument("--skip-big", action="store_true", help="skip the sky.yaml fixture")
     args = ap.parse_args()
-    if not args.lvdm:
-        sys.exit("give --lvdm /path/to/LVDM (or LVDM_SRC)")
-    sys.path.insert(0, args.lvdm)
+    lvdm_src.use(args.lvdm_src)
     torch.set_num_threads(1)
     os.makedirs(args.out, exist_ok=True)
     meta = {"generator": "tests/data/gen/lvdm_unet3d.py", "reference": "YingqingHe/LVDM@d251dcc openaimodel3d.py",

@@ -7,9 +7,9 @@ DPMSolverMultistepScheduler on a closed-form toy denoiser that the C++ tests re-
 (`toy_eps` below), with stored initial and per-step noise.
 
 Usage:
-  /work/refvenv/bin/python tests/data/gen/make_sampler_fixtures.py --lvdm /path/to/LVDM \
-      --latte /path/to/Latte [--out tests/data/sampler]
-  (or LVDM_ROOT / LATTE_ROOT). The checkouts are only imported, never copied. Latte's
+  /work/refvenv/bin/python tests/data/gen/make_sampler_fixtures.py --lvdm-src /path/to/LVDM \
+      --latte-src /path/to/Latte [--out tests/data/sampler]
+  (or LVDM_SRC / LATTE_SRC). The checkouts are only imported, never copied. Latte's
   diffusion/ package (guided-diffusion) gives the respaced DDPM / DDIM references.
 Needs: torch, numpy, diffusers, einops, omegaconf, tqdm. pytorch_lightning / torchvision / cv2
 are replaced by import stubs (the sampling code never uses them).
@@ -18,6 +18,8 @@ Output: sampler_fixtures.json (index + scalars) and sampler_fixtures.bin (raw li
 arrays, float32 or float64, C order; each entry has dtype, shape, byte offset).
 """
 import argparse
+
+import lvdm_src
 import json
 import os
 import sys
@@ -177,18 +179,16 @@ def latte_runs(w, latte_root, x_T, bank):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--lvdm", default=os.environ.get("LVDM_ROOT"), help="LVDM source checkout")
-    ap.add_argument("--latte", default=os.environ.get("LATTE_ROOT"),
+    lvdm_src.add_argument(ap)
+    ap.add_argument("--latte-src", default=os.environ.get("LATTE_SRC"),
                     help="Latte source checkout (its diffusion/ package = guided-diffusion)")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "sampler"))
     args = ap.parse_args()
-    if not args.lvdm:
-        sys.exit("give the LVDM checkout with --lvdm or LVDM_ROOT")
     # diffusers first: it probes for torchvision, which the stubs below would confuse.
     import diffusers
     from diffusers import DDIMScheduler, DPMSolverMultistepScheduler
 
-    sys.path.insert(0, os.path.abspath(args.lvdm))
+    lvdm_src.use(args.lvdm_src)
     install_import_stubs()
 
     import lvdm.models.ddpm3d as ddpm3d
@@ -380,8 +380,8 @@ def main():
     w.meta["timesteps"] = tl
 
     # ---------------------------------------------------------------- Latte (guided-diffusion)
-    if args.latte:
-        latte_runs(w, os.path.abspath(args.latte), x_T, bank)
+    if args.latte_src:
+        latte_runs(w, os.path.abspath(args.latte_src), x_T, bank)
     w.save(os.path.abspath(args.out))
 
 
