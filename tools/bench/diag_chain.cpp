@@ -49,7 +49,6 @@ int main(int argc, char** argv) {
       return 2;
     }
     std::string what = argc > 3 ? argv[3] : "stats";
-    at::set_num_threads(2);
     auto pipe = LvdmPipeline::load(argv[1], "");
     auto u8 = read_video(argv[2]);
     std::printf("video %s: %ld frames\n", argv[2], (long)u8.size(0));
@@ -117,6 +116,11 @@ int main(int argc, char** argv) {
       o.sampler.spacing = "auto";
       const int64_t k0 = argc > 8 ? std::atoll(argv[8]) : 0;  // start keyframe (latent k0 * stride)
       const uint64_t seed = argc > 9 ? std::atoll(argv[9]) : 7;
+      if (k0 < 0 || k0 * stride >= z1.size(2)) {
+        std::fprintf(stderr, "error: START_KF %lld: the video has keyframes 0..%lld\n", (long long)k0,
+                     (long long)((z1.size(2) - 1) / stride));
+        return 1;
+      }
       z1 = z1.slice(2, k0 * stride);
       at::Tensor cond = z1.slice(2, 0, 1);
       print_stats("real kf 0", cond);
