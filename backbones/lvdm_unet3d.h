@@ -19,10 +19,11 @@
 #include <vector>
 
 #include "backbones/denoiser.h"
+#include "core/checkpoint.h"
 
 namespace longvid {
 
-class StateDict;  // core/checkpoint.h
+
 
 // The parameters of `model.params.unet_config.params` (defaults are UNetModel.__init__'s defaults),
 // plus the model-level `conditioning_key` (model.params.conditioning_key; "" = unconditional).
@@ -93,8 +94,8 @@ TORCH_MODULE(LvdmUNet3D);
 // ([cos, sin], max period 1e4, frequencies in float32). timesteps [N] -> [N, dim] float32.
 at::Tensor lvdm_timestep_embedding(const at::Tensor& timesteps, int64_t dim, double max_period = 10000.0);
 
-// Which weights of an official LVDM checkpoint to take.
-enum class LvdmWeights { Auto, Raw, Ema };
+// Which weights of an official LVDM checkpoint to take (core/checkpoint.h).
+using LvdmWeights = WeightsChoice;
 
 // Checkpoint name -> module parameter name for the official layouts:
 //   Raw: "model.diffusion_model." + name          (prefix may be given other than the default)
@@ -104,8 +105,7 @@ std::map<std::string, std::string> lvdm_unet_name_map(const torch::nn::Module& m
                                                       const std::string& raw_prefix = "model.diffusion_model.");
 
 // "raw" | "ema" | "auto" (the --weights option); throws longvid::Error naming the choices.
-LvdmWeights parse_lvdm_weights(const std::string& s);
-const char* to_string(LvdmWeights w);
+inline LvdmWeights parse_lvdm_weights(const std::string& s) { return parse_weights_choice(s); }
 
 // The weights to sample with, following LVDM's own scripts: the long-video script
 // (scripts/sample_long_videos_utils.py: sample_clip runs inside model.ema_scope) samples its

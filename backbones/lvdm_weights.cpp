@@ -5,23 +5,6 @@
 
 namespace longvid {
 
-LvdmWeights parse_lvdm_weights(const std::string& s) {
-  if (s == "raw") return LvdmWeights::Raw;
-  if (s == "ema") return LvdmWeights::Ema;
-  if (s == "auto") return LvdmWeights::Auto;
-  fail("--weights {}: choose raw, ema or auto (auto: EMA for long-video models, as LVDM's long-video script; raw "
-       "for short clips)", s);
-}
-
-const char* to_string(LvdmWeights w) {
-  switch (w) {
-    case LvdmWeights::Raw: return "raw";
-    case LvdmWeights::Ema: return "EMA";
-    case LvdmWeights::Auto: return "auto";
-  }
-  return "?";
-}
-
 static bool has_key_prefix(const StateDict& sd, const std::string& p) {
   for (const auto& k : sd.keys())
     if (k.rfind(p, 0) == 0) return true;

@@ -42,6 +42,7 @@ class StateDict {
   int64_t numel() const;  // total number of parameters
   // Entries whose name starts with `prefix` (with the prefix removed when `strip`).
   StateDict select_prefix(const std::string& prefix, bool strip = true) const;
+  bool has_prefix(const std::string& prefix) const;  // some key starts with `prefix`
 
   std::map<std::string, std::string> metadata;  // safetensors __metadata__ (or empty)
   std::string format;                           // "safetensors" | "torch-zip" | "torch-legacy"
@@ -116,12 +117,15 @@ StateDict with_dotless_ema(const StateDict& sd, const std::string& model_prefix 
 // Glob match used by LoadIntoOptions::ignore.
 bool glob_match(const std::string& pattern, const std::string& name);
 
-// Which known checkpoint layout a state dict has: "lvdm-ae3d", "lvdm-short", "lvdm-t2v",
-// "lvdm-unet" (diffusion model only), "latte", "diffusers-latte", "sd-autoencoder-kl",
-// "diffusers-autoencoder-kl", or "unknown".
-std::string detect_layout(const StateDict& sd);
-// A one-line human description of a layout id (and what was seen, e.g. EMA weights).
-std::string describe_layout(const StateDict& sd, const std::string& layout);
+// Which weights of a checkpoint that holds both raw and EMA weights to use (--weights). Auto: the
+// model family decides (what its own sampling scripts use).
+enum class WeightsChoice { Auto, Raw, Ema };
+WeightsChoice parse_weights_choice(const std::string& s);  // "auto" | "raw" | "ema"; else Error
+const char* to_string(WeightsChoice w);                    // "auto" | "raw" | "EMA"
+
+// Safetensors metadata key under which longvid stores the config of a model it saved (JSON, in the
+// official structure of the model's family).
+inline constexpr const char* kConfigMetadataKey = "longvid.config";
 
 // "float32", "bfloat16", ... (PyTorch's names without "torch.").
 std::string dtype_name(at::ScalarType t);

@@ -148,59 +148,27 @@ StateDict with_dotless_ema(const StateDict& sd, const std::string& model_prefix,
   return out;
 }
 
-// ---- layouts ---------------------------------------------------------------------------------------
-
-namespace {
-
-struct KeyStats {
-  const StateDict& sd;
-  bool any(const std::string& prefix) const {
-    for (const auto& k : sd.keys())
-      if (k.compare(0, prefix.size(), prefix) == 0) return true;
-    return false;
-  }
-  int64_t ndim(const std::string& key) const { return sd.contains(key) ? sd.get(key).dim() : -1; }
-};
-
-}  // namespace
-
-std::string detect_layout(const StateDict& sd) {
-  KeyStats k{sd};
-  if (k.any("model.diffusion_model.")) {
-    if (k.any("cond_stage_model.transformer.")) return "lvdm-t2v";
-    if (k.any("first_stage_model.")) return "lvdm-short";
-    return "lvdm-unet";
-  }
-  if (k.any("x_embedder.") && k.any("t_embedder.") && k.any("blocks.0.") && sd.contains("temp_embed")) return "latte";
-  if (k.any("transformer_blocks.") && k.any("temporal_transformer_blocks.") && k.any("adaln_single."))
-    return "diffusers-latte";
-  if (k.any("encoder.") && k.any("decoder.") && k.any("quant_conv.") && k.any("post_quant_conv.")) {
-    if (k.any("encoder.down_blocks.") || k.any("decoder.up_blocks.")) return "diffusers-autoencoder-kl";
-    int64_t d = k.ndim("quant_conv.weight");
-    if (d < 0) d = k.ndim("quant_conv.conv.weight");
-    if (d == 5) return "lvdm-ae3d";
-    if (d == 4) return "sd-autoencoder-kl";
-  }
-  return "unknown";
+WeightsChoice parse_weights_choice(const std::string& s) {
+  if (s == "raw") return WeightsChoice::Raw;
+  if (s == "ema") return WeightsChoice::Ema;
+  if (s == "auto") return WeightsChoice::Auto;
+  fail("--weights {}: choose raw, ema or auto (auto: what the model's own sampling scripts use; LVDM: EMA for "
+       "long-video models, raw for short clips)", s);
 }
 
-std::string describe_layout(const StateDict& sd, const std::string& layout) {
-  KeyStats k{sd};
-  std::string ema = k.any("model_ema.") ? ", with EMA weights (model_ema.*)" : "";
-  if (layout == "lvdm-t2v")
-    return "LVDM text-to-video model (model.diffusion_model.* + first_stage_model.* + cond_stage_model.transformer.*" +
-           ema + ")";
-  if (layout == "lvdm-short") return "LVDM short-video model (model.diffusion_model.* + first_stage_model.*" + ema + ")";
-  if (layout == "lvdm-unet") return "LVDM 3D U-Net only (model.diffusion_model.*" + ema + ")";
-  if (layout == "latte") return "Latte (x_embedder, t_embedder, blocks.N, temp_embed)";
-  if (layout == "diffusers-latte")
-    return "diffusers LatteTransformer3DModel (transformer_blocks, temporal_transformer_blocks, adaln_single)";
-  if (layout == "lvdm-ae3d")
-    return std::string("LVDM 3D autoencoder (encoder.*, decoder.*, quant_conv, post_quant_conv") +
-           (k.any("loss.") ? ", loss.*)" : ")");
-  if (layout == "sd-autoencoder-kl") return "Stable Diffusion AutoencoderKL, original LDM layout (2D, per frame)";
-  if (layout == "diffusers-autoencoder-kl") return "diffusers AutoencoderKL (2D, per frame)";
-  return "unknown layout";
+const char* to_string(WeightsChoice w) {
+  switch (w) {
+    case WeightsChoice::Raw: return "raw";
+    case WeightsChoice::Ema: return "EMA";
+    case WeightsChoice::Auto: return "auto";
+  }
+  return "?";
+}
+
+bool StateDict::has_prefix(const std::string& prefix) const {
+  for (const auto& k : keys_)
+    if (k.compare(0, prefix.size(), prefix) == 0) return true;
+  return false;
 }
 
 }  // namespace longvid

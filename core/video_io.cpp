@@ -375,4 +375,10 @@ at::Tensor read_video(const fs::path& path, const ReadOptions& options) {
   return t;
 }
 
+at::Tensor video_to_uint8(const at::Tensor& x, Quantize q) {
+  auto v = x[0].to(at::kFloat).add(1.0).mul(127.5).clamp(0, 255);  // [3, T, H, W]
+  if (q == Quantize::Round) v = v.round();
+  return v.to(at::kByte).permute({1, 2, 3, 0}).contiguous().cpu();
+}
+
 }  // namespace longvid

@@ -58,6 +58,12 @@ struct FrameView {
   int64_t row_bytes() const { return stride ? stride : int64_t{width} * 3; }
 };
 
+// [B, 3, T, H, W] float in [-1, 1] -> uint8 [T, H, W, 3] (CPU) for batch item 0:
+// ((x + 1) * 127.5).clamp(0, 255), then truncated (LVDM's sampling scripts, the default) or
+// rounded to nearest (reconstruction, where it is the closer match to the input).
+enum class Quantize { Truncate, Round };
+at::Tensor video_to_uint8(const at::Tensor& x, Quantize q = Quantize::Truncate);
+
 // Receives finished frames in order. Call close() once at the end: only then is the output
 // complete. A sink destroyed without close() discards what it received (no half-written files).
 class FrameSink {

@@ -161,6 +161,12 @@ struct LongVideoRunOptions {
   int64_t stop_after_rounds = -1;
 };
 
+class VideoPipeline;  // pipeline/video_pipeline.h
+// The pipeline's prediction model and interpolation model (the separate one, else the prediction
+// model itself) as MaskedClipModels, with the latent geometry. Throws longvid::Error when the
+// models cannot do `mode` (no frame-mask conditioning, prediction-only model in hierarchical mode).
+LongVideoModels long_video_models(const VideoPipeline& pipe, LongVideoMode mode);
+
 // Runs the plan: returns the number of latents pushed (== plan.latents unless stopped early).
 int64_t generate_long_video(const LongVideoPlan& plan, const LongVideoModels& models, const LongVideoOptions& opts,
                             LatentSink& out, const LongVideoRunOptions& run = {});

@@ -6,15 +6,16 @@
 
 #include "core/error.h"
 #include "core/video_io.h"
-#include "hierarchy/lvdm_pipeline.h"
+#include "vae3d/video_autoencoder.h"
 
 namespace longvid {
 
-StreamingVideoDecoder::StreamingVideoDecoder(LvdmAutoencoder3D ae, int64_t total_latents, int64_t frames,
+StreamingVideoDecoder::StreamingVideoDecoder(std::shared_ptr<VideoAutoencoder> ae, int64_t total_latents, int64_t frames,
                                              int64_t window, int64_t overlap, FrameSink& sink, c10::Device device,
                                              int64_t skip_frames)
     : ae_(std::move(ae)), total_(total_latents), frames_(frames), window_(window), overlap_(overlap), sink_(sink),
       device_(device), skip_(skip_frames) {
+  if (!ae_) fail("decode: no autoencoder");
   if (total_ < 1) fail("decode: nothing to decode ({} latent frames)", total_);
   if (window_ <= 0) {
     spans_.emplace_back(0, total_);
@@ -41,7 +42,7 @@ void StreamingVideoDecoder::push(const at::Tensor& z) {
 
 void StreamingVideoDecoder::decode_ready() {
   torch::NoGradGuard ng;
-  const int64_t ft = ae_->config().factors()[0];
+  const int64_t ft = ae_->factors()[0];
   const int64_t drop_r = overlap_ / 2, drop_l = overlap_ - drop_r;
   while (next_span_ < spans_.size() && spans_[next_span_].second <= received_) {
     const auto [start, end] = spans_[next_span_];

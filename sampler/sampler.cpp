@@ -18,10 +18,10 @@ std::string canonical_method(const std::string& m_in) {
   const std::string m = lower(m_in);
   if (m == "ddim") return "ddim";
   if (m == "ddpm" || m == "ancestral") return "ddpm";
-  if (m == "dpmpp_2m" || m == "dpm++2m" || m == "dpmpp2m" || m == "dpm-solver++" || m == "dpmsolver++" ||
-      m == "dpm++_2m")
+  if (m == "dpmpp_2m" || m == "dpmpp-2m" || m == "dpm++2m" || m == "dpmpp2m" || m == "dpm-solver++" ||
+      m == "dpmsolver++" || m == "dpm++_2m")
     return "dpmpp_2m";
-  fail("unknown sampler '{}' (expected ddim, ddpm or dpmpp_2m)", m_in);
+  fail("--sampler {}: unknown sampler (choose ddim, ddpm or dpmpp-2m)", m_in);
 }
 
 std::string canonical_spacing(const std::string& method, const std::string& s_in) {

@@ -57,7 +57,7 @@ int run_export(int argc, char** argv) {
 
   require_readable_file(in, "model");
   StateDict sd = load_checkpoint(in);
-  if (!sd.metadata.count("longvid.config"))
+  if (!sd.metadata.count(kConfigMetadataKey))
     fail("{}: no longvid.config metadata (not a `longvid train` model file)", in.string());
   const std::string raw_prefix = "model.diffusion_model.";
   std::map<std::string, std::string> ema_names;  // "diffusion_model" + name without dots -> key

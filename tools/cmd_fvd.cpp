@@ -24,9 +24,9 @@
 #include "eval/fvd_run.h"
 #include "core/rng.h"
 #include "core/video_io.h"
-#include "hierarchy/lvdm_pipeline.h"
+#include "api/fvd.h"
 #include "tools/cli.h"
-#include "tools/long_video_run.h"
+#include "tools/options.h"
 
 
 namespace fs = std::filesystem;
@@ -76,21 +76,16 @@ void add_detector_options(cxxopts::Options& o) {
 
 // The fake set generated in the run (fvd --model, fvd stats --model).
 void add_generation_options(cxxopts::Options& o) {
+  add_model_options(o, "generated fake set",
+                    "generate the fake set in the run with this model (checkpoint; 'default': the bundled model; "
+                    "'random': a tiny random-weight model) instead of reading --fake",
+                    /*default_model=*/false);
+  add_sampler_options(o, "generated fake set");
   o.add_options("generated fake set")(
-      "model", "generate the fake set in the run with this model (checkpoint; 'default': the bundled model; "
-               "'random': a tiny random-weight model) instead of reading --fake",
-      cxxopts::value<std::string>())("config", "model config (official LVDM YAML)",
-                                     cxxopts::value<std::string>()->default_value(""))(
-      "interp-model", "interpolation model (long videos)", cxxopts::value<std::string>()->default_value(""))(
-      "interp-config", "interpolation model config", cxxopts::value<std::string>()->default_value(""))(
       "seed-start", "seed of generated video i: seed-start + first + i", cxxopts::value<uint64_t>()->default_value("0"))(
       "gen-frames", "frames per generated video (0: the clip span)", cxxopts::value<int64_t>()->default_value("0"))(
-      "steps", "sampling steps", cxxopts::value<int>()->default_value("50"))(
-      "sampler", "ddim | ddpm | dpmpp-2m", cxxopts::value<std::string>()->default_value("ddim"))(
-      "eta", "DDIM eta", cxxopts::value<double>()->default_value("1.0"))(
       "dtype", "fp32 | bf16 | fp16", cxxopts::value<std::string>()->default_value("fp32"))(
       "keep-videos", "also keep the generated videos in this folder (y4m)", cxxopts::value<std::string>());
-  add_weights_options(o, "generated fake set");
 }
 
 ClipOptions clip_options(const cxxopts::ParseResult& a) {
@@ -165,98 +160,47 @@ FeatureStats stats_for(const std::string& input, const ClipOptions& co, bool kee
   return s;
 }
 
-// Raises the log level to warnings for its lifetime.
-struct WarningsOnly {
-  spdlog::level::level_enum saved = spdlog::get_level();
-  WarningsOnly() { spdlog::set_level(std::max(saved, spdlog::level::warn)); }
-  ~WarningsOnly() { spdlog::set_level(saved); }
-};
 
-// --num videos generated with seeds seed-start + first + i (i < num), each written losslessly (y4m)
-// to a temporary folder, read as a clip from frame 0 (StyleGAN-V reads generated videos from the
-// start) and removed: `batch` videos at most are on disk at once, the statistics stream as for any
-// other input. With --keep-videos the videos are moved there instead.
+// --num videos generated with seeds seed-start + first + i (i < num), streamed into the detector
+// (api/fvd.h); with --keep-videos also written there (y4m).
 FeatureStats generated_stats(const cxxopts::ParseResult& a, const ClipOptions& co, bool keep, DetectorHolder& dh,
                              int64_t batch) {
   if (co.num < 1) fail("--num {}: the number of videos to generate must be at least 1", co.num);
   if (co.first < 0) fail("--first {}: must be >= 0", co.first);
-  SamplerOptions sopts;
-  sopts.method = sampler_method(a["sampler"].as<std::string>());
-  sopts.steps = a["steps"].as<int>();
-  sopts.eta = a["eta"].as<double>();
-  sopts.spacing = "auto";
-  const int64_t gen_frames = a["gen-frames"].as<int64_t>() > 0 ? a["gen-frames"].as<int64_t>() : co.span();
-  if (gen_frames < co.span())
-    fail("--gen-frames {}: shorter than a clip ({} frames with --clip-length {} --clip-stride {})", gen_frames,
+  FakeSetRequest r;
+  r.generate.sampler = read_sampler_options(a);
+  r.generate.frames = a["gen-frames"].as<int64_t>() > 0 ? a["gen-frames"].as<int64_t>() : co.span();
+  r.seed0 = a["seed-start"].as<uint64_t>() + static_cast<uint64_t>(co.first);
+  r.first = co.first;
+  r.num = co.num;
+  r.clip_length = co.length;
+  r.clip_stride = co.stride;
+  r.keep_features = keep;
+  r.batch = batch;
+  if (a.count("keep-videos")) r.keep_dir = a["keep-videos"].as<std::string>();
+  if (r.generate.frames < co.span())
+    fail("--gen-frames {}: shorter than a clip ({} frames with --clip-length {} --clip-stride {})", r.generate.frames,
          co.span(), co.length, co.stride);
-  const uint64_t seed0 = a["seed-start"].as<uint64_t>() + static_cast<uint64_t>(co.first);
-  std::optional<fs::path> keep_dir;
-  if (a.count("keep-videos")) {
-    keep_dir = fs::path(a["keep-videos"].as<std::string>());
-    fs::create_directories(*keep_dir);
-  }
   auto policy = make_device_policy(a["device"].as<std::string>(), a["dtype"].as<std::string>());
-  LvdmPipelineOptions popts;
-  popts.device = policy.device;
-  popts.dtype = policy.dtype;
-  popts.weights = read_weights_option(a);
-  std::string model = a["model"].as<std::string>();
-  if (model == "default") model.clear();
-  auto pipe = load_generation_model(model, a["config"].as<std::string>(), a["interp-model"].as<std::string>(),
-                                    a["interp-config"].as<std::string>(), 8, popts);
-  check_sampler_options(sopts, pipe.schedule().num_train_timesteps());
+  ModelSpec spec = read_model_options(a);
+  spec.load.device = policy.device;
+  spec.load.dtype = policy.dtype;
+  VideoPipeline pipe = load_model(spec);
+  check_sampler_options(r.generate.sampler, pipe.schedule->num_train_timesteps());
   auto& det = dh.get();
-  spdlog::info("fake: {} videos of {} frames generated with seeds {}..{} ({} {} steps, {})", co.num, gen_frames, seed0,
-               seed0 + static_cast<uint64_t>(co.num) - 1, sopts.method, sopts.steps, pipe.describe());
-  fs::path tmp = temp_path_for(fs::temp_directory_path() / "longvid-fvd-fake");
-  fs::create_directories(tmp);
-  struct Cleanup {
-    fs::path dir;
-    ~Cleanup() {
-      std::error_code ec;
-      fs::remove_all(dir, ec);
-    }
-  } cleanup{tmp};
-  std::optional<FeatureStats> acc;  // the dimension is known after the first batch (TorchScript)
-  ClipOptions one = co;
-  one.sampling = "start";
-  one.num = -1;
-  one.first = 0;
-  WriteOptions wopts;
+  const auto& so = r.generate.sampler;
+  const uint64_t last = r.seed0 + static_cast<uint64_t>(co.num) - 1;
+  spdlog::info("fake: {} videos of {} frames generated with seeds {}..{} ({} {} steps, {})", co.num, r.generate.frames,
+               r.seed0, last, so.method, so.steps, pipe.describe());
   Progress prog("fake", co.num);
-  for (int64_t i0 = 0; i0 < co.num; i0 += batch) {
-    const int64_t n = std::min(batch, co.num - i0);
-    std::vector<fs::path> files;
-    for (int64_t i = i0; i < i0 + n; ++i) {
-      const uint64_t seed = seed0 + static_cast<uint64_t>(i);
-      files.push_back(tmp / fmt::format("fake_{:06d}_seed{}.y4m", co.first + i, seed));
-      LongRun run;
-      run.opts.device = policy.device;
-      run.state_dir = tmp / "state";
-      WarningsOnly quiet;  // the per-video run lines would drown the report
-      generate_video(pipe, gen_frames, sopts, seed, files.back(), wopts, -1, run);
-      prog.step();
-    }
-    auto in = eval::open_clip_input(tmp.string(), "");
-    auto refs = eval::plan_clips(*in, one);
-    FeatureStats b = eval::accumulate_stats(*in, refs, co.length, co.stride, det, keep, batch);
-    if (acc) acc->merge(b, "fake", "batch");
-    else acc = std::move(b);
-    for (const auto& f : files) {
-      if (keep_dir)  // a copy (the temp folder may be on another file system), atomically
-        write_atomically(*keep_dir / f.filename(), [&](const fs::path& t) { fs::copy_file(f, t); });
-      fs::remove(f);
-    }
-  }
+  FeatureStats s = generated_feature_stats(pipe, r, det, prog.fn());
   prog.finish();
-  FeatureStats s = std::move(*acc);
   s.metadata = co.metadata();
   s.metadata["clip_sampling"] = "start";
   s.metadata["protocol"] = dh.protocol;
   s.metadata["detector"] = det.describe();
   s.metadata["source"] = fmt::format("generated: {} ({} frames, {} {} steps, eta {}, seeds {}..{})", pipe.describe(),
-                                     gen_frames, sopts.method, sopts.steps, sopts.eta, seed0,
-                                     seed0 + static_cast<uint64_t>(co.num) - 1);
+                                     r.generate.frames, so.method, so.steps, so.eta, r.seed0, last);
   s.metadata["clips"] = fmt::format("{}-{}", co.first, co.first + co.num - 1);
   return s;
 }

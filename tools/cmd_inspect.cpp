@@ -7,6 +7,7 @@
 
 #include "core/checkpoint.h"
 #include "core/error.h"
+#include "pipeline/model_registry.h"
 #include "tools/cli.h"
 
 namespace longvid {
@@ -53,7 +54,10 @@ int run_inspect(int argc, char** argv) {
   LoadOptions lo;
   lo.select = args["select"].as<std::string>();
   StateDict sd = load_checkpoint(args["file"].as<std::string>(), lo);
-  std::string layout = detect_layout(sd);
+  const auto found = detect_layout(sd);
+  const std::string& layout = found.layout;
+  const std::string description = found.family ? found.description : "unknown layout";
+  const std::string family = found.family ? found.family->id : "unknown";
   bool sums = args["sums"].as<bool>();
 
   if (args["json"].as<bool>()) {
@@ -62,7 +66,8 @@ int run_inspect(int argc, char** argv) {
     j["format"] = sd.format;
     j["source"] = sd.source;
     j["layout"] = layout;
-    j["layout_description"] = describe_layout(sd, layout);
+    j["layout_description"] = description;
+    j["family"] = family;
     j["num_tensors"] = sd.size();
     j["num_parameters"] = sd.numel();
     if (!sd.metadata.empty()) j["metadata"] = sd.metadata;
@@ -91,7 +96,8 @@ int run_inspect(int argc, char** argv) {
   std::printf("file:       %s\n", args["file"].as<std::string>().c_str());
   std::printf("format:     %s\n", sd.format.c_str());
   if (sd.format != "safetensors") std::printf("selected:   %s\n", sd.source.c_str());
-  std::printf("layout:     %s (%s)\n", layout.c_str(), describe_layout(sd, layout).c_str());
+  std::printf("layout:     %s (%s)\n", layout.c_str(), description.c_str());
+  std::printf("family:     %s\n", family.c_str());
   std::printf("tensors:    %zu\n", sd.size());
   std::printf("parameters: %lld (%.2fM)\n", static_cast<long long>(sd.numel()), sd.numel() / 1e6);
   if (!sd.metadata.empty()) {

@@ -4,7 +4,7 @@
 //   longvid train --data DIR --ae AE.safetensors -o RUN [--unet tiny] [--steps N] [--resume]
 //
 // RUN/model.safetensors   the model in LVDM's layout (model.diffusion_model.*, model_ema.*,
-//                         first_stage_model.*), metadata "longvid.config" = official config as JSON
+//                         first_stage_model.*), metadata kConfigMetadataKey = official config as JSON
 // RUN/train_state.safetensors   optimizer moments + step + data position (for --resume)
 // RUN/log.jsonl           one line per step: step, loss, grad_norm, lr, seconds, samples_per_s
 // Data parallel: start one process per device with RANK / WORLD_SIZE / MASTER_ADDR / MASTER_PORT.
@@ -61,8 +61,8 @@ LvdmAutoencoder3D load_or_make_ae(const std::string& ae_path, const std::string&
   LvdmAe3dConfig cfg;
   if (!ae_config.empty()) {
     cfg = LvdmAe3dConfig::from_config(Config::load(ae_config));
-  } else if (sd.metadata.count("longvid.config")) {
-    cfg = LvdmAe3dConfig::from_config(Config::parse_json(sd.metadata.at("longvid.config"), ae_path));
+  } else if (sd.metadata.count(kConfigMetadataKey)) {
+    cfg = LvdmAe3dConfig::from_config(Config::parse_json(sd.metadata.at(kConfigMetadataKey), ae_path));
   } else {
     cfg = LvdmAe3dConfig::infer(sd, lvdm_ae3d_prefix(sd));
   }

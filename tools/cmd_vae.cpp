@@ -30,7 +30,6 @@
 #include "core/fs.h"
 #include "core/log.h"
 #include "core/video_io.h"
-#include "hierarchy/lvdm_pipeline.h"
 #include "tools/cli.h"
 #include "vae3d/video_autoencoder.h"
 

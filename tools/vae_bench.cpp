@@ -26,7 +26,6 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/video_io.h"
-#include "hierarchy/lvdm_pipeline.h"
 #include "tools/cli.h"
 #include "vae3d/frame_autoencoder_kl.h"
 #include "vae3d/lvdm_autoencoder3d.h"

@@ -446,7 +446,7 @@ void LvdmDiffusionTrainer::save(const std::filesystem::path& model_file, const s
     sd.set("first_stage_model." + kv.key(), kv.value().detach().to(at::kCPU).contiguous());
   std::string step = std::to_string(step_);
   save_safetensors(model_file, sd,
-                   {{"longvid.config", config_json(data_json)},
+                   {{kConfigMetadataKey, config_json(data_json)},
                     {"longvid.format", "longvid.lvdm/1"},
                     {"longvid.step", step}});
   StateDict st;

@@ -259,7 +259,7 @@ void LvdmVaeTrainer::save(const std::filesystem::path& model_file, const std::fi
                                        {"learn_logvar", o_.learn_logvar}, {"steps_done", step_}}}}}};
   std::string step = std::to_string(step_);
   save_safetensors(model_file, sd,
-                   {{"longvid.config", root.dump()}, {"longvid.format", "longvid.lvdm_ae3d/1"}, {"longvid.step", step}});
+                   {{kConfigMetadataKey, root.dump()}, {"longvid.format", "longvid.lvdm_ae3d/1"}, {"longvid.step", step}});
   StateDict st;
   I.opt_ae->save(st, "opt_ae.");
   I.opt_disc->save(st, "opt_disc.");

@@ -185,6 +185,7 @@ class LvdmAutoencoder3DImpl : public torch::nn::Module, public VideoAutoencoder 
   torch::nn::Module& module() override { return *this; }
   TemporalWindow default_decode_window() const override;
   TemporalWindow default_encode_window() const override;
+  int64_t trained_window() const override { return cfg_.stream_window; }
 
   // Temporal tiling (bounded memory): decodes `z` (normalised with denormalize_latent() first
   // when `normalized`) in windows of `window` latent frames that overlap by `overlap` frames and

@@ -212,9 +212,10 @@ std::shared_ptr<VideoAutoencoder> load_video_autoencoder(const std::filesystem::
     kind = detected;
     if (kind.empty())
       fail_hint("pass --kind lvdm3d|frame2d if the names are right but unusual",
-                "{}: not a video autoencoder checkpoint ({}): no LVDM 3D 'encoder.conv_first.conv.weight' or 2D "
-                "'encoder.conv_in.weight' under '', 'first_stage_model.' or 'vae.'",
-                path.string(), describe_layout(sd, detect_layout(sd)));
+                "{}: not a video autoencoder checkpoint ({} tensors, e.g. '{}'): no LVDM 3D "
+                "'encoder.conv_first.conv.weight' or 2D 'encoder.conv_in.weight' under '', 'first_stage_model.' or "
+                "'vae.'",
+                path.string(), sd.size(), sd.empty() ? std::string() : sd.keys().front());
   } else if (!detected.empty() && detected != kind) {
     fail("{}: --kind {} but the weights are a {} autoencoder", path.string(), kind, detected);
   }
@@ -223,9 +224,9 @@ std::shared_ptr<VideoAutoencoder> load_video_autoencoder(const std::filesystem::
   std::shared_ptr<VideoAutoencoder> out;
   if (kind == "lvdm3d") {
     LvdmAe3dConfig cfg;
-    if (config.empty() && sd.metadata.count("longvid.config")) {
+    if (config.empty() && sd.metadata.count(kConfigMetadataKey)) {
       // A longvid-trained model (train-vae, train, export) carries its config.
-      cfg = LvdmAe3dConfig::from_config(Config::parse_json(sd.metadata.at("longvid.config"), path.string()));
+      cfg = LvdmAe3dConfig::from_config(Config::parse_json(sd.metadata.at(kConfigMetadataKey), path.string()));
       cfg.validate(path.string());
     } else if (config.empty()) {
       cfg = LvdmAe3dConfig::infer(sd, lvdm_ae3d_prefix(sd));

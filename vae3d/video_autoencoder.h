@@ -81,6 +81,10 @@ class VideoAutoencoder {
   // The CLI defaults, chosen from the measurements in docs/vae.md.
   virtual TemporalWindow default_decode_window() const = 0;
   virtual TemporalWindow default_encode_window() const = 0;
+  // Latent frames of the clips the autoencoder was trained on when it records them (a 3D AE's
+  // GroupNorm statistics span its training clip, so longer clips are best processed in windows of
+  // this length); 0: not recorded.
+  virtual int64_t trained_window() const { return 0; }
 
   // Whole clip; spatially tiled when tiling() is on.
   virtual DiagonalGaussian encode(const torch::Tensor& video);

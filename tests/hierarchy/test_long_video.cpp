@@ -16,7 +16,8 @@
 #include "core/rng.h"
 #include "core/video_io.h"
 #include "hierarchy/long_video.h"
-#include "hierarchy/lvdm_pipeline.h"
+#include "pipeline/lvdm_family.h"
+#include "vae3d/video_autoencoder.h"
 #include "hierarchy/stream_decoder.h"
 #include "tests/helpers.h"
 
@@ -253,8 +254,8 @@ TEST_CASE("long_video: one prediction step and one interpolation step equal LVDM
 }
 
 TEST_CASE("long_video: streaming decode equals decode_stream of the whole latent video") {
-  auto pipe = LvdmPipeline::random_tiny_masked(3, 4);
-  auto& ae = pipe.autoencoder();
+  auto pipe = lvdm_random_tiny_masked(3, 4);
+  auto ae = pipe.autoencoder;
   torch::manual_seed(11);
   auto z = torch::randn({1, 4, 21, 4, 4}) * 0.5;
   for (auto [win, ov] : std::vector<std::pair<int64_t, int64_t>>{{8, 2}, {6, 3}, {0, 0}, {5, 0}}) {

@@ -11,7 +11,7 @@
 #include "core/checkpoint.h"
 #include "core/config.h"
 #include "core/error.h"
-#include "hierarchy/lvdm_pipeline.h"
+#include "pipeline/lvdm_family.h"
 #include "tests/helpers.h"
 #include "vae3d/lvdm_autoencoder3d.h"
 
@@ -117,7 +117,18 @@ std::string slurp(const std::string& p) {
   return std::string((std::istreambuf_iterator<char>(f)), {});
 }
 
-at::Tensor first_weight(LvdmPipeline& p) { return p.unet()->named_parameters()["input_blocks.0.0.weight"].clone(); }
+at::Tensor first_weight(const VideoPipeline& p) {
+  return lvdm_unet_of(p)->named_parameters()["input_blocks.0.0.weight"].clone();
+}
+
+VideoPipeline load(const std::string& ckpt, const std::string& yaml, WeightsChoice w = WeightsChoice::Auto) {
+  ModelSource src;
+  src.checkpoint = ckpt;
+  src.config = yaml;
+  PipelineLoadOptions o;
+  o.weights = w;
+  return load_pipeline(src, o);
+}
 
 }  // namespace
 
@@ -126,14 +137,11 @@ TEST_CASE("weights: auto takes EMA for long-video models and raw for short-clip 
     INFO((long_video ? "long-video model" : "short-clip model"));
     test::ScratchDir d2(long_video ? "wl" : "ws");
     auto f = write_checkpoints(d2, long_video);
-    auto pe = LvdmPipeline::load(f.ema_only, f.yaml), pr = LvdmPipeline::load(f.raw_only, f.yaml);
+    auto pe = load(f.ema_only, f.yaml), pr = load(f.raw_only, f.yaml);
     auto ema = first_weight(pe), raw = first_weight(pr);
     REQUIRE_FALSE(at::equal(ema, raw));
     auto pick = [&](LvdmWeights w) {
-      LvdmPipelineOptions o;
-      o.weights = w;
-      auto p = LvdmPipeline::load(f.both, f.yaml, o);
-      return first_weight(p);
+      return first_weight(load(f.both, f.yaml, w));
     };
     CHECK(at::equal(pick(LvdmWeights::Auto), long_video ? ema : raw));
     CHECK(at::equal(pick(LvdmWeights::Ema), ema));

@@ -12,9 +12,10 @@ using longvid::test::ToyDenoiser;
 
 namespace {
 
-// Per-step relative error bound. Measured: 0 for every sampler here (docs/STATUS.md); 1e-7, about
-// one float32 ulp, leaves room for CPU kernels that round differently (FMA, vector widths).
-constexpr double kTol = 1e-7;
+// Per-step relative error bound. Measured (docs/STATUS.md): 0 for every sampler on the CPU of
+// earlier sessions; up to 9.1e-7 (LVDM DDIM eta 1, pred_x0) on an AVX-512 Xeon, whose vectorised
+// float32 kernels round differently. 2e-6 covers both with room; the project's fp32 bound is 1e-5.
+constexpr double kTol = 2e-6;
 
 // Replays bank[step] as the per-step noise.
 NoiseFn bank_noise(const at::Tensor& bank) {
@@ -320,7 +321,7 @@ TEST_CASE("sampler: bad options fail with one clear longvid::Error") {
   CHECK_THROWS_WITH_AS(run(o), doctest::Contains("exceeds the 1000 training timesteps"), Error);
   o = {};
   o.method = "euler_a";
-  CHECK_THROWS_WITH_AS(run(o), doctest::Contains("unknown sampler 'euler_a'"), Error);
+  CHECK_THROWS_WITH_AS(run(o), doctest::Contains("--sampler euler_a: unknown sampler"), Error);
   o = {};
   o.spacing = "karras";
   CHECK_THROWS_WITH_AS(run(o), doctest::Contains("unknown timestep spacing 'karras'"), Error);

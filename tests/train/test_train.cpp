@@ -14,6 +14,7 @@
 #include "core/config.h"
 #include "core/error.h"
 #include "core/video_io.h"
+#include "pipeline/model_registry.h"
 #include "tests/helpers.h"
 #include "train/clip_source.h"
 #include "train/lvdm_trainer.h"
@@ -361,7 +362,7 @@ TEST_CASE("train-vae resume equals uninterrupted and the file loads as an LVDM A
   LvdmAutoencoder3D ae(cfg);
   load_lvdm_ae3d(*ae, sa);
   CHECK(ae->encoder->conv_first->conv->weight.equal(a->autoencoder()->encoder->conv_first->conv->weight));
-  CHECK(detect_layout(sa) == "lvdm-ae3d");
+  CHECK(detect_layout(sa).layout == "lvdm-ae3d");
 }
 
 TEST_CASE("train-vae refuses LPIPS with a clear message") {

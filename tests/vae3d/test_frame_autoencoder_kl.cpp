@@ -9,6 +9,7 @@
 #include "core/checkpoint.h"
 #include "core/config.h"
 #include "core/error.h"
+#include "pipeline/model_registry.h"
 #include "tests/helpers.h"
 #include "vae3d/frame_autoencoder_kl.h"
 
@@ -92,7 +93,7 @@ TEST_CASE("FrameAutoencoderKL: parity with diffusers AutoencoderKL (tiny config,
   test::ScratchDir dir("fakl");
   save_safetensors(dir / "vae.safetensors", weights);
   auto sd = load_checkpoint(dir / "vae.safetensors");
-  CHECK(detect_layout(sd) == "diffusers-autoencoder-kl");
+  CHECK(detect_layout(sd).layout == "diffusers-autoencoder-kl");
   auto inferred = FrameAutoencoderKLConfig::infer(sd);
   CHECK(inferred.to_json() == cfg.to_json());
 

@@ -8,6 +8,7 @@
 #include "core/checkpoint.h"
 #include "core/config.h"
 #include "core/error.h"
+#include "pipeline/model_registry.h"
 #include "tests/helpers.h"
 #include "vae3d/lvdm_autoencoder3d.h"
 
@@ -189,7 +190,7 @@ TEST_CASE("vae3d: parity with the official LVDM 3D autoencoder (fp32, CPU)") {
     auto cfg = LvdmAe3dConfig::from_config(Config::load(dir / (std::string(name) + ".yaml")));
     auto weights = load_checkpoint(dir / (std::string(name) + ".weights.safetensors"));
     auto io = load_checkpoint(dir / (std::string(name) + ".io.safetensors"));
-    CHECK(detect_layout(weights) == "lvdm-ae3d");
+    CHECK(detect_layout(weights).layout == "lvdm-ae3d");
     auto p = run_parity(cfg, weights, io);
     MESSAGE(std::string(name) << ": relative error mean " << p.mean << ", logvar " << p.logvar << " (unclamped channels "
                  << p.logvar_unclamped << "), decoded " << p.decoded);

@@ -18,20 +18,21 @@
 #include "core/rng.h"
 #include "core/video_io.h"
 #include "hierarchy/long_video.h"
-#include "hierarchy/lvdm_pipeline.h"
+#include "pipeline/lvdm_family.h"
+#include "vae3d/video_autoencoder.h"
 
 using namespace longvid;
 
-static at::Tensor encode_video(LvdmPipeline& pipe, const at::Tensor& u8, int64_t window_frames) {
+static at::Tensor encode_video(VideoPipeline& pipe, const at::Tensor& u8, int64_t window_frames) {
   torch::NoGradGuard ng;
   auto x = u8.permute({3, 0, 1, 2}).unsqueeze(0).to(at::kFloat) / 127.5 - 1.0;  // [1,3,T,H,W]
   std::vector<at::Tensor> zs;
   const int64_t T = x.size(2);
   for (int64_t t0 = 0; t0 < T; t0 += window_frames) {
-    auto post = pipe.autoencoder()->encode(x.slice(2, t0, std::min(T, t0 + window_frames)));
+    auto post = pipe.autoencoder->encode(x.slice(2, t0, std::min(T, t0 + window_frames)));
     zs.push_back(post.mean);
   }
-  return pipe.autoencoder()->normalize_latent(at::cat(zs, 2));
+  return pipe.autoencoder->normalize_latent(at::cat(zs, 2));
 }
 
 static void print_stats(const char* name, const at::Tensor& z) {
@@ -49,7 +50,9 @@ int main(int argc, char** argv) {
       return 2;
     }
     std::string what = argc > 3 ? argv[3] : "stats";
-    auto pipe = LvdmPipeline::load(argv[1], "");
+    ModelSource src;
+    src.checkpoint = argv[1];
+    auto pipe = load_pipeline(src);
     auto u8 = read_video(argv[2]);
     std::printf("video %s: %ld frames\n", argv[2], (long)u8.size(0));
     torch::NoGradGuard ng;
@@ -62,8 +65,8 @@ int main(int argc, char** argv) {
         print_stats(fmt::format("  latent {}", k).c_str(), z1.slice(2, k, k + 1));
       return 0;
     }
-    const auto& sched = pipe.schedule();
-    auto& unet = pipe.unet();
+    const auto& sched = *pipe.schedule;
+    auto unet = lvdm_unet_of(pipe);
     unet->eval();
     const int64_t stride = 3, L = 4;
     if (what == "loss") {
@@ -106,7 +109,7 @@ int main(int argc, char** argv) {
       const int64_t s = argc > 5 ? std::atoll(argv[5]) : 100;
       const double w = argc > 6 ? std::atof(argv[6]) : 0.0;
       const int64_t ddim = argc > 7 ? std::atoll(argv[7]) : 50;
-      auto models = pipe.long_video_models(LongVideoMode::Hierarchical);
+      auto models = long_video_models(pipe, LongVideoMode::Hierarchical);
       LongVideoOptions o;
       o.cond_noise_level = s;
       o.uncond_guidance = w;

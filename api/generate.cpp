@@ -1,0 +1,226 @@
+// generate_video and the long-video run behind generate / extend / fvd --model.
+#include "api/generate.h"
+
+#include <torch/torch.h>
+
+#include <optional>
+
+#include "api/long_run.h"
+#include "core/error.h"
+#include "core/fs.h"
+#include "core/log.h"
+#include "core/progress.h"
+#include "core/rng.h"
+#include "hierarchy/drift_stats.h"
+#include "hierarchy/stream_decoder.h"
+#include "vae3d/video_autoencoder.h"
+
+namespace longvid {
+
+namespace fs = std::filesystem;
+
+void check_generate_request(const GenerateRequest& r) {
+  if (r.frames < 1) fail("--frames {}: must be at least 1", r.frames);
+  if (r.checkpoint_every < 1) fail("--checkpoint-every {}: must be at least 1", r.checkpoint_every);
+  if (r.stats_window < 1) fail("--stats-window {}: must be at least 1", r.stats_window);
+  if (r.decode_overlap < -1)
+    fail("--decode-overlap {}: must be >= 0, or -1 for the autoencoder's default", r.decode_overlap);
+  if (r.decode_window < -1)
+    fail("--decode-window {}: must be >= 0 (0 = all at once), or -1 for the autoencoder's default", r.decode_window);
+  if (r.long_video.cond_noise_level < -1)
+    fail("--cond-noise-level {}: must be >= 0, or -1 for none", r.long_video.cond_noise_level);
+  if (!r.mode.empty()) parse_long_video_mode(r.mode);
+}
+
+LongVideoMode pick_mode(const VideoPipeline& pipe, const std::string& mode_arg) {
+  if (!mode_arg.empty()) return parse_long_video_mode(mode_arg);
+  if (pipe.has_interpolation_model() || pipe.main.caps.can_interpolate()) return LongVideoMode::Hierarchical;
+  return LongVideoMode::Autoregressive;
+}
+
+namespace detail {
+
+namespace {
+class Tee : public LatentSink {
+ public:
+  Tee(LatentSink& a, DriftStats* s) : a_(a), s_(s) {}
+  void push(const at::Tensor& z) override {
+    if (s_) s_->on_latents(z);
+    a_.push(z);
+  }
+
+ private:
+  LatentSink& a_;
+  DriftStats* s_;
+};
+}  // namespace
+
+GenerateRequest resolve_long_request(const VideoPipeline& pipe, GenerateRequest req) {
+  req.long_video.seed = req.seed;
+  req.long_video.sampler = req.sampler;
+  req.long_video.mode = pick_mode(pipe, req.mode);
+  req.long_video.device = pipe.device;
+  // The autoencoder's stream defaults (LVDM's AEs: 32:8 latent frames; an AE trained on short clips:
+  // its training clip length).
+  const auto d = pipe.autoencoder->default_decode_window();
+  if (req.decode_window < 0) req.decode_window = d.window;
+  if (req.decode_overlap < 0)
+    req.decode_overlap = req.decode_window == d.window ? d.overlap : std::min<int64_t>(8, req.decode_window / 4);
+  return req;
+}
+
+int64_t run_long_video(VideoPipeline& pipe, const LongVideoPlan& plan, const GenerateRequest& req, FrameSink& sink,
+                       const LongRunInput& in) {
+  const auto& opts = req.long_video;
+  auto models = long_video_models(pipe, plan.mode);
+  spdlog::info("{}", plan.describe());
+  spdlog::info("conditional latent perturbation s = {}, unconditional guidance w = {}, anchor {}, {} {} steps, seed {}",
+               opts.cond_noise_level, opts.uncond_guidance, to_string(opts.anchor), opts.sampler.method,
+               opts.sampler.steps, opts.seed);
+  if (int64_t ks = pipe.main.caps.keyframe_stride; ks > 1 && !pipe.has_interpolation_model()) {
+    if (plan.mode != LongVideoMode::Hierarchical)
+      spdlog::warn("this model makes keyframes {} latents apart (trained with --interp-consecutive): "
+                   "--mode autoregressive places them next to each other, so motion runs {}x too fast", ks, ks);
+    else if (plan.stride != ks)
+      spdlog::warn("this model makes keyframes {} latents apart but the plan spaces them {} apart", ks, plan.stride);
+  }
+  if (opts.cond_noise_level >= 0 && !models.pred.noisy_cond)
+    spdlog::warn("the prediction model was not trained with noisy conditions (noisy_cond): --cond-noise-level is ignored");
+
+  std::optional<LongVideoState> state;
+  bool resume = req.resume;
+  if (!req.state_dir.empty()) {
+    state.emplace(req.state_dir, long_video_fingerprint(plan, opts, pipe.weights_id));
+    if (resume && !state->exists()) {
+      // Adding --resume to the command always gives the video: it continues what was checkpointed,
+      // or starts afresh when nothing was (killed before the first checkpoint, or never started).
+      std::error_code ec;
+      if (fs::exists(req.state_dir, ec))
+        spdlog::info("--resume: {} holds no checkpoint yet (the run stopped before its first one): starting afresh",
+                     req.state_dir.string());
+      else
+        spdlog::info("--resume: nothing to resume at {}: starting the run", req.state_dir.string());
+      resume = false;
+    } else if (!resume && state->exists()) {
+      fail_hint("add --resume to continue it, or delete that directory to start again",
+                "{}: an interrupted run of this output is there", req.state_dir.string());
+    }
+  } else if (resume) {
+    fail("--resume: this run keeps no checkpoint (no state directory)");
+  }
+
+  const int64_t ft = pipe.factors()[0];
+  const int64_t ctx = in.context.defined() ? in.context.size(2) : 0;
+  // Frames of the context latents and of a given latent 0 are already in the output.
+  const int64_t skip = (ctx + (plan.continues ? 1 : 0)) * ft;
+  const int64_t keep = plan.frames - (plan.continues ? ft : 0);
+  CountingSink counted(sink);
+  StreamingVideoDecoder dec(pipe.autoencoder, ctx + plan.latents, keep, req.decode_window, req.decode_overlap, counted,
+                            pipe.device, skip);
+  std::optional<DriftStats> stats;
+  if (!req.stats_path.empty()) {
+    stats.emplace(req.stats_window, ft);
+    dec.on_frames = [&](const at::Tensor& u8) { stats->on_frames(u8); };
+  }
+  if (ctx > 0) dec.push(in.context);
+  Tee tee(dec, stats ? &*stats : nullptr);
+
+  std::optional<Progress> progress;
+  if (req.show_progress) progress.emplace("clips", plan.clips_total());
+  LongVideoRunOptions ro;
+  ro.state = state ? &*state : nullptr;
+  ro.resume = resume;
+  ro.checkpoint_every = req.checkpoint_every;
+  ro.given_keyframes = in.given;
+  ro.stop_after_rounds = req.stop_after_rounds;
+  if (progress) {
+    auto pfn = progress->fn();
+    ro.progress = [pfn](const LongVideoProgress& p) { pfn(p.clips_done, p.clips_total); };
+  }
+  int64_t pushed = generate_long_video(plan, models, opts, tee, ro);
+  if (pushed < plan.latents) {
+    spdlog::warn("stopped after {} prediction clips (--stop-after); continue with --resume", req.stop_after_rounds);
+    return -1;
+  }
+  if (progress) progress->finish();
+  if (stats) stats->write(req.stats_path, plan.to_json());
+  if (state) state->remove();
+  return counted.frames();
+}
+
+}  // namespace detail
+
+int64_t generate_video(VideoPipeline& pipe, const GenerateRequest& req_in, FrameSink& sink) {
+  check_generate_request(req_in);
+  check_sampler_options(req_in.sampler, pipe.schedule->num_train_timesteps());
+  const int64_t frames = req_in.frames;
+  const int64_t ft = pipe.factors()[0];
+  const auto& caps = pipe.main.caps;
+  const int64_t clip_frames = caps.clip_len * ft;
+  const bool longer_than_clip = caps.clip_len > 0 && frames > clip_frames;
+  // A model whose unconditional clips are sparse keyframes (train --interp-consecutive) makes
+  // every video hierarchically: keyframes, then the latents between them.
+  const bool keyframe_model = caps.keyframe_stride > 1;
+  const bool long_video = pipe.has_interpolation_model() || !req_in.mode.empty() || req_in.resume ||
+                          (longer_than_clip && caps.masked) || keyframe_model;
+  if (longer_than_clip && !long_video)
+    spdlog::warn("the model was trained on clips of {} frames and has no frame-mask conditioning to continue them: "
+                 "generating all {} frames as one clip", clip_frames, frames);
+  if (long_video) {
+    GenerateRequest req = detail::resolve_long_request(pipe, req_in);
+    auto models = long_video_models(pipe, req.long_video.mode);  // checks the models can do the mode
+    auto plan = LongVideoPlan::make(frames, ft, models.pred.clip_len, req.long_video.cond_frames,
+                                    models.interp.clip_len, req.long_video.mode);
+    const auto f = pipe.factors();
+    spdlog::info("seed {}  |  {} frames {}x{}", req.seed, frames, models.geometry.width * f[2],
+                 models.geometry.height * f[1]);
+    int64_t n = detail::run_long_video(pipe, plan, req, sink);
+    if (n >= 0) sink.close();
+    return n;
+  }
+  auto shape = pipe.clip_shape(frames);
+  if (shape.frames_decoded != frames)
+    spdlog::info("--frames {}: the autoencoder makes frames in groups of {}; generating {} and keeping the first {}",
+                 frames, ft, shape.frames_decoded, frames);
+  spdlog::info("seed {}  |  {} frames {}x{}  |  {} {} steps", req_in.seed, frames, shape.width, shape.height,
+               req_in.sampler.method, req_in.sampler.steps);
+  auto gen = make_generator(req_in.seed);
+  std::optional<Progress> progress;
+  if (req_in.show_progress) progress.emplace("sampling", req_in.sampler.steps);
+  // One clip: decoded at once, or in the autoencoder's windows when it was trained on shorter clips.
+  const int64_t dw =
+      req_in.decode_window >= 0 ? req_in.decode_window : (pipe.autoencoder->trained_window() > 0 ? -1 : 0);
+  detail::CountingSink counted(sink);
+  pipe.generate(frames, req_in.sampler, gen, counted, progress ? progress->fn() : ProgressFn{}, dw);
+  if (progress) progress->finish();
+  sink.close();
+  return counted.frames();
+}
+
+namespace {
+// Temp files an earlier, killed run of this output left (core/fs.h temp_path_for naming).
+void remove_stale_temps(const fs::path& out) {
+  fs::path dir = out.parent_path().empty() ? fs::path(".") : out.parent_path();
+  std::string prefix = "." + out.filename().string() + ".tmp";
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    std::string n = e.path().filename().string();
+    if (n.rfind(prefix, 0) == 0 && n.size() >= prefix.size() + 8) {
+      spdlog::info("removing {} (left by the interrupted run)", e.path().string());
+      fs::remove_all(e.path(), ec);
+    }
+  }
+}
+}  // namespace
+
+int64_t generate_video_file(VideoPipeline& pipe, GenerateRequest req, const fs::path& output,
+                            const WriteOptions& wopts) {
+  if (req.state_dir.empty()) req.state_dir = output.string() + ".longvid-run";
+  if (req.resume) remove_stale_temps(output);
+  VideoWriter writer(output, wopts);
+  int64_t n = generate_video(pipe, req, writer);
+  if (n >= 0) spdlog::info("wrote {} ({} frames, {} fps)", output.string(), writer.frames_written(), wopts.fps.str());
+  return n;  // stopped early: the writer's destructor removes the partial output; the state stays
+}
+
+}  // namespace longvid

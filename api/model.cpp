@@ -1,0 +1,33 @@
+#include "api/model.h"
+
+#include "core/assets.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "pipeline/lvdm_family.h"
+
+namespace longvid {
+
+VideoPipeline load_model(const ModelSpec& s) {
+  if (s.interp_model.empty() && !s.interp_config.empty()) fail("--interp-config given without --interp-model");
+  if (s.model.empty() || s.model == "random") {
+    if (!s.config.empty()) fail("--config given without --model");
+    if (!s.interp_model.empty()) fail("--interp-model given without --model (the prediction model)");
+  }
+  if (s.model == "random") {
+    spdlog::warn("--model random: a tiny LVDM-shaped model with random weights (structured noise, not content)");
+    return lvdm_random_tiny_masked(/*weight_seed=*/0, s.random_latent_size, s.load);
+  }
+  ModelSource src;
+  if (s.model.empty()) {
+    src.checkpoint = find_asset(kDefaultModelAsset, "pass --model, or set LONGVID_ASSETS to the folder holding default/");
+    spdlog::info("default model: {}", src.checkpoint.string());
+  } else {
+    src.checkpoint = s.model;
+    src.config = s.config;
+    src.interp_checkpoint = s.interp_model;
+    src.interp_config = s.interp_config;
+  }
+  return load_pipeline(src, s.load);
+}
+
+}  // namespace longvid

@@ -1,0 +1,255 @@
+// The LVDM family: loading official LVDM checkpoints (scripts/sample_*.py load_model: the config's
+// model.params + the checkpoint's state_dict) into a VideoPipeline.
+#include "pipeline/lvdm_family.h"
+
+#include <fmt/format.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "core/checkpoint.h"
+#include "core/config.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "vae3d/lvdm_autoencoder3d.h"
+
+namespace longvid {
+
+namespace {
+
+DenoiserCaps caps_from(const Config& cfg, const LvdmUNetConfig& u, int64_t latent_size) {
+  DenoiserCaps m;
+  m.latent_channels = u.out_channels;
+  m.latent_height = m.latent_width = latent_size;
+  m.clip_len = u.temporal_length;
+  m.prediction = Prediction::Eps;
+  m.context_dim = u.conditioning_key == "crossattn" ? u.context_dim : 0;
+  m.masked = u.conditioning_key == "concat-adm-mask";
+  m.noisy_cond = cfg.get_or<bool>("model.params.noisy_cond", false);
+  m.max_noise_level = cfg.get_or<int64_t>("model.params.max_noise_level", 0);
+  m.p_pred = cfg.get_or<double>("model.params.p_pred", 0.0);
+  m.p_interp = cfg.get_or<double>("model.params.p_interp", 0.0);
+  if (cfg.get_or<bool>("model.params.interp_consecutive_latents", false))
+    m.keyframe_stride = cfg.get_or<int64_t>("model.params.latent_frame_strde", 1);  // (sic, official key)
+  if (m.noisy_cond && u.num_classes > 0 && (m.max_noise_level <= 0 || m.max_noise_level > u.num_classes))
+    m.max_noise_level = u.num_classes;
+  // A label table that is not the noise level s is a class label.
+  if (u.num_classes > 0 && !m.noisy_cond) m.num_classes = u.num_classes;
+  return m;
+}
+
+// The config: the given YAML, else the official-structure JSON a longvid-trained safetensors
+// carries in its metadata (kConfigMetadataKey). Returns (text, origin for messages).
+std::pair<std::string, std::string> model_config_text(const StateDict& sd, const std::filesystem::path& checkpoint,
+                                                      const std::filesystem::path& config_path) {
+  if (config_path.empty()) {
+    auto it = sd.metadata.find(kConfigMetadataKey);
+    if (it == sd.metadata.end())
+      fail_hint("pass the official YAML with --config, e.g. configs/lvdm_short/sky.yaml",
+                "{}: no config given and none stored in the checkpoint (metadata '{}')", checkpoint.string(),
+                kConfigMetadataKey);
+    return {it->second, checkpoint.string() + " (stored config)"};
+  }
+  std::ifstream f(config_path);
+  if (!f) fail("{}: cannot open config", config_path.string());
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return {ss.str(), config_path.string()};
+}
+
+std::string file_id(const std::filesystem::path& p) {
+  std::error_code ec;
+  auto size = std::filesystem::file_size(p, ec);
+  return fmt::format("{}:{}", std::filesystem::absolute(p).string(), ec ? 0 : size);
+}
+
+std::string describe_unet(const LvdmUNet3D& unet) {
+  const auto& u = unet->config();
+  return fmt::format("LVDM 3D U-Net {:.1f}M params (ch {}, {} levels{}, {} latent frames)", unet->num_parameters() / 1e6,
+                     u.model_channels, u.channel_mult.size(),
+                     u.conditioning_key.empty() ? "" : ", cond " + u.conditioning_key, u.temporal_length);
+}
+
+PipelineDenoiser make_denoiser(LvdmUNet3D unet, DenoiserCaps caps, const PipelineLoadOptions& opts) {
+  unet->eval();
+  unet->to(opts.device);
+  PipelineDenoiser d;
+  d.describe = describe_unet(unet);
+  d.caps = caps;
+  d.net = std::make_shared<LvdmUNetDenoiser>(std::move(unet));
+  return d;
+}
+
+VideoPipeline assemble(PipelineDenoiser main, LvdmAutoencoder3D ae, NoiseSchedule schedule,
+                       const PipelineLoadOptions& opts) {
+  ae->eval();
+  ae->to(opts.device);
+  VideoPipeline p;
+  p.family = "lvdm";
+  p.main = std::move(main);
+  p.autoencoder = ae.ptr();
+  p.schedule = std::make_shared<NoiseSchedule>(std::move(schedule));
+  p.device = opts.device;
+  p.dtype = opts.dtype;
+  return p;
+}
+
+int64_t latent_size_of(const Config& cfg, const LvdmUNetConfig& unet_cfg, const std::string& origin) {
+  int64_t latent = cfg.get_or<int64_t>("model.params.image_size", 32);
+  int64_t levels = static_cast<int64_t>(unet_cfg.channel_mult.size());
+  if (latent < 1 || latent % (int64_t{1} << (levels - 1)) != 0)
+    fail("{}: model.params.image_size {} is not divisible by 2^{} (the U-Net's downsampling)", origin, latent,
+         levels - 1);
+  return latent;
+}
+
+VideoPipeline load(const StateDict& sd, const ModelSource& src, const PipelineLoadOptions& opts) {
+  auto [cfg_text, cfg_origin] = model_config_text(sd, src.checkpoint, src.config);
+  Config cfg = Config::parse_yaml(cfg_text, cfg_origin);
+  auto unet_cfg = LvdmUNetConfig::from_yaml_string(cfg_text, cfg_origin);
+  auto ae_cfg = LvdmAe3dConfig::from_config(cfg);
+  ae_cfg.validate(cfg_origin);
+  auto schedule = NoiseSchedule::lvdm(cfg.get_or<double>("model.params.linear_start", 0.0015),
+                                      cfg.get_or<double>("model.params.linear_end", 0.0155),
+                                      cfg.get_or<std::string>("model.params.beta_schedule", "linear"),
+                                      cfg.get_or<int64_t>("model.params.timesteps", 1000));
+  const int64_t latent = latent_size_of(cfg, unet_cfg, cfg_origin);
+  LvdmUNet3D unet(unet_cfg);
+  auto caps = caps_from(cfg, unet_cfg, latent);
+  std::string why;
+  auto which = load_lvdm_unet(*unet, sd, choose_lvdm_weights(sd, opts.weights, caps.masked, &why));
+  LvdmAutoencoder3D ae(ae_cfg);
+  load_lvdm_ae3d(*ae, sd);
+  spdlog::info("loaded {} ({} U-Net weights: {}; {:.1f}M U-Net parameters)", src.checkpoint.string(),
+               to_string(which), why, unet->num_parameters() / 1e6);
+  auto p = assemble(make_denoiser(std::move(unet), caps, opts), std::move(ae), std::move(schedule), opts);
+  p.weights_id = file_id(src.checkpoint) + (which == LvdmWeights::Ema ? ":ema" : ":raw");
+  return p;
+}
+
+void attach_interpolation(VideoPipeline& pipe, const StateDict& sd, const ModelSource& src,
+                          const PipelineLoadOptions& opts) {
+  auto [cfg_text, cfg_origin] = model_config_text(sd, src.interp_checkpoint, src.interp_config);
+  Config cfg = Config::parse_yaml(cfg_text, cfg_origin);
+  auto unet_cfg = LvdmUNetConfig::from_yaml_string(cfg_text, cfg_origin);
+  const int64_t latent = latent_size_of(cfg, unet_cfg, cfg_origin);
+  auto caps = caps_from(cfg, unet_cfg, latent);
+  if (!caps.masked)
+    fail("{}: the interpolation model needs frame-mask conditioning (conditioning_key concat-adm-mask), this one has '{}'",
+         cfg_origin, unet_cfg.conditioning_key);
+  if (caps.latent_channels != pipe.main.caps.latent_channels)
+    fail("{}: the interpolation model works on {}-channel latents, the prediction model on {}", cfg_origin,
+         caps.latent_channels, pipe.main.caps.latent_channels);
+  if (latent != pipe.main.caps.latent_height || latent != pipe.main.caps.latent_width)
+    fail("{}: the interpolation model works on {}x{} latents, the prediction model on {}x{}", cfg_origin, latent,
+         latent, pipe.main.caps.latent_height, pipe.main.caps.latent_width);
+  LvdmUNet3D unet(unet_cfg);
+  std::string why;
+  auto which = load_lvdm_unet(*unet, sd, choose_lvdm_weights(sd, opts.weights, /*long_video_model=*/true, &why));
+  spdlog::info("loaded interpolation model {} ({} weights: {}; {:.1f}M parameters)", src.interp_checkpoint.string(),
+               to_string(which), why, unet->num_parameters() / 1e6);
+  pipe.interp = make_denoiser(std::move(unet), caps, opts);
+  pipe.weights_id += "+" + file_id(src.interp_checkpoint) + (which == LvdmWeights::Ema ? ":ema" : ":raw");
+}
+
+std::string detect(const StateDict& sd) {
+  if (!sd.has_prefix("model.diffusion_model.") && !sd.has_prefix("model_ema.diffusion_model")) return "";
+  if (sd.has_prefix("cond_stage_model.transformer.")) return "lvdm-t2v";
+  if (sd.has_prefix("first_stage_model.")) return "lvdm-short";
+  return "lvdm-unet";
+}
+
+std::string describe(const StateDict& sd, const std::string& layout) {
+  std::string ema = sd.has_prefix("model_ema.") ? ", with EMA weights (model_ema.*)" : "";
+  if (layout == "lvdm-t2v")
+    return "LVDM text-to-video model (model.diffusion_model.* + first_stage_model.* + cond_stage_model.transformer.*" +
+           ema + ")";
+  if (layout == "lvdm-short") return "LVDM short-video model (model.diffusion_model.* + first_stage_model.*" + ema + ")";
+  return "LVDM 3D U-Net only (model.diffusion_model.*" + ema + ")";
+}
+
+LvdmUNetConfig tiny_unet_config(bool masked) {
+  LvdmUNetConfig u;
+  u.in_channels = masked ? 5 : 4;  // masked: 4 latent channels + the frame mask
+  u.out_channels = 4;
+  u.model_channels = 32;
+  u.num_res_blocks = 1;
+  u.attention_resolutions = {2};
+  u.channel_mult = {1, 2};
+  u.num_heads = 4;
+  u.legacy = false;
+  u.kernel_size_t = 1;
+  u.padding_t = 0;
+  u.temporal_length = 4;
+  u.use_relative_position = true;
+  u.use_scale_shift_norm = true;
+  if (masked) {
+    u.num_classes = 251;  // s in 0..250, as configs/lvdm_long
+    u.conditioning_key = "concat-adm-mask";
+  }
+  return u;
+}
+
+VideoPipeline random_tiny_impl(uint64_t weight_seed, int64_t latent_size, bool masked,
+                               const PipelineLoadOptions& opts) {
+  auto u = tiny_unet_config(masked);
+  LvdmAe3dConfig a;             // the official [4, 8, 8] layout, 32 hidden channels
+  a.scale_factor = 0.33422927;  // sky's latent normalisation
+  a.shift_factor = 1.4606637;
+  torch::manual_seed(weight_seed);  // module initialisers draw from the global generator
+  LvdmUNet3D unet(u);
+  LvdmAutoencoder3D ae(a);
+  {
+    // The official zero-initialised output layers would make a random model predict eps = 0.
+    torch::NoGradGuard ng;
+    for (auto& p : unet->parameters())
+      if (p.abs().max().item<double>() == 0.0) p.normal_(0.0, 0.02);
+  }
+  DenoiserCaps caps;
+  caps.latent_channels = 4;
+  caps.latent_height = caps.latent_width = latent_size;
+  caps.clip_len = u.temporal_length;
+  if (masked) {
+    caps.masked = true;
+    caps.noisy_cond = true;
+    caps.max_noise_level = 250;
+    caps.p_pred = 0.5;
+    caps.p_interp = 0.4;
+  }
+  auto p = assemble(make_denoiser(std::move(unet), caps, opts), std::move(ae), NoiseSchedule::lvdm(), opts);
+  p.weights_id = masked ? fmt::format("random_tiny_masked:{}:{}", weight_seed, latent_size)
+                        : fmt::format("random_tiny:{}", weight_seed);
+  return p;
+}
+
+}  // namespace
+
+ModelFamily lvdm_family() {
+  ModelFamily f;
+  f.id = "lvdm";
+  f.description = "LVDM: factorized 3D U-Net + 3D video autoencoder (YingqingHe/LVDM; longvid-trained models)";
+  f.detect = detect;
+  f.describe = describe;
+  f.load = load;
+  f.attach_interpolation = attach_interpolation;
+  return f;
+}
+
+VideoPipeline lvdm_random_tiny(uint64_t weight_seed, const PipelineLoadOptions& opts) {
+  return random_tiny_impl(weight_seed, 8, /*masked=*/false, opts);
+}
+
+VideoPipeline lvdm_random_tiny_masked(uint64_t weight_seed, int64_t latent_size, const PipelineLoadOptions& opts) {
+  if (latent_size < 2 || latent_size % 2 || latent_size > 128)
+    fail("random tiny model: latent size {} must be even, from 2 to 128", latent_size);
+  return random_tiny_impl(weight_seed, latent_size, /*masked=*/true, opts);
+}
+
+LvdmUNet3D lvdm_unet_of(const VideoPipeline& pipe, bool interpolation) {
+  const auto& d = interpolation ? pipe.interp : pipe.main;
+  auto* den = dynamic_cast<LvdmUNetDenoiser*>(d.net.get());
+  if (!den) fail("not an LVDM pipeline (family '{}')", pipe.family);
+  return den->net();
+}
+
+}  // namespace longvid

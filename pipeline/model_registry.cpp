@@ -1,0 +1,109 @@
+#include "pipeline/model_registry.h"
+
+#include "core/checkpoint.h"
+#include "core/error.h"
+#include "pipeline/lvdm_family.h"
+
+namespace longvid {
+
+namespace {
+
+// Latte (Vchitect/Latte models/latte.py, diffusers LatteTransformer3DModel): detected and described;
+// loading comes with the Latte backbone.
+ModelFamily latte_family() {
+  ModelFamily f;
+  f.id = "latte";
+  f.description = "Latte video transformer (Vchitect/Latte; diffusers LatteTransformer3DModel)";
+  f.detect = [](const StateDict& sd) -> std::string {
+    if (sd.has_prefix("x_embedder.") && sd.has_prefix("t_embedder.") && sd.has_prefix("blocks.0.") &&
+        sd.contains("temp_embed"))
+      return "latte";
+    if (sd.has_prefix("transformer_blocks.") && sd.has_prefix("temporal_transformer_blocks.") &&
+        sd.has_prefix("adaln_single."))
+      return "diffusers-latte";
+    return "";
+  };
+  f.describe = [](const StateDict&, const std::string& layout) -> std::string {
+    if (layout == "latte") return "Latte (x_embedder, t_embedder, blocks.N, temp_embed)";
+    return "diffusers LatteTransformer3DModel (transformer_blocks, temporal_transformer_blocks, adaln_single)";
+  };
+  return f;
+}
+
+// Bare video autoencoders (vae3d/): `longvid vae` loads them; they make no pipeline on their own.
+ModelFamily autoencoder_family() {
+  ModelFamily f;
+  f.id = "autoencoder";
+  f.description = "video autoencoders: LVDM 3D AE, Stable Diffusion / diffusers AutoencoderKL (per frame)";
+  f.detect = [](const StateDict& sd) -> std::string {
+    if (!(sd.has_prefix("encoder.") && sd.has_prefix("decoder.") && sd.has_prefix("quant_conv.") &&
+          sd.has_prefix("post_quant_conv.")))
+      return "";
+    if (sd.has_prefix("encoder.down_blocks.") || sd.has_prefix("decoder.up_blocks.")) return "diffusers-autoencoder-kl";
+    auto ndim = [&](const std::string& k) { return sd.contains(k) ? sd.get(k).dim() : int64_t{-1}; };
+    int64_t d = ndim("quant_conv.weight");
+    if (d < 0) d = ndim("quant_conv.conv.weight");
+    if (d == 5) return "lvdm-ae3d";
+    if (d == 4) return "sd-autoencoder-kl";
+    return "";
+  };
+  f.describe = [](const StateDict& sd, const std::string& layout) -> std::string {
+    if (layout == "lvdm-ae3d")
+      return std::string("LVDM 3D autoencoder (encoder.*, decoder.*, quant_conv, post_quant_conv") +
+             (sd.has_prefix("loss.") ? ", loss.*)" : ")");
+    if (layout == "sd-autoencoder-kl") return "Stable Diffusion AutoencoderKL, original LDM layout (2D, per frame)";
+    return "diffusers AutoencoderKL (2D, per frame)";
+  };
+  return f;
+}
+
+}  // namespace
+
+const std::vector<ModelFamily>& model_families() {
+  // One line per family; detection tries them in this order.
+  static const std::vector<ModelFamily> families = {
+      lvdm_family(),
+      latte_family(),
+      autoencoder_family(),
+  };
+  return families;
+}
+
+DetectedLayout detect_layout(const StateDict& sd) {
+  for (const auto& f : model_families()) {
+    std::string layout = f.detect(sd);
+    if (!layout.empty()) return {&f, layout, f.describe(sd, layout)};
+  }
+  return {};
+}
+
+VideoPipeline load_pipeline(const ModelSource& src, const PipelineLoadOptions& opts) {
+  if (src.checkpoint.empty()) fail("no model checkpoint given");
+  if (src.interp_checkpoint.empty() && !src.interp_config.empty())
+    fail("--interp-config given without --interp-model");
+  StateDict sd = load_checkpoint(src.checkpoint);
+  auto found = detect_layout(sd);
+  if (!found.family)
+    fail_hint("longvid knows LVDM and Latte checkpoints (`longvid inspect FILE` shows what a file holds)",
+              "{}: no known model family in its {} tensors (e.g. '{}')", src.checkpoint.string(), sd.size(),
+              sd.empty() ? std::string() : sd.keys().front());
+  if (!found.family->load)
+    fail("{}: a {} ({}) cannot generate on its own{}", src.checkpoint.string(), found.description,
+         found.family->id,
+         found.family->id == "autoencoder" ? ": it is an autoencoder, use `longvid vae`" : ": not supported yet");
+  VideoPipeline pipe = found.family->load(sd, src, opts);
+  if (!src.interp_checkpoint.empty()) {
+    StateDict isd = load_checkpoint(src.interp_checkpoint);
+    auto ifound = detect_layout(isd);
+    if (ifound.family != found.family)
+      fail("{}: the interpolation model is a {}, the prediction model a {}: both must be of one family",
+           src.interp_checkpoint.string(), ifound.family ? ifound.family->id : std::string("unknown checkpoint"),
+           found.family->id);
+    if (!found.family->attach_interpolation)
+      fail("{}: {} models take no separate interpolation model", src.interp_checkpoint.string(), found.family->id);
+    found.family->attach_interpolation(pipe, isd, src, opts);
+  }
+  return pipe;
+}
+
+}  // namespace longvid

@@ -1,0 +1,69 @@
+// The model-family registry: one entry per family of checkpoints the engine knows. Each entry
+// detects its layouts from a checkpoint's tensor names (and stored config), describes them, and,
+// for denoiser families, loads a VideoPipeline. `generate`, `extend`, `fvd --model`, `inspect` and
+// `vae` go through here; nothing above this layer names a family.
+//
+// Adding a family: its own files (backbones/<family>*, pipeline/<family>_family.cpp with a
+// `ModelFamily <family>_family()` function) plus one line in model_families()
+// (pipeline/model_registry.cpp).
+#pragma once
+#include <c10/core/Device.h>
+#include <c10/core/ScalarType.h>
+
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "pipeline/video_pipeline.h"
+
+namespace longvid {
+
+class StateDict;
+enum class WeightsChoice;  // core/checkpoint.h
+
+struct PipelineLoadOptions {
+  // Raw or EMA weights; Auto: what the family's own sampling scripts use.
+  WeightsChoice weights{};
+  c10::Device device = c10::Device(c10::kCPU);
+  c10::ScalarType dtype = c10::kFloat;
+};
+
+// Where a model comes from: a checkpoint and, optionally, its config (official YAML; empty: the
+// config stored in the checkpoint, or inferred), and an optional separate interpolation model.
+struct ModelSource {
+  std::filesystem::path checkpoint, config;
+  std::filesystem::path interp_checkpoint, interp_config;
+};
+
+struct ModelFamily {
+  std::string id;           // "lvdm", "latte", "autoencoder"
+  std::string description;  // one line
+  // The layout id of `sd` if it is one of this family's ("lvdm-short", ...), else "".
+  std::function<std::string(const StateDict& sd)> detect;
+  // One line describing a detected layout (and what was seen, e.g. EMA weights).
+  std::function<std::string(const StateDict& sd, const std::string& layout)> describe;
+  // Builds the pipeline (empty for families that hold no denoiser, e.g. bare autoencoders).
+  std::function<VideoPipeline(const StateDict& sd, const ModelSource& src, const PipelineLoadOptions& opts)> load;
+  // Attaches a separate interpolation model to a pipeline of this family (empty: not supported).
+  std::function<void(VideoPipeline& pipe, const StateDict& sd, const ModelSource& src,
+                     const PipelineLoadOptions& opts)>
+      attach_interpolation;
+};
+
+// Every registered family, in detection order.
+const std::vector<ModelFamily>& model_families();
+
+struct DetectedLayout {
+  const ModelFamily* family = nullptr;  // null: unknown
+  std::string layout = "unknown";       // "lvdm-short", "latte", "lvdm-ae3d", ... or "unknown"
+  std::string description;              // one line
+};
+DetectedLayout detect_layout(const StateDict& sd);
+
+// Loads a model through its family: the checkpoint is read once (by content), its family detected
+// from the tensor names, the pipeline built, and the interpolation model attached when given.
+// One longvid::Error naming the file and what was found when no family can load it.
+VideoPipeline load_pipeline(const ModelSource& src, const PipelineLoadOptions& opts = {});
+
+}  // namespace longvid

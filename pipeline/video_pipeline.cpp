@@ -1,0 +1,113 @@
+#include "pipeline/video_pipeline.h"
+
+#include <fmt/format.h>
+#include <torch/torch.h>
+
+#include <ATen/autocast_mode.h>
+
+#include "core/error.h"
+#include "core/video_io.h"
+#include "vae3d/video_autoencoder.h"
+
+namespace longvid {
+
+namespace {
+// --dtype bf16/fp16: weights stay float32 and the networks run under autocast, which picks the
+// precision per op (convolutions and matmuls in the low dtype, norms and softmax in float32).
+class AutocastScope {
+ public:
+  AutocastScope(c10::Device device, c10::ScalarType dtype)
+      : type_(device.type()), on_(dtype != c10::kFloat && dtype != c10::kDouble) {
+    if (!on_) return;
+    prev_enabled_ = at::autocast::is_autocast_enabled(type_);
+    prev_dtype_ = at::autocast::get_autocast_dtype(type_);
+    at::autocast::set_autocast_enabled(type_, true);
+    at::autocast::set_autocast_dtype(type_, dtype);
+  }
+  ~AutocastScope() {
+    if (!on_) return;
+    at::autocast::set_autocast_enabled(type_, prev_enabled_);
+    at::autocast::set_autocast_dtype(type_, prev_dtype_);
+    at::autocast::clear_cache();
+  }
+
+ private:
+  c10::DeviceType type_;
+  bool on_, prev_enabled_ = false;
+  c10::ScalarType prev_dtype_ = c10::kFloat;
+};
+}  // namespace
+
+std::array<int64_t, 3> VideoPipeline::factors() const {
+  if (!autoencoder) fail("{} pipeline: no autoencoder loaded", family);
+  return autoencoder->factors();
+}
+
+std::string VideoPipeline::describe() const {
+  std::string s = main.describe;
+  if (interp) s += "; interpolation: " + interp.describe;
+  if (autoencoder) {
+    auto f = autoencoder->factors();
+    s += fmt::format("; {} autoencoder {}x{}x{} (T,H,W) z={}", autoencoder->kind(), f[0], f[1], f[2],
+                     autoencoder->latent_channels());
+  }
+  if (schedule) s += fmt::format("; schedule {} {}", to_string(schedule->config().kind), schedule->num_train_timesteps());
+  if (text_encoder) s += "; text: " + text_encoder->describe();
+  return s;
+}
+
+VideoPipeline::ClipShape VideoPipeline::clip_shape(int64_t frames) const {
+  if (frames < 1) fail("--frames {}: must be at least 1", frames);
+  auto f = factors();
+  ClipShape s{};
+  s.latent_t = (frames + f[0] - 1) / f[0];
+  s.latent_h = main.caps.latent_height;
+  s.latent_w = main.caps.latent_width;
+  if (s.latent_h < 1 || s.latent_w < 1) fail("{} pipeline: the model's latent size is unknown", family);
+  s.frames_decoded = s.latent_t * f[0];
+  s.height = s.latent_h * f[1];
+  s.width = s.latent_w * f[2];
+  return s;
+}
+
+void VideoPipeline::decode_to_sink(const at::Tensor& z, int64_t frames, FrameSink& sink, int64_t decode_window) {
+  torch::NoGradGuard ng;
+  // The decoder runs in float32 whatever --dtype says: low-precision 3D (transposed) convolutions
+  // are very slow on CPUs without bf16 units, and the decoder is a small part of the work.
+  int64_t emitted = 0;
+  int64_t window = decode_window, overlap = decode_window > 1 ? std::min<int64_t>(2, decode_window - 1) : 0;
+  if (decode_window < 0) {  // the autoencoder's default windows
+    const auto d = autoencoder->default_decode_window();
+    window = d.window;
+    overlap = d.overlap;
+  }
+  autoencoder->decode_stream(
+      z.to(device, at::kFloat), window, overlap,
+      [&](const torch::Tensor& chunk) {
+        auto u8 = video_to_uint8(chunk);
+        for (int64_t i = 0; i < u8.size(0) && emitted < frames; ++i, ++emitted) {
+          auto fr = u8[i];
+          sink.push(fr.data_ptr<uint8_t>(), static_cast<int>(fr.size(1)), static_cast<int>(fr.size(0)));
+        }
+      },
+      /*normalized=*/true);
+}
+
+at::Tensor VideoPipeline::generate(int64_t frames, const SamplerOptions& sampler, at::Generator& gen, FrameSink& sink,
+                                   const ProgressFn& progress, int64_t decode_window, const Conditioning& cond) {
+  torch::NoGradGuard ng;
+  if (!main) fail("{} pipeline: no denoiser loaded", family);
+  auto s = clip_shape(frames);
+  auto opts = at::TensorOptions().dtype(at::kFloat);
+  // Noise is drawn on the CPU generator and moved, so a seed gives the same video on every device.
+  auto x_T = at::randn({1, main.caps.latent_channels, s.latent_t, s.latent_h, s.latent_w}, gen, opts).to(device);
+  at::Tensor z;
+  {
+    AutocastScope autocast(device, dtype);
+    z = longvid::sample(*main.net, *schedule, x_T, cond, sampler, gen, progress);
+  }
+  decode_to_sink(z, frames, sink, decode_window);
+  return z;
+}
+
+}  // namespace longvid

@@ -1,0 +1,98 @@
+#include "tools/options.h"
+
+#include "core/checkpoint.h"
+#include "core/error.h"
+
+namespace longvid::cli {
+
+void add_model_options(cxxopts::Options& o, const std::string& group, const std::string& model_help,
+                       bool default_model) {
+  auto model = cxxopts::value<std::string>();
+  if (default_model) model->default_value("");
+  o.add_options(group)
+    ("model,pred-model", model_help, model)
+    ("config,pred-config", "model config (official YAML; default: the config stored in the checkpoint)", cxxopts::value<std::string>()->default_value(""))
+    ("interp-model", "interpolation model checkpoint (long videos, hierarchical mode)", cxxopts::value<std::string>()->default_value(""))
+    ("interp-config", "interpolation model config", cxxopts::value<std::string>()->default_value(""))
+    ("random-latent-size", "with --model random: latent size of the random-weight model (frames are 8x larger)", cxxopts::value<int64_t>()->default_value("8"))
+    ("weights", "raw or EMA weights of a checkpoint that holds both: raw | ema | auto (what the model's own scripts sample with; LVDM: EMA for long-video models, raw for short clips)", cxxopts::value<std::string>()->default_value("auto"))
+    ("ema", "alias of --weights ema", cxxopts::value<bool>()->default_value("false"));
+}
+
+ModelSpec read_model_options(const cxxopts::ParseResult& a) {
+  ModelSpec s;
+  if (a.count("model") || a["model"].has_default()) s.model = a["model"].as<std::string>();
+  if (s.model == "default") s.model.clear();
+  s.config = a["config"].as<std::string>();
+  s.interp_model = a["interp-model"].as<std::string>();
+  s.interp_config = a["interp-config"].as<std::string>();
+  s.random_latent_size = a["random-latent-size"].as<int64_t>();
+  WeightsChoice w = parse_weights_choice(a["weights"].as<std::string>());
+  if (a["ema"].as<bool>()) {
+    if (a.count("weights") && w != WeightsChoice::Ema)
+      fail("--ema and --weights {}: contradict each other (--ema means --weights ema)", a["weights"].as<std::string>());
+    w = WeightsChoice::Ema;
+  }
+  s.load.weights = w;
+  return s;
+}
+
+void add_sampler_options(cxxopts::Options& o, const std::string& group) {
+  o.add_options(group)
+    ("steps", "sampling steps", cxxopts::value<int>()->default_value("50"))
+    ("sampler", "ddim | ddpm | dpmpp-2m", cxxopts::value<std::string>()->default_value("ddim"))
+    ("eta", "DDIM eta (LVDM scripts: 1.0)", cxxopts::value<double>()->default_value("1.0"));
+}
+
+SamplerOptions read_sampler_options(const cxxopts::ParseResult& a) {
+  SamplerOptions s;
+  s.method = a["sampler"].as<std::string>();
+  s.steps = a["steps"].as<int>();
+  s.eta = a["eta"].as<double>();
+  s.spacing = "auto";
+  s.method = check_sampler_options(s, 1000);  // canonical name; bad options fail before any work
+  return s;
+}
+
+void add_device_options(cxxopts::Options& o, const std::string& group) {
+  o.add_options(group)
+    ("device", "cpu | cuda | cuda:N", cxxopts::value<std::string>()->default_value("cpu"))
+    ("dtype", "fp32 | bf16 | fp16", cxxopts::value<std::string>()->default_value("fp32"));
+}
+
+void add_long_video_options(cxxopts::Options& o) {
+  o.add_options("long video")
+    ("mode", "hierarchical (keyframes + interpolation) | autoregressive; default: hierarchical when an interpolation model is available", cxxopts::value<std::string>()->default_value(""))
+    ("cond-noise-level", "noise level s of the condition latents (conditional latent perturbation; -1 = none)", cxxopts::value<int64_t>()->default_value("100"))
+    ("uncond-guidance", "unconditional guidance weight w: e = e_c + w (e_c - e_u) (0 = off)", cxxopts::value<double>()->default_value("0.1"))
+    ("cond-frames", "latent frames a prediction clip is conditioned on", cxxopts::value<int64_t>()->default_value("1"))
+    ("anchor", "latent statistics anchoring against drift: mean | meanstd | none (each new latent takes the per-channel mean [and std] of its conditions; none = LVDM's released sampling)", cxxopts::value<std::string>()->default_value("mean"))
+    ("lvdm-pred-mask", "mark every frame of a prediction clip in the mask, as LVDM's released sampling script does (a quirk; training marks only the condition frames)", cxxopts::value<bool>()->default_value("false"))
+    ("resume", "continue an interrupted run of the same command (see --state)", cxxopts::value<bool>()->default_value("false"))
+    ("state", "directory of the run's checkpoint (default: <output>.longvid-run; removed when the run ends)", cxxopts::value<std::string>()->default_value(""))
+    ("checkpoint-every", "write the run's checkpoint every N prediction clips", cxxopts::value<int64_t>()->default_value("1"))
+    ("stats", "write drift statistics per window of frames to this JSON file", cxxopts::value<std::string>()->default_value(""))
+    ("stats-window", "frames per --stats window", cxxopts::value<int64_t>()->default_value("64"))
+    ("decode-overlap", "latent frames shared by neighbouring decode windows (long videos; -1: the autoencoder's default, 8 for LVDM's)", cxxopts::value<int64_t>()->default_value("-1"))
+    ("stop-after", "testing: stop after N prediction clips as if killed (the checkpoint stays)", cxxopts::value<int64_t>()->default_value("-1"));
+}
+
+void read_long_video_options(const cxxopts::ParseResult& a, GenerateRequest& r) {
+  r.mode = a["mode"].as<std::string>();
+  r.long_video.cond_noise_level = a["cond-noise-level"].as<int64_t>();
+  r.long_video.uncond_guidance = a["uncond-guidance"].as<double>();
+  r.long_video.cond_frames = a["cond-frames"].as<int64_t>();
+  r.long_video.lvdm_full_pred_mask = a["lvdm-pred-mask"].as<bool>();
+  r.long_video.anchor = parse_anchor(a["anchor"].as<std::string>());
+  r.resume = a["resume"].as<bool>();
+  r.state_dir = a["state"].as<std::string>();
+  r.checkpoint_every = a["checkpoint-every"].as<int64_t>();
+  r.stats_path = a["stats"].as<std::string>();
+  r.stats_window = a["stats-window"].as<int64_t>();
+  r.decode_overlap = a["decode-overlap"].as<int64_t>();
+  r.decode_window = a["decode-window"].as<int64_t>();
+  r.stop_after_rounds = a["stop-after"].as<int64_t>();
+  check_generate_request(r);
+}
+
+}  // namespace longvid::cli
