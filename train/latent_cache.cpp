@@ -12,7 +12,7 @@
 #include "core/error.h"
 #include "core/progress.h"
 #include "core/video_io.h"
-#include "vae3d/lvdm_autoencoder3d.h"
+#include "vae3d/video_autoencoder.h"
 
 namespace longvid {
 
@@ -20,11 +20,11 @@ namespace {
 constexpr const char* kFormat = "longvid.latent_cache/1";
 }
 
-std::string ae_checksum(LvdmAutoencoder3DImpl& ae) {
+std::string ae_checksum(VideoAutoencoder& ae) {
   torch::NoGradGuard ng;
   double s1 = 0, s2 = 0;
   int64_t n = 0;
-  for (const auto& kv : ae.named_parameters()) {
+  for (const auto& kv : ae.module().named_parameters()) {
     at::Tensor p = kv.value().detach().to(at::kDouble);
     s1 += p.sum().item<double>();
     s2 += p.pow(2).sum().item<double>();
@@ -33,7 +33,7 @@ std::string ae_checksum(LvdmAutoencoder3DImpl& ae) {
   return fmt::format("{}:{:.17g}:{:.17g}", n, s1, s2);
 }
 
-void LatentCache::build(const FolderClipOptions& o, LvdmAutoencoder3DImpl& ae, const std::filesystem::path& file,
+void LatentCache::build(const FolderClipOptions& o, VideoAutoencoder& ae, const std::filesystem::path& file,
                         int64_t window, int64_t overlap) {
   if (o.size < 1 || o.frame_stride < 1)
     fail("latent cache: frame size ({}) and stride ({}) must be positive", o.size, o.frame_stride);
@@ -42,7 +42,7 @@ void LatentCache::build(const FolderClipOptions& o, LvdmAutoencoder3DImpl& ae, c
     fail("latent cache: frame size {} is not a multiple of the autoencoder's spatial factor {}", o.size, f[1]);
   auto paths = list_training_videos(o.root);
   torch::NoGradGuard ng;
-  ae.eval();
+  ae.module().eval();
   StateDict sd;
   nlohmann::json names = nlohmann::json::array();
   Progress prog("latent cache", static_cast<int64_t>(paths.size()));
@@ -122,15 +122,15 @@ LatentCache::LatentCache(const std::filesystem::path& file) : path_(file) {
   if (mean_.empty()) fail("{}: the latent cache holds no videos", file.string());
 }
 
-void LatentCache::check_matches(LvdmAutoencoder3DImpl& ae, int64_t size, int64_t frame_stride) const {
+void LatentCache::check_matches(VideoAutoencoder& ae, int64_t size, int64_t frame_stride) const {
   if (size != size_ || frame_stride != frame_stride_)
     fail("{}: latent cache made at size {} / frame stride {}, but training asks for {} / {} (delete it to rebuild)",
          path_.string(), size_, frame_stride_, size, frame_stride);
   if (ae_checksum(ae) != ae_checksum_)
     fail("{}: latent cache made with another autoencoder (its weights differ; delete the cache to rebuild it)",
          path_.string());
-  if (mean_[0].size(0) != ae.config().embed_dim)
-    fail("{}: latent cache has {} channels, the autoencoder {}", path_.string(), mean_[0].size(0), ae.config().embed_dim);
+  if (mean_[0].size(0) != ae.latent_channels())
+    fail("{}: latent cache has {} channels, the autoencoder {}", path_.string(), mean_[0].size(0), ae.latent_channels());
 }
 
 int64_t LatentCache::min_latent_frames() const {

@@ -27,25 +27,25 @@
 
 namespace longvid {
 
-class LvdmAutoencoder3DImpl;
+class VideoAutoencoder;
 
 // A cheap identity of the AE weights (count, sums of values and of squares over all parameters, in
 // float64): a cache made with another AE is refused. The cache holds raw posteriors, so the
 // latent scale / shift may differ.
-std::string ae_checksum(LvdmAutoencoder3DImpl& ae);
+std::string ae_checksum(VideoAutoencoder& ae);
 
 class LatentCache {
  public:
   // Encodes every video found under o.root (FolderClipSource's rules: shorter side resized to
   // o.size, centre crop, every o.frame_stride-th frame) and writes `file` atomically.
-  static void build(const FolderClipOptions& o, LvdmAutoencoder3DImpl& ae, const std::filesystem::path& file,
+  static void build(const FolderClipOptions& o, VideoAutoencoder& ae, const std::filesystem::path& file,
                     int64_t window = 64, int64_t overlap = 16);
   // Loads a cache; longvid::Error when the file is not one.
   explicit LatentCache(const std::filesystem::path& file);
 
   // Throws longvid::Error naming the mismatch when the cache was made with another AE or frame
   // size / stride.
-  void check_matches(LvdmAutoencoder3DImpl& ae, int64_t size, int64_t frame_stride) const;
+  void check_matches(VideoAutoencoder& ae, int64_t size, int64_t frame_stride) const;
 
   // Posterior mean and std of samples k0 .. k0+n-1, each [n, z, latent_frames, h, w].
   std::pair<at::Tensor, at::Tensor> samples(int64_t k0, int64_t n, int64_t latent_frames, uint64_t seed) const;
