@@ -156,6 +156,12 @@ int64_t generate_video(VideoPipeline& pipe, const GenerateRequest& req_in, Frame
   const int64_t frames = req_in.frames;
   const int64_t ft = pipe.factors()[0];
   const auto& caps = pipe.main.caps;
+  if (req_in.class_label >= 0 && caps.num_classes == 0)
+    fail("--class {}: the model is not class-conditional", req_in.class_label);
+  if (req_in.class_label >= caps.num_classes && caps.num_classes > 0)
+    fail("--class {}: the model knows classes 0 to {}", req_in.class_label, caps.num_classes - 1);
+  if (req_in.cfg_scale >= 0 && req_in.cfg_scale != 1.0 && caps.num_classes == 0 && caps.context_dim == 0)
+    fail("--cfg-scale {}: the model takes no class or text condition to guide", req_in.cfg_scale);
   const int64_t clip_frames = caps.clip_len * ft;
   const bool longer_than_clip = caps.clip_len > 0 && frames > clip_frames;
   // A model whose unconditional clips are sparse keyframes (train --interp-consecutive) makes
@@ -190,8 +196,23 @@ int64_t generate_video(VideoPipeline& pipe, const GenerateRequest& req_in, Frame
   // One clip: decoded at once, or in the autoencoder's windows when it was trained on shorter clips.
   const int64_t dw =
       req_in.decode_window >= 0 ? req_in.decode_window : (pipe.autoencoder->trained_window() > 0 ? -1 : 0);
+  Conditioning cond, uncond;
+  const double cfg = req_in.cfg_scale < 0 ? pipe.default_cfg_scale : req_in.cfg_scale;
+  if (caps.num_classes > 0) {
+    int64_t y = req_in.class_label;
+    if (y < 0) {  // sample.py: y = torch.randint(0, num_classes, (1,)); here from a generator of the seed
+      auto label_gen = make_generator(req_in.seed ^ 0x6c6162656cULL);
+      y = at::randint(caps.num_classes, {1}, label_gen, at::TensorOptions().dtype(at::kLong)).item<int64_t>();
+      spdlog::info("class {} (drawn from the seed; --class N chooses), guidance scale {}", y, cfg);
+    } else {
+      spdlog::info("class {}, guidance scale {}", y, cfg);
+    }
+    cond.class_label = at::full({1}, y, at::TensorOptions().dtype(at::kLong)).to(pipe.device);
+    uncond.class_label = at::full({1}, caps.num_classes, at::TensorOptions().dtype(at::kLong)).to(pipe.device);
+  }
   detail::CountingSink counted(sink);
-  pipe.generate(frames, req_in.sampler, gen, counted, progress ? progress->fn() : ProgressFn{}, dw);
+  pipe.generate(frames, req_in.sampler, gen, counted, progress ? progress->fn() : ProgressFn{}, dw, cond,
+                caps.num_classes > 0 ? cfg : 1.0, uncond);
   if (progress) progress->finish();
   sink.close();
   return counted.frames();

@@ -16,6 +16,10 @@ struct GenerateRequest {
   int64_t frames = 16;     // frames to make (extend: frames to add)
   SamplerOptions sampler;  // method, steps, eta (LVDM's scripts: DDIM 50, eta 1)
   uint64_t seed = 0;
+  // Class-conditional models: the class (-1: drawn from the seed, as sample.py draws one) and the
+  // classifier-free guidance scale (< 0: the model's default, e.g. Latte UCF-101: 7; 1: off).
+  int64_t class_label = -1;
+  double cfg_scale = -1.0;
   // Long videos (keyframes + interpolation): s, w, condition frames, anchor, ... (its mode, seed,
   // sampler and device are taken from the fields of this request).
   LongVideoOptions long_video;

@@ -11,6 +11,7 @@ VideoPipeline load_model(const ModelSpec& s) {
   if (s.interp_model.empty() && !s.interp_config.empty()) fail("--interp-config given without --interp-model");
   if (s.model.empty() || s.model == "random") {
     if (!s.config.empty()) fail("--config given without --model");
+    if (!s.vae.empty()) fail("--vae given without --model (the default model carries its autoencoder)");
     if (!s.interp_model.empty()) fail("--interp-model given without --model (the prediction model)");
   }
   if (s.model == "random") {
@@ -26,6 +27,7 @@ VideoPipeline load_model(const ModelSpec& s) {
     src.config = s.config;
     src.interp_checkpoint = s.interp_model;
     src.interp_config = s.interp_config;
+    src.autoencoder = s.vae;
   }
   return load_pipeline(src, s.load);
 }

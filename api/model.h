@@ -13,6 +13,7 @@ struct ModelSpec {
                       // LVDM-shaped model (structured noise, for tests); else a checkpoint path
   std::string config;                      // its config (official YAML); empty: stored / inferred
   std::string interp_model, interp_config;  // a separate interpolation model (long videos)
+  std::string vae;                         // the autoencoder, for checkpoints that hold none (Latte)
   int64_t random_latent_size = 8;          // "random": latent size (frames are 8x larger)
   PipelineLoadOptions load;                // weights choice, device, dtype
 };

@@ -57,12 +57,6 @@ std::pair<std::string, std::string> model_config_text(const StateDict& sd, const
   return {ss.str(), config_path.string()};
 }
 
-std::string file_id(const std::filesystem::path& p) {
-  std::error_code ec;
-  auto size = std::filesystem::file_size(p, ec);
-  return fmt::format("{}:{}", std::filesystem::absolute(p).string(), ec ? 0 : size);
-}
-
 std::string describe_unet(const LvdmUNet3D& unet) {
   const auto& u = unet->config();
   return fmt::format("LVDM 3D U-Net {:.1f}M params (ch {}, {} levels{}, {} latent frames)", unet->num_parameters() / 1e6,
@@ -91,6 +85,11 @@ VideoPipeline assemble(PipelineDenoiser main, LvdmAutoencoder3D ae, NoiseSchedul
   p.schedule = std::make_shared<NoiseSchedule>(std::move(schedule));
   p.device = opts.device;
   p.dtype = opts.dtype;
+  // LVDM's scripts (sample_uncond.py, sample_long_videos.py): DDIM 50 steps, eta 1.
+  p.default_sampler.method = "ddim";
+  p.default_sampler.steps = 50;
+  p.default_sampler.eta = 1.0;
+  p.default_sampler.spacing = "auto";
   return p;
 }
 
@@ -123,7 +122,7 @@ VideoPipeline load(const StateDict& sd, const ModelSource& src, const PipelineLo
   spdlog::info("loaded {} ({} U-Net weights: {}; {:.1f}M U-Net parameters)", src.checkpoint.string(),
                to_string(which), why, unet->num_parameters() / 1e6);
   auto p = assemble(make_denoiser(std::move(unet), caps, opts), std::move(ae), std::move(schedule), opts);
-  p.weights_id = file_id(src.checkpoint) + (which == LvdmWeights::Ema ? ":ema" : ":raw");
+  p.weights_id = checkpoint_file_id(src.checkpoint) + (which == LvdmWeights::Ema ? ":ema" : ":raw");
   return p;
 }
 
@@ -149,7 +148,7 @@ void attach_interpolation(VideoPipeline& pipe, const StateDict& sd, const ModelS
   spdlog::info("loaded interpolation model {} ({} weights: {}; {:.1f}M parameters)", src.interp_checkpoint.string(),
                to_string(which), why, unet->num_parameters() / 1e6);
   pipe.interp = make_denoiser(std::move(unet), caps, opts);
-  pipe.weights_id += "+" + file_id(src.interp_checkpoint) + (which == LvdmWeights::Ema ? ":ema" : ":raw");
+  pipe.weights_id += "+" + checkpoint_file_id(src.interp_checkpoint) + (which == LvdmWeights::Ema ? ":ema" : ":raw");
 }
 
 std::string detect(const StateDict& sd) {
@@ -230,6 +229,13 @@ ModelFamily lvdm_family() {
   f.description = "LVDM: factorized 3D U-Net + 3D video autoencoder (YingqingHe/LVDM; longvid-trained models)";
   f.detect = detect;
   f.describe = describe;
+  f.is_config = [](const std::string& text) {
+    try {
+      return Config::parse_yaml(text, "config").has("model.params.unet_config");
+    } catch (const std::exception&) {
+      return false;
+    }
+  };
   f.load = load;
   f.attach_interpolation = attach_interpolation;
   return f;

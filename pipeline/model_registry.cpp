@@ -2,33 +2,15 @@
 
 #include "core/checkpoint.h"
 #include "core/error.h"
+#include <fstream>
+#include <sstream>
+
+#include "pipeline/latte_family.h"
 #include "pipeline/lvdm_family.h"
 
 namespace longvid {
 
 namespace {
-
-// Latte (Vchitect/Latte models/latte.py, diffusers LatteTransformer3DModel): detected and described;
-// loading comes with the Latte backbone.
-ModelFamily latte_family() {
-  ModelFamily f;
-  f.id = "latte";
-  f.description = "Latte video transformer (Vchitect/Latte; diffusers LatteTransformer3DModel)";
-  f.detect = [](const StateDict& sd) -> std::string {
-    if (sd.has_prefix("x_embedder.") && sd.has_prefix("t_embedder.") && sd.has_prefix("blocks.0.") &&
-        sd.contains("temp_embed"))
-      return "latte";
-    if (sd.has_prefix("transformer_blocks.") && sd.has_prefix("temporal_transformer_blocks.") &&
-        sd.has_prefix("adaln_single."))
-      return "diffusers-latte";
-    return "";
-  };
-  f.describe = [](const StateDict&, const std::string& layout) -> std::string {
-    if (layout == "latte") return "Latte (x_embedder, t_embedder, blocks.N, temp_embed)";
-    return "diffusers LatteTransformer3DModel (transformer_blocks, temporal_transformer_blocks, adaln_single)";
-  };
-  return f;
-}
 
 // Bare video autoencoders (vae3d/): `longvid vae` loads them; they make no pipeline on their own.
 ModelFamily autoencoder_family() {
@@ -57,7 +39,31 @@ ModelFamily autoencoder_family() {
   return f;
 }
 
+// A config of another family than the checkpoint's: one line naming both (and a tensor with its shape).
+void check_config_family(const std::filesystem::path& config, const ModelFamily& family, const StateDict& sd,
+                         const std::filesystem::path& checkpoint) {
+  std::ifstream f(config);
+  if (!f) fail("{}: cannot open config", config.string());
+  std::stringstream ss;
+  ss << f.rdbuf();
+  const std::string text = ss.str();
+  if (!family.is_config || family.is_config(text)) return;
+  for (const auto& other : model_families())
+    if (&other != &family && other.is_config && other.is_config(text)) {
+      const std::string key = sd.empty() ? std::string() : sd.keys().front();
+      fail("{}: a {} config, but {} holds a {} checkpoint (e.g. '{}' {}): give the matching config", config.string(),
+           other.id, checkpoint.string(), family.id, key,
+           key.empty() ? std::string() : fmt::format("[{}]", fmt::join(sd.get(key).sizes(), ", ")));
+    }
+}
+
 }  // namespace
+
+std::string checkpoint_file_id(const std::filesystem::path& p) {
+  std::error_code ec;
+  auto size = std::filesystem::file_size(p, ec);
+  return fmt::format("{}:{}", std::filesystem::absolute(p).string(), ec ? 0 : size);
+}
 
 const std::vector<ModelFamily>& model_families() {
   // One line per family; detection tries them in this order.
@@ -91,6 +97,7 @@ VideoPipeline load_pipeline(const ModelSource& src, const PipelineLoadOptions& o
     fail("{}: a {} ({}) cannot generate on its own{}", src.checkpoint.string(), found.description,
          found.family->id,
          found.family->id == "autoencoder" ? ": it is an autoencoder, use `longvid vae`" : ": not supported yet");
+  if (!src.config.empty()) check_config_family(src.config, *found.family, sd, src.checkpoint);
   VideoPipeline pipe = found.family->load(sd, src, opts);
   if (!src.interp_checkpoint.empty()) {
     StateDict isd = load_checkpoint(src.interp_checkpoint);

@@ -34,6 +34,8 @@ struct PipelineLoadOptions {
 struct ModelSource {
   std::filesystem::path checkpoint, config;
   std::filesystem::path interp_checkpoint, interp_config;
+  // The autoencoder, for families whose checkpoints hold none (Latte: the SD VAE, --vae).
+  std::filesystem::path autoencoder;
 };
 
 struct ModelFamily {
@@ -43,6 +45,9 @@ struct ModelFamily {
   std::function<std::string(const StateDict& sd)> detect;
   // One line describing a detected layout (and what was seen, e.g. EMA weights).
   std::function<std::string(const StateDict& sd, const std::string& layout)> describe;
+  // True when a config file's text is one of this family's official configs (so a config of one
+  // family with a checkpoint of another is refused with one line before anything is built).
+  std::function<bool(const std::string& config_text)> is_config;
   // Builds the pipeline (empty for families that hold no denoiser, e.g. bare autoencoders).
   std::function<VideoPipeline(const StateDict& sd, const ModelSource& src, const PipelineLoadOptions& opts)> load;
   // Attaches a separate interpolation model to a pipeline of this family (empty: not supported).
@@ -50,6 +55,9 @@ struct ModelFamily {
                      const PipelineLoadOptions& opts)>
       attach_interpolation;
 };
+
+// Identity of a checkpoint file for resume checks: its absolute path and size.
+std::string checkpoint_file_id(const std::filesystem::path& p);
 
 // Every registered family, in detection order.
 const std::vector<ModelFamily>& model_families();

@@ -94,7 +94,8 @@ void VideoPipeline::decode_to_sink(const at::Tensor& z, int64_t frames, FrameSin
 }
 
 at::Tensor VideoPipeline::generate(int64_t frames, const SamplerOptions& sampler, at::Generator& gen, FrameSink& sink,
-                                   const ProgressFn& progress, int64_t decode_window, const Conditioning& cond) {
+                                   const ProgressFn& progress, int64_t decode_window, const Conditioning& cond,
+                                   double cfg_scale, const Conditioning& uncond) {
   torch::NoGradGuard ng;
   if (!main) fail("{} pipeline: no denoiser loaded", family);
   auto s = clip_shape(frames);
@@ -104,7 +105,12 @@ at::Tensor VideoPipeline::generate(int64_t frames, const SamplerOptions& sampler
   at::Tensor z;
   {
     AutocastScope autocast(device, dtype);
-    z = longvid::sample(*main.net, *schedule, x_T, cond, sampler, gen, progress);
+    if (cfg_scale != 1.0) {
+      GuidedDenoiser guided(*main.net, uncond, cfg_scale, GuidanceMode::Cfg);
+      z = longvid::sample(guided, *schedule, x_T, cond, sampler, gen, progress);
+    } else {
+      z = longvid::sample(*main.net, *schedule, x_T, cond, sampler, gen, progress);
+    }
   }
   decode_to_sink(z, frames, sink, decode_window);
   return z;

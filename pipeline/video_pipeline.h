@@ -73,6 +73,10 @@ class VideoPipeline {
   std::string weights_id;        // identity of the loaded weights, for resume checks
   c10::Device device = c10::Device(c10::kCPU);
   c10::ScalarType dtype = c10::kFloat;  // low precision: the denoiser runs under autocast
+  // What the family's own sampling script uses (LVDM: DDIM 50, eta 1; Latte: DDPM 250 respaced,
+  // classifier-free guidance 7 for class-conditional models); callers start from these.
+  SamplerOptions default_sampler;
+  double default_cfg_scale = 1.0;
 
   bool has_interpolation_model() const { return static_cast<bool>(interp); }
   std::array<int64_t, 3> factors() const;  // the autoencoder's (T, H, W) factors
@@ -88,9 +92,11 @@ class VideoPipeline {
 
   // Samples one unconditional clip of `frames` frames (class label / text context from `cond`
   // when the model takes them) and streams them (uint8 RGB, LVDM's truncating conversion) into
-  // `sink` (not closed). Returns the final latent.
+  // `sink` (not closed). cfg_scale != 1: classifier-free guidance against `uncond` (e.g. the null
+  // class), both branches batched in one forward. Returns the final latent.
   at::Tensor generate(int64_t frames, const SamplerOptions& sampler, at::Generator& gen, FrameSink& sink,
-                      const ProgressFn& progress = {}, int64_t decode_window = 0, const Conditioning& cond = {});
+                      const ProgressFn& progress = {}, int64_t decode_window = 0, const Conditioning& cond = {},
+                      double cfg_scale = 1.0, const Conditioning& uncond = {});
 
   // Decodes a normalised latent [1, C, t, h, w] and streams the first `frames` frames.
   // decode_window: latent frames per window (overlap 2); 0: all at once; < 0: the autoencoder's

@@ -43,7 +43,7 @@ int run_extend(int argc, char** argv) {
   req.frames = a["frames"].as<int64_t>();
   if (req.frames < 1) fail("--frames {}: must be at least 1 (frames to add)", req.frames);
   auto policy = make_device_policy(a["device"].as<std::string>(), a["dtype"].as<std::string>());
-  req.sampler = cli::read_sampler_options(a);
+  cli::read_sampler_options(a, cli::neutral_sampler());  // the model's defaults apply after loading
   cli::read_long_video_options(a, req);
   const std::filesystem::path output = a["output"].as<std::string>();
   if (std::filesystem::absolute(output) == std::filesystem::absolute(input))
@@ -58,6 +58,7 @@ int run_extend(int argc, char** argv) {
   spec.load.device = policy.device;
   spec.load.dtype = policy.dtype;
   VideoPipeline pipe = load_model(spec);
+  req.sampler = cli::read_sampler_options(a, pipe.default_sampler);
   req.seed = resolve_seed(a["seed"].as<int64_t>());
   extend_video_file(pipe, input, req, output, wopts);
   return cli::kExitOk;

@@ -24,6 +24,8 @@ int run_generate(int argc, char** argv) {
     ("o,output", "output video (.mp4 .webm .gif .y4m, or a PNG pattern/dir)", cxxopts::value<std::string>()->default_value("out.mp4"))
     ("fps", "frames per second of the output", cxxopts::value<std::string>()->default_value("8"))
     ("crf", "encoder quality for mp4/webm (-1 = codec default)", cxxopts::value<int>()->default_value("-1"))
+    ("class", "class label of a class-conditional model (default: drawn from the seed, as Latte's sample.py)", cxxopts::value<int64_t>()->default_value("-1"))
+    ("cfg-scale", "classifier-free guidance scale (default: the model's, Latte UCF-101 7; 1 = off)", cxxopts::value<double>()->default_value("-1"))
     ("decode-window", "latent frames per decode window (0 = all at once; -1 = the autoencoder's default: one clip at once, long videos 32 for LVDM's AEs, the training clip length for AEs trained on short clips)", cxxopts::value<int64_t>()->default_value("-1"))
     ("h,help", "show this help");
   cli::add_sampler_options(o);
@@ -39,8 +41,12 @@ int run_generate(int argc, char** argv) {
   // Every option is checked before the model is loaded.
   auto policy = make_device_policy(a["device"].as<std::string>(), a["dtype"].as<std::string>());
   GenerateRequest req;
-  req.sampler = cli::read_sampler_options(a);
+  cli::read_sampler_options(a, cli::neutral_sampler());  // the model's defaults apply after loading
   req.frames = a["frames"].as<int64_t>();
+  req.class_label = a["class"].as<int64_t>();
+  req.cfg_scale = a["cfg-scale"].as<double>();
+  if (req.class_label < -1) fail("--class {}: must be >= 0", req.class_label);
+  if (req.cfg_scale < 0 && a.count("cfg-scale")) fail("--cfg-scale {}: must be >= 0", req.cfg_scale);
   cli::read_long_video_options(a, req);
   WriteOptions wopts;
   wopts.fps = Fps::parse(a["fps"].as<std::string>());
@@ -56,6 +62,7 @@ int run_generate(int argc, char** argv) {
   spec.load.dtype = policy.dtype;
   VideoPipeline pipe = load_model(spec);
   spdlog::info("{}", pipe.describe());
+  req.sampler = cli::read_sampler_options(a, pipe.default_sampler);  // the model's defaults + what was given
   check_sampler_options(req.sampler, pipe.schedule->num_train_timesteps());
   spdlog::info("{}", policy.describe());
   req.seed = resolve_seed(a["seed"].as<int64_t>());

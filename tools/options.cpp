@@ -14,6 +14,7 @@ void add_model_options(cxxopts::Options& o, const std::string& group, const std:
     ("config,pred-config", "model config (official YAML; default: the config stored in the checkpoint)", cxxopts::value<std::string>()->default_value(""))
     ("interp-model", "interpolation model checkpoint (long videos, hierarchical mode)", cxxopts::value<std::string>()->default_value(""))
     ("interp-config", "interpolation model config", cxxopts::value<std::string>()->default_value(""))
+    ("vae", "autoencoder for models whose checkpoint holds none (Latte: a diffusers vae/ folder or an SD VAE file)", cxxopts::value<std::string>()->default_value(""))
     ("random-latent-size", "with --model random: latent size of the random-weight model (frames are 8x larger)", cxxopts::value<int64_t>()->default_value("8"))
     ("weights", "raw or EMA weights of a checkpoint that holds both: raw | ema | auto (what the model's own scripts sample with; LVDM: EMA for long-video models, raw for short clips)", cxxopts::value<std::string>()->default_value("auto"))
     ("ema", "alias of --weights ema", cxxopts::value<bool>()->default_value("false"));
@@ -26,6 +27,7 @@ ModelSpec read_model_options(const cxxopts::ParseResult& a) {
   s.config = a["config"].as<std::string>();
   s.interp_model = a["interp-model"].as<std::string>();
   s.interp_config = a["interp-config"].as<std::string>();
+  s.vae = a["vae"].as<std::string>();
   s.random_latent_size = a["random-latent-size"].as<int64_t>();
   WeightsChoice w = parse_weights_choice(a["weights"].as<std::string>());
   if (a["ema"].as<bool>()) {
@@ -39,18 +41,37 @@ ModelSpec read_model_options(const cxxopts::ParseResult& a) {
 
 void add_sampler_options(cxxopts::Options& o, const std::string& group) {
   o.add_options(group)
-    ("steps", "sampling steps", cxxopts::value<int>()->default_value("50"))
-    ("sampler", "ddim | ddpm | dpmpp-2m", cxxopts::value<std::string>()->default_value("ddim"))
-    ("eta", "DDIM eta (LVDM scripts: 1.0)", cxxopts::value<double>()->default_value("1.0"));
+    ("steps", "sampling steps (default: the model's scripts: LVDM 50, Latte 250)", cxxopts::value<int>())
+    ("sampler", "ddim | ddpm | dpmpp-2m (default: the model's scripts: LVDM ddim, Latte ddpm)", cxxopts::value<std::string>())
+    ("eta", "DDIM eta (default: LVDM's scripts 1.0, Latte's 0)", cxxopts::value<double>());
 }
 
-SamplerOptions read_sampler_options(const cxxopts::ParseResult& a) {
-  SamplerOptions s;
-  s.method = a["sampler"].as<std::string>();
-  s.steps = a["steps"].as<int>();
-  s.eta = a["eta"].as<double>();
-  s.spacing = "auto";
+SamplerOptions read_sampler_options(const cxxopts::ParseResult& a, const SamplerOptions& base) {
+  SamplerOptions s = base;
+  if (a.count("sampler")) {
+    s.method = a["sampler"].as<std::string>();
+    // Latte's respaced chain serves ddpm and ddim; DPM-Solver++ takes its own spacing.
+    if (s.spacing == "respaced" && check_sampler_options([&] { auto t = s; t.spacing = "auto"; return t; }(), 1000) == "dpmpp_2m")
+      s.spacing = "auto";
+  }
+  if (a.count("steps")) s.steps = a["steps"].as<int>();
+  if (a.count("eta")) s.eta = a["eta"].as<double>();
   s.method = check_sampler_options(s, 1000);  // canonical name; bad options fail before any work
+  return s;
+}
+
+SamplerOptions neutral_sampler() {
+  SamplerOptions s = lvdm_script_sampler();
+  s.spacing = "linspace";  // accepts any step count: the model's own spacing is checked after loading
+  return s;
+}
+
+SamplerOptions lvdm_script_sampler() {
+  SamplerOptions s;
+  s.method = "ddim";
+  s.steps = 50;
+  s.eta = 1.0;
+  s.spacing = "auto";
   return s;
 }
 

@@ -19,7 +19,12 @@ ModelSpec read_model_options(const cxxopts::ParseResult& a);
 
 // --steps --sampler --eta (LVDM's scripts: DDIM 50 steps, eta 1)
 void add_sampler_options(cxxopts::Options& o, const std::string& group = "");
-SamplerOptions read_sampler_options(const cxxopts::ParseResult& a);
+// LVDM's scripts: DDIM 50, eta 1 (the defaults before a model is loaded, and of `fvd --model`).
+SamplerOptions lvdm_script_sampler();
+// Checks the sampler options that do not depend on the model (before loading it).
+SamplerOptions neutral_sampler();
+// `base` with the options the user gave on top (after loading: the pipeline's default_sampler).
+SamplerOptions read_sampler_options(const cxxopts::ParseResult& a, const SamplerOptions& base = lvdm_script_sampler());
 
 // --device --dtype
 void add_device_options(cxxopts::Options& o, const std::string& group = "");

@@ -11,6 +11,7 @@
 #include "core/checkpoint.h"
 #include "core/error.h"
 #include "tests/helpers.h"
+#include "tests/parity.h"
 
 using namespace longvid;
 
@@ -25,62 +26,8 @@ std::filesystem::path cfg_path(const std::string& name) {
 }
 std::filesystem::path fixture(const std::string& name) { return test::data_dir() / "lvdm" / name; }
 
-// The deterministic parameter fill of tests/data/gen/lvdm_unet3d.py (det_param): a pure function of the
-// parameter's name and element index, computed exactly in int64 / float64, then rounded to float32.
-uint32_t fnv1a32(const std::string& s) {
-  uint32_t h = 0x811C9DC5u;
-  for (unsigned char b : s) {
-    h ^= b;
-    h *= 0x01000193u;
-  }
-  return h;
-}
-
-at::Tensor det_param(const std::string& name, at::IntArrayRef shape) {
-  int64_t n = 1;
-  for (auto s : shape) n *= s;
-  const int64_t m32 = 0xFFFFFFFFLL;
-  at::Tensor x = at::arange(n, at::kLong);
-  x = at::bitwise_and(x * int64_t{0x9E3779B1} + static_cast<int64_t>(fnv1a32(name)), m32);
-  for (int r = 0; r < 2; ++r) {
-    x = at::bitwise_xor(x, at::bitwise_right_shift(x, 16));
-    x = at::bitwise_and(x * int64_t{0x045D9F3B}, m32);
-  }
-  x = at::bitwise_xor(x, at::bitwise_right_shift(x, 16));
-  at::Tensor r = (x.to(at::kDouble) / 4294967296.0 - 0.5) * std::sqrt(12.0);
-  at::Tensor v;
-  if (shape.size() >= 2)
-    v = r * (1.0 / std::sqrt(static_cast<double>(n / shape[0])));
-  else if (name.size() >= 7 && name.compare(name.size() - 7, 7, ".weight") == 0)
-    v = r * 0.1 + 1.0;
-  else
-    v = r * 0.1;
-  return v.to(at::kFloat).reshape(shape);
-}
-
-void det_fill(torch::nn::Module& m) {
-  torch::NoGradGuard ng;
-  for (auto& p : m.named_parameters(true)) p.value().copy_(det_param(p.key(), p.value().sizes()));
-}
-
-struct Err {
-  double rel_fro, max_abs, rel_max;
-};
-Err compare(const at::Tensor& got, const at::Tensor& want) {
-  REQUIRE(got.sizes() == want.sizes());
-  at::Tensor d = (got.to(at::kDouble) - want.to(at::kDouble));
-  Err e;
-  e.rel_fro = d.norm().item<double>() / want.to(at::kDouble).norm().item<double>();
-  e.max_abs = d.abs().max().item<double>();
-  e.rel_max = e.max_abs / want.abs().max().item<double>();
-  return e;
-}
-void check_parity(const char* what, const at::Tensor& got, const at::Tensor& want) {
-  Err e = compare(got, want);
-  MESSAGE(std::string(what) << ": rel_fro " << e.rel_fro << ", max_abs " << e.max_abs << ", max_abs/max|ref| " << e.rel_max);
-  CHECK(e.rel_fro <= 1e-5);
-  CHECK(e.rel_max <= 1e-5);
-}
+using test::check_parity;
+using test::det_fill;
 
 bool slow_tests_enabled() {
   const char* v = std::getenv("LONGVID_SLOW_TESTS");

@@ -91,7 +91,7 @@ TEST_CASE("registry: files no family can load are refused with one line naming t
                                             {"post_quant_conv.conv.weight", torch::zeros({1})}});
   CHECK_THROWS_WITH_AS(load_pipeline(src), doctest::Contains("it is an autoencoder, use `longvid vae`"), Error);
   src.checkpoint = test::data_dir() / "ckpt" / "latte_tiny.pt";
-  CHECK_THROWS_WITH_AS(load_pipeline(src), doctest::Contains("(latte) cannot generate on its own: not supported yet"),
+  CHECK_THROWS_WITH_AS(load_pipeline(src), doctest::Contains("latte_tiny.pt: Latte checkpoints hold no autoencoder"),
                        Error);
   src.checkpoint = dir.path() / "missing.safetensors";
   CHECK_THROWS_AS(load_pipeline(src), Error);

@@ -28,50 +28,7 @@ import torch
 import yaml
 from safetensors.torch import save_file
 
-M32 = 0xFFFFFFFF
-
-
-def fnv1a32(s):
-    h = 0x811C9DC5
-    for b in s.encode():
-        h ^= b
-        h = (h * 0x01000193) & M32
-    return h
-
-
-def det_unit(name, n):
-    """n values with mean 0 and variance 1, a pure function of (name, index); exact in int64/float64."""
-    i = torch.arange(n, dtype=torch.int64)
-    x = (i * 0x9E3779B1 + fnv1a32(name)) & M32
-    x = x ^ (x >> 16)
-    x = (x * 0x045D9F3B) & M32
-    x = x ^ (x >> 16)
-    x = (x * 0x045D9F3B) & M32
-    x = x ^ (x >> 16)
-    u = x.to(torch.float64) / 4294967296.0
-    return (u - 0.5) * math.sqrt(12.0)
-
-
-def det_param(name, shape):
-    """The deterministic fill mirrored in tests/backbones/test_lvdm_unet3d.cpp (det_fill)."""
-    n = 1
-    for s in shape:
-        n *= s
-    r = det_unit(name, n)
-    if len(shape) >= 2:
-        fan_in = n // shape[0]
-        v = r * (1.0 / math.sqrt(fan_in))
-    elif name.endswith(".weight"):  # GroupNorm / LayerNorm scale
-        v = r * 0.1 + 1.0
-    else:  # biases
-        v = r * 0.1
-    return v.to(torch.float32).reshape(shape)
-
-
-def det_fill(model):
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            p.copy_(det_param(name, tuple(p.shape)))
+from det_fill import det_fill  # det_unit / det_param / det_fill, shared with gen_latte.py
 
 
 def unet_params(path):

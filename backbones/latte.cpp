@@ -1,0 +1,372 @@
+// Latte (Vchitect/Latte @b27c24a models/latte.py) — see latte.h.
+#include "backbones/latte.h"
+
+#include <torch/torch.h>
+#include <yaml-cpp/yaml.h>
+
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "backbones/nn_blocks.h"
+#include "core/checkpoint.h"
+#include "core/error.h"
+
+namespace longvid {
+
+using at::Tensor;
+using nn::LinearImpl;
+
+// ================================================================================================
+// Config
+// ================================================================================================
+
+namespace {
+
+struct LatteSize {
+  const char* name;
+  int64_t depth, hidden, heads;
+};
+// models/latte.py Latte_XL_2 ... Latte_S_8.
+constexpr LatteSize kSizes[] = {{"XL", 28, 1152, 16}, {"L", 24, 1024, 16}, {"B", 12, 768, 12}, {"S", 12, 384, 6}};
+
+int64_t heads_for_width(int64_t hidden) {
+  for (const auto& s : kSizes)
+    if (s.hidden == hidden) return s.heads;
+  return -1;
+}
+
+}  // namespace
+
+std::string LatteConfig::preset_name() const {
+  for (const auto& s : kSizes)
+    if (s.depth == depth && s.hidden == hidden_size && s.heads == num_heads &&
+        (patch_size == 2 || patch_size == 4 || patch_size == 8))
+      return fmt::format("Latte-{}/{}", s.name, patch_size);
+  return "";
+}
+
+void LatteConfig::validate() const {
+  if (hidden_size < 2 || num_heads < 1 || hidden_size % num_heads != 0)
+    fail("Latte: hidden_size {} is not divisible by num_heads {}", hidden_size, num_heads);
+  if (hidden_size % 4 != 0) fail("Latte: hidden_size {} must be a multiple of 4 (2D sin-cos table)", hidden_size);
+  if (depth < 2 || depth % 2 != 0)
+    fail("Latte: depth {} must be even and >= 2 (spatial and temporal blocks alternate)", depth);
+  if (patch_size < 1 || input_size < patch_size || input_size % patch_size != 0)
+    fail("Latte: input_size {} is not a multiple of patch_size {}", input_size, patch_size);
+  if (in_channels < 1 || num_frames < 1) fail("Latte: in_channels {} and num_frames {} must be >= 1", in_channels, num_frames);
+  if (extras != 1 && extras != 2 && extras != 78) fail("Latte: extras {} (1 unconditional, 2 class labels, 78 text)", extras);
+  if (extras == 2 && num_classes < 1) fail("Latte: extras 2 needs num_classes >= 1 (got {})", num_classes);
+  if (mlp_ratio <= 0) fail("Latte: mlp_ratio {} must be positive", mlp_ratio);
+}
+
+LatteConfig LatteConfig::preset(const std::string& name) {
+  for (const auto& s : kSizes)
+    for (int64_t p : {2, 4, 8})
+      if (name == fmt::format("Latte-{}/{}", s.name, p)) {
+        LatteConfig c;
+        c.depth = s.depth;
+        c.hidden_size = s.hidden;
+        c.num_heads = s.heads;
+        c.patch_size = p;
+        return c;
+      }
+  fail("unknown Latte model '{}' (Latte-S|B|L|XL/2|4|8)", name);
+}
+
+LatteConfig LatteConfig::from_yaml_file(const std::filesystem::path& path) {
+  std::ifstream f(path);
+  if (!f) fail("{}: cannot read the config", path.string());
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return from_yaml_string(ss.str(), path.string());
+}
+
+LatteConfig LatteConfig::from_yaml_string(const std::string& text, const std::string& origin) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    fail("{}: YAML parse error: {}", origin, e.what());
+  }
+  if (!root.IsMap() || !((root["model"] && root["model"].IsScalar()) || root["hidden_size"]))
+    fail("{}: not a Latte config (no top-level `model: Latte-XL/2`)", origin);
+  try {
+    LatteConfig c = root["model"] ? preset(root["model"].as<std::string>()) : LatteConfig{};
+    // Explicit sizes (longvid-trained models of other widths) override the preset.
+    if (root["depth"]) c.depth = root["depth"].as<int64_t>();
+    if (root["hidden_size"]) c.hidden_size = root["hidden_size"].as<int64_t>();
+    if (root["num_heads"]) c.num_heads = root["num_heads"].as<int64_t>();
+    if (root["patch_size"]) c.patch_size = root["patch_size"].as<int64_t>();
+    if (root["mlp_ratio"]) c.mlp_ratio = root["mlp_ratio"].as<double>();
+    if (root["input_size"]) c.input_size = root["input_size"].as<int64_t>();
+    if (root["num_frames"]) c.num_frames = root["num_frames"].as<int64_t>();
+    if (root["image_size"]) {
+      int64_t image = root["image_size"].as<int64_t>();
+      if (image % 8 != 0) fail("{}: image_size {} is not a multiple of 8 (the VAE's factor)", origin, image);
+      c.input_size = image / 8;  // sample.py: latent_size = image_size // 8
+    }
+    if (root["learn_sigma"]) c.learn_sigma = root["learn_sigma"].as<bool>();
+    if (root["extras"]) c.extras = root["extras"].as<int64_t>();
+    if (root["num_classes"]) c.num_classes = root["num_classes"].as<int64_t>();
+    if (root["in_channels"]) c.in_channels = root["in_channels"].as<int64_t>();
+    c.validate();
+    return c;
+  } catch (const YAML::Exception& e) {
+    fail("{}: bad Latte config value: {}", origin, e.what());
+  } catch (const Error& e) {
+    std::string what = e.what();
+    if (what.rfind(origin, 0) == 0) throw;
+    fail("{}: {}", origin, what);
+  }
+}
+
+LatteConfig LatteConfig::from_state_dict(const StateDict& sd, int64_t num_heads_hint) {
+  auto need = [&](const std::string& k, int64_t ndim) -> const Tensor& {
+    if (!sd.contains(k)) fail("not a Latte state dict: no '{}'", k);
+    const Tensor& t = sd.get(k);
+    if (t.dim() != ndim) fail("Latte: '{}' has shape {}, expected {} dimensions", k, fmt::join(t.sizes(), "x"), ndim);
+    return t;
+  };
+  LatteConfig c;
+  const Tensor& pw = need("x_embedder.proj.weight", 4);  // [D, C, p, p]
+  c.hidden_size = pw.size(0);
+  c.in_channels = pw.size(1);
+  c.patch_size = pw.size(2);
+  if (pw.size(3) != c.patch_size) fail("Latte: x_embedder.proj.weight {} is not a square patch", fmt::join(pw.sizes(), "x"));
+  const Tensor& pos = need("pos_embed", 3);  // [1, P, D]
+  const int64_t grid = static_cast<int64_t>(std::llround(std::sqrt(static_cast<double>(pos.size(1)))));
+  if (grid * grid != pos.size(1) || pos.size(2) != c.hidden_size)
+    fail("Latte: pos_embed {} does not fit a square grid of width {}", fmt::join(pos.sizes(), "x"), c.hidden_size);
+  c.input_size = grid * c.patch_size;
+  c.num_frames = need("temp_embed", 3).size(1);
+  int64_t depth = 0;
+  while (sd.contains(fmt::format("blocks.{}.attn.qkv.weight", depth))) ++depth;
+  c.depth = depth;
+  const Tensor& fw = need("final_layer.linear.weight", 2);  // [p²·C_out, D]
+  const int64_t out_c = fw.size(0) / (c.patch_size * c.patch_size);
+  if (out_c == 2 * c.in_channels)
+    c.learn_sigma = true;
+  else if (out_c == c.in_channels)
+    c.learn_sigma = false;
+  else
+    fail("Latte: final_layer.linear.weight {} gives {} output channels for {} input channels (expected {} or {})",
+         fmt::join(fw.sizes(), "x"), out_c, c.in_channels, c.in_channels, 2 * c.in_channels);
+  if (sd.contains("blocks.0.mlp.fc1.weight"))
+    c.mlp_ratio = static_cast<double>(sd.get("blocks.0.mlp.fc1.weight").size(0)) / static_cast<double>(c.hidden_size);
+  if (sd.contains("y_embedder.embedding_table.weight")) {
+    c.extras = 2;
+    c.num_classes = sd.get("y_embedder.embedding_table.weight").size(0) - 1;  // + the CFG null row
+  } else if (sd.contains("text_embedding_projection.1.weight")) {
+    c.extras = 78;
+  } else {
+    c.extras = 1;
+  }
+  c.num_heads = heads_for_width(c.hidden_size);
+  if (num_heads_hint > 0) c.num_heads = num_heads_hint;
+  if (c.num_heads < 1)
+    fail("Latte: hidden size {} is none of the published sizes (S 384, B 768, L 1024, XL 1152): the head count "
+         "is not in the weights, give a config",
+         c.hidden_size);
+  c.validate();
+  return c;
+}
+
+// ================================================================================================
+// Blocks
+// ================================================================================================
+
+namespace latte_detail {
+
+// x * (1 + scale) + shift with per-sample modulation: x [B, N, D], shift/scale [B, D].
+Tensor modulate(const Tensor& x, const Tensor& shift, const Tensor& scale) {
+  return x * (1 + scale.unsqueeze(1)) + shift.unsqueeze(1);
+}
+
+Tensor layer_norm(const Tensor& x) { return at::layer_norm(x, {x.size(-1)}, {}, {}, 1e-6); }
+
+// models/latte.py Attention (timm's, qkv_bias=True; attention_mode 'math' = SDPA to fp32 rounding).
+struct AttentionImpl : torch::nn::Module {
+  int64_t heads;
+  std::shared_ptr<LinearImpl> qkv, proj;
+  AttentionImpl(int64_t dim, int64_t heads_) : heads(heads_) {
+    qkv = register_module("qkv", std::make_shared<LinearImpl>(dim, 3 * dim));
+    proj = register_module("proj", std::make_shared<LinearImpl>(dim, dim));
+  }
+  Tensor forward(const Tensor& x) const {
+    const int64_t B = x.size(0), N = x.size(1), C = x.size(2);
+    auto qkv_ = qkv->forward(x).reshape({B, N, 3, heads, C / heads}).permute({2, 0, 3, 1, 4});
+    auto o = nn::attention_heads(qkv_[0], qkv_[1], qkv_[2]);  // [B, h, N, d]
+    return proj->forward(o.transpose(1, 2).reshape({B, N, C}));
+  }
+};
+
+// models/latte.py TransformerBlock (DiT adaLN-Zero block).
+struct BlockImpl : torch::nn::Module {
+  std::shared_ptr<AttentionImpl> attn;
+  std::shared_ptr<nn::MlpImpl> mlp;
+  std::shared_ptr<LinearImpl> ada;
+  BlockImpl(int64_t dim, int64_t heads, double mlp_ratio) {
+    attn = register_module("attn", std::make_shared<AttentionImpl>(dim, heads));
+    mlp = register_module("mlp", std::make_shared<nn::MlpImpl>(dim, static_cast<int64_t>(dim * mlp_ratio)));
+    ada = nn::container(*this, "adaLN_modulation")->register_module("1", std::make_shared<LinearImpl>(dim, 6 * dim));
+  }
+  // x [B·G, L, D] (G token groups per sample, e.g. the frames of a spatial block); c [B, D]. The
+  // official code repeats c to B·G rows and runs the modulation on each; rows are identical, so it
+  // runs once per sample and broadcasts over the groups.
+  Tensor forward(const Tensor& x, const Tensor& c) const {
+    const int64_t B = c.size(0), BG = x.size(0), L = x.size(1), D = x.size(2);
+    auto mod = ada->forward(at::silu(c)).chunk(6, 1);
+    auto grouped = [&](const Tensor& v) { return v.reshape({B, BG / B * L, D}); };
+    auto h = modulate(grouped(layer_norm(x)), mod[0], mod[1]).reshape({BG, L, D});
+    auto y = grouped(x) + mod[2].unsqueeze(1) * grouped(attn->forward(h));
+    h = modulate(layer_norm(y), mod[3], mod[4]);
+    y = y + mod[5].unsqueeze(1) * mlp->forward(h);
+    return y.reshape({BG, L, D});
+  }
+};
+
+// models/latte.py FinalLayer.
+struct FinalLayerImpl : torch::nn::Module {
+  std::shared_ptr<LinearImpl> linear, ada;
+  FinalLayerImpl(int64_t dim, int64_t patch, int64_t out_channels) {
+    linear = register_module("linear", std::make_shared<LinearImpl>(dim, patch * patch * out_channels));
+    ada = nn::container(*this, "adaLN_modulation")->register_module("1", std::make_shared<LinearImpl>(dim, 2 * dim));
+  }
+  Tensor forward(const Tensor& x, const Tensor& c) const {  // x [B·G, L, D], c [B, D]
+    const int64_t B = c.size(0), BG = x.size(0), L = x.size(1), D = x.size(2);
+    auto mod = ada->forward(at::silu(c)).chunk(2, 1);
+    auto h = modulate(layer_norm(x).reshape({B, BG / B * L, D}), mod[0], mod[1]).reshape({BG, L, D});
+    return linear->forward(h);
+  }
+};
+
+}  // namespace latte_detail
+
+// ================================================================================================
+// Latte
+// ================================================================================================
+
+using namespace latte_detail;
+
+LatteImpl::LatteImpl(LatteConfig cfg, at::Device device) : cfg_(std::move(cfg)) {
+  cfg_.validate();
+  nn::ParamOptionsScope scope(device);
+  const auto& c = cfg_;
+  const int64_t D = c.hidden_size, p = c.patch_size;
+  // timm PatchEmbed(input_size, p, C, D, bias=True): x_embedder.proj = Conv2d(C, D, p, stride p).
+  x_embedder_ = nn::container(*this, "x_embedder");
+  auto proj = x_embedder_->register_module(
+      "proj", std::make_shared<nn::ConvImpl>(c.in_channels, D, std::vector<int64_t>{p, p}, std::vector<int64_t>{p, p},
+                                             std::vector<int64_t>{0, 0}));
+  patch_w_ = proj->weight;
+  patch_b_ = proj->bias;
+  // TimestepEmbedder: mlp = Sequential(Linear(256, D), SiLU, Linear(D, D)).
+  t_mlp_ = nn::container(*nn::container(*this, "t_embedder"), "mlp");
+  t_mlp_->register_module("0", std::make_shared<LinearImpl>(256, D));
+  t_mlp_->register_module("2", std::make_shared<LinearImpl>(D, D));
+  if (c.extras == 2) {  // LabelEmbedder: Embedding(num_classes + (dropout > 0), D)
+    y_table_ = nn::container(*nn::container(*this, "y_embedder"), "embedding_table");
+    const int64_t rows = c.num_classes + (c.class_dropout_prob > 0 ? 1 : 0);
+    label_table_ = y_table_->register_parameter("weight", nn::p_empty({rows, D}).normal_(0, 0.02), false);
+  } else if (c.extras == 78) {  // text_embedding_projection = Sequential(SiLU, Linear(77·768, D))
+    text_proj_ = nn::container(*this, "text_embedding_projection");
+    text_proj_->register_module("1", std::make_shared<LinearImpl>(77 * 768, D));
+  }
+  const int64_t grid = c.input_size / p;
+  pos_embed_ = register_parameter("pos_embed", nn::sincos_pos_embed_2d(D, grid).to(nn::param_options()).unsqueeze(0),
+                                  false);
+  auto frames = at::arange(c.num_frames, at::TensorOptions().dtype(at::kDouble));
+  temp_embed_ = register_parameter("temp_embed",
+                                   nn::sincos_pos_embed_1d(D, frames).to(nn::param_options()).unsqueeze(0), false);
+  auto list = nn::container(*this, "blocks");
+  for (int64_t i = 0; i < c.depth; ++i)
+    blocks_.push_back(list->register_module(std::to_string(i), std::make_shared<BlockImpl>(D, c.num_heads, c.mlp_ratio)));
+  final_ = register_module("final_layer", std::make_shared<FinalLayerImpl>(D, p, c.out_channels()));
+}
+
+int64_t LatteImpl::num_trainable_parameters() const {
+  int64_t n = 0;
+  for (const auto& kv : named_parameters())
+    if (kv.key() != "pos_embed" && kv.key() != "temp_embed") n += kv.value().numel();
+  return n;
+}
+
+Tensor LatteImpl::condition(const Tensor& t, const Tensor& y, const Tensor& text, int64_t batch) {
+  // TimestepEmbedder: 256-dim [cos, sin] (float32) -> Linear -> SiLU -> Linear.
+  auto tf = nn::timestep_embedding(t.reshape({-1}), 256).to(patch_w_.device());
+  auto mlp = t_mlp_->children();
+  auto lin = [](const std::shared_ptr<torch::nn::Module>& m) { return std::static_pointer_cast<LinearImpl>(m); };
+  Tensor c = lin(mlp[1])->forward(at::silu(lin(mlp[0])->forward(tf)));
+  if (c.size(0) == 1 && batch > 1) c = c.expand({batch, c.size(1)});
+  if (c.size(0) != batch) fail("Latte: {} timesteps for a batch of {}", c.size(0), batch);
+  if (cfg_.extras == 2) {
+    Tensor labels = y.defined() ? y.to(at::kLong).reshape({-1}).to(c.device())
+                                : at::full({batch}, cfg_.num_classes, c.options().dtype(at::kLong));
+    if (labels.size(0) != batch) fail("Latte: {} class labels for a batch of {}", labels.size(0), batch);
+    const int64_t rows = label_table_.size(0);
+    if (labels.numel() > 0 && (labels.min().item<int64_t>() < 0 || labels.max().item<int64_t>() >= rows))
+      fail("Latte: class label out of range [0, {}) (null class {})", rows, cfg_.num_classes);
+    c = c + at::embedding(label_table_, labels);
+  } else if (cfg_.extras == 78) {
+    if (!text.defined()) fail("Latte (extras 78): a text embedding [B, 77, 768] is required");
+    if (text.numel() != batch * 77 * 768)
+      fail("Latte (extras 78): text embedding of shape {} (expected [{}, 77, 768])", fmt::join(text.sizes(), "x"), batch);
+    auto proj = std::static_pointer_cast<LinearImpl>(text_proj_->children()[0]);
+    c = c + proj->forward(at::silu(text.reshape({batch, -1}).to(c.device(), c.scalar_type())));
+  }
+  return c;
+}
+
+Tensor LatteImpl::forward(const Tensor& x, const Tensor& t, const Tensor& y, const Tensor& text) {
+  const auto& cf = cfg_;
+  if (x.dim() != 5 || x.size(1) != cf.in_channels)
+    fail("Latte: input of shape {}, expected [B, {}, T, H, W]", fmt::join(x.sizes(), "x"), cf.in_channels);
+  const int64_t B = x.size(0), F = x.size(2), H = x.size(3), W = x.size(4), p = cf.patch_size, D = cf.hidden_size;
+  if (H % p != 0 || W % p != 0) fail("Latte: latent size {}x{} is not a multiple of the patch size {}", H, W, p);
+  const int64_t gh = H / p, gw = W / p, P = gh * gw;
+  // (b c f h w) -> (b f) c h w; patch embedding; + pos_embed.
+  auto xf = x.permute({0, 2, 1, 3, 4}).reshape({B * F, cf.in_channels, H, W});
+  auto h = at::conv2d(xf, patch_w_, patch_b_, {p, p}).flatten(2).transpose(1, 2);  // [BF, P, D]
+  Tensor pos = pos_embed_;
+  if (pos.size(1) != P)  // beyond the release: the sin-cos table of this grid
+    pos = nn::sincos_pos_embed_2d(D, gh, gw).to(h.options()).unsqueeze(0);
+  h = h + pos;
+  Tensor temp = temp_embed_;
+  if (temp.size(1) != F)
+    temp = nn::sincos_pos_embed_1d(D, at::arange(F, at::TensorOptions().dtype(at::kDouble))).to(h.options()).unsqueeze(0);
+  const Tensor c = condition(t, y, text, B);
+  for (size_t i = 0; i + 1 < blocks_.size(); i += 2) {
+    h = blocks_[i]->forward(h, c);                                            // spatial: (b f) t d
+    h = h.reshape({B, F, P, D}).transpose(1, 2).reshape({B * P, F, D});       // -> (b t) f d
+    if (i == 0) h = h + temp;
+    h = blocks_[i + 1]->forward(h, c);                                        // temporal
+    h = h.reshape({B, P, F, D}).transpose(1, 2).reshape({B * F, P, D});       // -> (b f) t d
+  }
+  h = final_->forward(h, c);  // [BF, P, p·p·C_out]
+  // unpatchify: (n h w p q c) -> (n c h p w q); then (b f) c h w -> b c f h w.
+  const int64_t oc = cf.out_channels();
+  auto out = h.reshape({B, F, gh, gw, p, p, oc}).permute({0, 6, 1, 2, 4, 3, 5}).reshape({B, oc, F, H, W});
+  return out;
+}
+
+void load_latte(LatteImpl& model, const StateDict& sd) {
+  LoadIntoOptions opts;
+  opts.strict = true;
+  load_into(model, sd, opts);
+}
+
+// ================================================================================================
+// Denoiser
+// ================================================================================================
+
+LatteDenoiser::LatteDenoiser(Latte net) : net_(std::move(net)) { net_->eval(); }
+
+Tensor LatteDenoiser::forward(const Tensor& x_t, const Tensor& t, const Conditioning& c) {
+  if (c.mask.defined() && c.mask.numel() > 0 && c.mask.any().item<bool>())
+    fail("Latte: this model has no frame-mask conditioning (it cannot predict or interpolate frames)");
+  return net_->forward(x_t, t, c.class_label, c.context);
+}
+
+}  // namespace longvid
