@@ -10,10 +10,11 @@ namespace longvid {
 VideoPipeline load_model(const ModelSpec& s) {
   if (s.interp_model.empty() && !s.interp_config.empty()) fail("--interp-config given without --interp-model");
   if (s.model.empty() || s.model == "random") {
-    if (!s.config.empty()) fail("--config given without --model");
+    if (!s.config.empty() && s.model.empty()) fail("--config given without --model");
     if (!s.vae.empty()) fail("--vae given without --model (the default model carries its autoencoder)");
     if (!s.interp_model.empty()) fail("--interp-model given without --model (the prediction model)");
   }
+  if (s.model == "random" && !s.config.empty()) return random_pipeline_from_config(s.config, /*seed=*/0, s.load);
   if (s.model == "random") {
     spdlog::warn("--model random: a tiny LVDM-shaped model with random weights (structured noise, not content)");
     return lvdm_random_tiny_masked(/*weight_seed=*/0, s.random_latent_size, s.load);

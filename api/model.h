@@ -10,7 +10,8 @@ namespace longvid {
 
 struct ModelSpec {
   std::string model;  // "": the bundled default model (assets/default); "random": a tiny random-weight
-                      // LVDM-shaped model (structured noise, for tests); else a checkpoint path
+                      // LVDM-shaped model (structured noise, for tests), or with `config` the model of that
+                      // official config with random weights (benchmarks); else a checkpoint path
   std::string config;                      // its config (official YAML); empty: stored / inferred
   std::string interp_model, interp_config;  // a separate interpolation model (long videos)
   std::string vae;                         // the autoencoder, for checkpoints that hold none (Latte)

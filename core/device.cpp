@@ -1,6 +1,11 @@
 #include "core/device.h"
 
 #include <torch/cuda.h>
+#ifdef LONGVID_WITH_CUDA
+#include <c10/cuda/CUDACachingAllocator.h>
+#include <c10/cuda/CUDAFunctions.h>
+#include <cuda_runtime_api.h>
+#endif
 
 #include <cctype>
 
@@ -26,6 +31,49 @@ bool built_with_cuda() {
 #else
   return false;
 #endif
+}
+
+void synchronize(c10::Device device) {
+#ifdef LONGVID_WITH_CUDA
+  if (device.is_cuda()) torch::cuda::synchronize(device.has_index() ? device.index() : -1);
+#else
+  (void)device;
+#endif
+}
+
+void reset_gpu_peak_memory(c10::Device device) {
+#ifdef LONGVID_WITH_CUDA
+  if (device.is_cuda())
+    c10::cuda::CUDACachingAllocator::resetPeakStats(device.has_index() ? device.index() : c10::cuda::current_device());
+#else
+  (void)device;
+#endif
+}
+
+int64_t gpu_peak_memory_bytes(c10::Device device) {
+#ifdef LONGVID_WITH_CUDA
+  if (device.is_cuda()) {
+    auto stats =
+        c10::cuda::CUDACachingAllocator::getDeviceStats(device.has_index() ? device.index() : c10::cuda::current_device());
+    return stats.allocated_bytes[0].peak;  // StatType::AGGREGATE
+  }
+#else
+  (void)device;
+#endif
+  return -1;
+}
+
+std::string gpu_name(c10::Device device) {
+#ifdef LONGVID_WITH_CUDA
+  if (device.is_cuda()) {
+    cudaDeviceProp prop{};
+    if (cudaGetDeviceProperties(&prop, device.has_index() ? device.index() : c10::cuda::current_device()) == cudaSuccess)
+      return prop.name;
+  }
+#else
+  (void)device;
+#endif
+  return "";
 }
 
 int visible_cuda_devices() {

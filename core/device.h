@@ -15,6 +15,14 @@ bool built_with_cuda();
 // Number of CUDA devices LibTorch sees (0 in a CPU-only build).
 int visible_cuda_devices();
 
+// Waits for the device's queued work (CUDA; a no-op on the CPU), for timing.
+void synchronize(c10::Device device);
+// CUDA: resets / reads the caching allocator's peak of allocated bytes on `device`; -1 elsewhere.
+void reset_gpu_peak_memory(c10::Device device);
+int64_t gpu_peak_memory_bytes(c10::Device device);
+// CUDA: the device's name ("NVIDIA H200"); "" elsewhere.
+std::string gpu_name(c10::Device device);
+
 // "cpu" | "cuda" | "cuda:N" (case-insensitive, surrounding spaces ignored). Checks that the
 // device exists in this build/machine. `option` names the option in error messages.
 c10::Device parse_device(const std::string& spec, const std::string& option = "--device");

@@ -12,6 +12,7 @@
 #include "core/config.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "vae3d/frame_autoencoder_kl.h"
 #include "vae3d/video_autoencoder.h"
 
 namespace longvid {
@@ -53,9 +54,9 @@ std::string describe(const StateDict& sd, const std::string& layout) {
   try {
     auto c = LatteConfig::from_state_dict(sd);
     std::string name = c.preset_name();
-    return fmt::format("Latte{} (x_embedder, blocks.N, temp_embed): depth {}, width {}, patch {}, {} frames, "
+    return fmt::format("{} (x_embedder, blocks.N, temp_embed): depth {}, width {}, patch {}, {} frames, "
                        "{}x{} latents, {}{}",
-                       name.empty() ? "" : " " + name, c.depth, c.hidden_size, c.patch_size, c.num_frames,
+                       name.empty() ? std::string("Latte") : name, c.depth, c.hidden_size, c.patch_size, c.num_frames,
                        c.input_size, c.input_size,
                        c.extras == 2 ? fmt::format("{} classes", c.num_classes)
                                      : (c.extras == 78 ? std::string("text (77x768)") : std::string("unconditional")),
@@ -84,6 +85,67 @@ StateDict choose_weights(const StateDict& sd, const std::filesystem::path& path,
          sd.format == "safetensors" ? "; a safetensors file holds one set" : "");
   *which = sd.source == "ema" ? "EMA ('ema', as utils.find_model)" : (sd.source == "model" ? "raw ('model')" : "as stored");
   return sd;
+}
+
+// The pipeline around a loaded network: caps, the schedule and sample.py's sampler defaults.
+VideoPipeline assemble(Latte net, const LatteConfig& cfg, std::shared_ptr<VideoAutoencoder> ae,
+                       const std::optional<Config>& yaml, const PipelineLoadOptions& opts) {
+  VideoPipeline p;
+  p.family = "latte";
+  DenoiserCaps caps;
+  caps.latent_channels = cfg.in_channels;
+  caps.latent_height = caps.latent_width = cfg.input_size;
+  caps.clip_len = cfg.num_frames;
+  caps.prediction = Prediction::Eps;
+  caps.learned_sigma = cfg.learn_sigma;
+  caps.num_classes = cfg.extras == 2 ? cfg.num_classes : 0;
+  caps.context_dim = cfg.extras == 78 ? 768 : 0;
+  const std::string name = cfg.preset_name();
+  p.main.describe = fmt::format("{} {:.1f}M params ({} frames, {}x{} latents, {})", name.empty() ? "Latte" : name,
+                                net->num_trainable_parameters() / 1e6, cfg.num_frames, cfg.input_size, cfg.input_size,
+                                caps.num_classes > 0 ? fmt::format("{} classes", caps.num_classes)
+                                                     : std::string(cfg.extras == 78 ? "text" : "unconditional"));
+  p.main.caps = caps;
+  p.main.net = std::make_shared<LatteDenoiser>(std::move(net));
+  p.autoencoder = std::move(ae);
+  // diffusion/__init__.py create_diffusion: linear betas (1e-4 .. 0.02) over 1000 steps.
+  p.schedule = std::make_shared<NoiseSchedule>(NoiseSchedule::guided_diffusion("linear", 1000));
+  // sample/sample.py: DDPM (or DDIM) on SpacedDiffusion(space_timesteps(1000, str(num_sampling_steps))),
+  // clip_denoised=False; learned-range variance when learn_sigma.
+  SamplerOptions s;
+  s.method = yaml ? yaml->get_or<std::string>("sample_method", "ddpm") : "ddpm";
+  s.steps = yaml ? yaml->get_or<int>("num_sampling_steps", 250) : 250;
+  s.spacing = "respaced";
+  s.eta = 0.0;  // guided-diffusion ddim_sample_loop default
+  s.clip_denoised = false;
+  p.default_sampler = s;
+  p.default_cfg_scale = yaml ? yaml->get_or<double>("cfg_scale", caps.num_classes > 0 ? 7.0 : 1.0)
+                             : (caps.num_classes > 0 ? 7.0 : 1.0);
+  if (caps.num_classes == 0) p.default_cfg_scale = 1.0;  // sample.py's forward_with_cfg needs labels
+  p.device = opts.device;
+  p.dtype = opts.dtype;
+  return p;
+}
+
+VideoPipeline random_from_config(const std::string& text, const std::string& origin, uint64_t seed,
+                                 const PipelineLoadOptions& opts) {
+  torch::manual_seed(static_cast<int64_t>(seed));
+  LatteConfig cfg = LatteConfig::from_yaml_string(text, origin);
+  Config yaml = Config::parse_yaml(text, origin);
+  Latte net(cfg);
+  net->eval();
+  net->to(opts.device);
+  FrameAutoencoderKLConfig vae_cfg;  // Stable Diffusion's VAE (sd-vae-ft-*: the shapes Latte uses)
+  vae_cfg.latent_channels = cfg.in_channels;
+  FrameAutoencoderKL vae(vae_cfg);
+  vae->eval();
+  vae->to(opts.device);
+  spdlog::warn("random weights for the Latte model of {} ({:.1f}M parameters) and an SD-shaped VAE: for benchmarks, "
+               "not content",
+               origin, net->num_trainable_parameters() / 1e6);
+  VideoPipeline p = assemble(std::move(net), cfg, vae.ptr(), yaml, opts);
+  p.weights_id = fmt::format("random:{}:{}", origin, seed);
+  return p;
 }
 
 VideoPipeline load(const StateDict& sd_in, const ModelSource& src, const PipelineLoadOptions& opts) {
@@ -128,40 +190,7 @@ VideoPipeline load(const StateDict& sd_in, const ModelSource& src, const Pipelin
     fail("{}: the autoencoder makes {}-channel latents, the Latte model takes {}", src.autoencoder.string(),
          ae->latent_channels(), cfg.in_channels);
 
-  VideoPipeline p;
-  p.family = "latte";
-  DenoiserCaps caps;
-  caps.latent_channels = cfg.in_channels;
-  caps.latent_height = caps.latent_width = cfg.input_size;
-  caps.clip_len = cfg.num_frames;
-  caps.prediction = Prediction::Eps;
-  caps.learned_sigma = cfg.learn_sigma;
-  caps.num_classes = cfg.extras == 2 ? cfg.num_classes : 0;
-  caps.context_dim = cfg.extras == 78 ? 768 : 0;
-  const std::string name = cfg.preset_name();
-  p.main.describe = fmt::format("Latte{} {:.1f}M params ({} frames, {}x{} latents, {})", name.empty() ? "" : " " + name,
-                                net->num_trainable_parameters() / 1e6, cfg.num_frames, cfg.input_size, cfg.input_size,
-                                caps.num_classes > 0 ? fmt::format("{} classes", caps.num_classes)
-                                                     : std::string(cfg.extras == 78 ? "text" : "unconditional"));
-  p.main.caps = caps;
-  p.main.net = std::make_shared<LatteDenoiser>(std::move(net));
-  p.autoencoder = std::move(ae);
-  // diffusion/__init__.py create_diffusion: linear betas (1e-4 .. 0.02) over 1000 steps.
-  p.schedule = std::make_shared<NoiseSchedule>(NoiseSchedule::guided_diffusion("linear", 1000));
-  // sample/sample.py: DDPM (or DDIM) on SpacedDiffusion(space_timesteps(1000, str(num_sampling_steps))),
-  // clip_denoised=False; learned-range variance when learn_sigma.
-  SamplerOptions s;
-  s.method = yaml ? yaml->get_or<std::string>("sample_method", "ddpm") : "ddpm";
-  s.steps = yaml ? yaml->get_or<int>("num_sampling_steps", 250) : 250;
-  s.spacing = "respaced";
-  s.eta = 0.0;  // guided-diffusion ddim_sample_loop default
-  s.clip_denoised = false;
-  p.default_sampler = s;
-  p.default_cfg_scale = yaml ? yaml->get_or<double>("cfg_scale", caps.num_classes > 0 ? 7.0 : 1.0)
-                             : (caps.num_classes > 0 ? 7.0 : 1.0);
-  if (caps.num_classes == 0) p.default_cfg_scale = 1.0;  // sample.py's forward_with_cfg needs labels
-  p.device = opts.device;
-  p.dtype = opts.dtype;
+  VideoPipeline p = assemble(std::move(net), cfg, std::move(ae), yaml, opts);
   p.weights_id = checkpoint_file_id(src.checkpoint) + (sd.source == "model" ? ":raw" : ":ema") + "+" + checkpoint_file_id(src.autoencoder);
   spdlog::info("loaded {} ({} weights; {:.1f}M trainable parameters; config from {})", src.checkpoint.string(), which,
                latte_net_of(p)->num_trainable_parameters() / 1e6, origin);
@@ -177,6 +206,7 @@ ModelFamily latte_family() {
   f.detect = detect;
   f.describe = describe;
   f.is_config = is_latte_config;
+  f.random = random_from_config;
   f.load = [](const StateDict& sd, const ModelSource& src, const PipelineLoadOptions& opts) -> VideoPipeline {
     if (detect(sd) == "diffusers-latte")
       fail("{}: diffusers LatteTransformer3DModel weights are not supported yet (the official Latte layout is)",

@@ -102,22 +102,55 @@ int64_t latent_size_of(const Config& cfg, const LvdmUNetConfig& unet_cfg, const 
   return latent;
 }
 
-VideoPipeline load(const StateDict& sd, const ModelSource& src, const PipelineLoadOptions& opts) {
-  auto [cfg_text, cfg_origin] = model_config_text(sd, src.checkpoint, src.config);
+// The parts an official config describes (weights as the modules initialise them).
+struct Built {
+  LvdmUNet3D unet{nullptr};
+  LvdmAutoencoder3D ae{nullptr};
+  NoiseSchedule schedule;
+  DenoiserCaps caps;
+};
+
+Built build_from_config(const std::string& cfg_text, const std::string& cfg_origin) {
   Config cfg = Config::parse_yaml(cfg_text, cfg_origin);
   auto unet_cfg = LvdmUNetConfig::from_yaml_string(cfg_text, cfg_origin);
   auto ae_cfg = LvdmAe3dConfig::from_config(cfg);
   ae_cfg.validate(cfg_origin);
-  auto schedule = NoiseSchedule::lvdm(cfg.get_or<double>("model.params.linear_start", 0.0015),
-                                      cfg.get_or<double>("model.params.linear_end", 0.0155),
-                                      cfg.get_or<std::string>("model.params.beta_schedule", "linear"),
-                                      cfg.get_or<int64_t>("model.params.timesteps", 1000));
-  const int64_t latent = latent_size_of(cfg, unet_cfg, cfg_origin);
-  LvdmUNet3D unet(unet_cfg);
-  auto caps = caps_from(cfg, unet_cfg, latent);
+  Built b{LvdmUNet3D(unet_cfg), LvdmAutoencoder3D(ae_cfg),
+          NoiseSchedule::lvdm(cfg.get_or<double>("model.params.linear_start", 0.0015),
+                              cfg.get_or<double>("model.params.linear_end", 0.0155),
+                              cfg.get_or<std::string>("model.params.beta_schedule", "linear"),
+                              cfg.get_or<int64_t>("model.params.timesteps", 1000)),
+          {}};
+  b.caps = caps_from(cfg, unet_cfg, latent_size_of(cfg, unet_cfg, cfg_origin));
+  return b;
+}
+
+VideoPipeline random_from_config(const std::string& cfg_text, const std::string& origin, uint64_t seed,
+                                 const PipelineLoadOptions& opts) {
+  torch::manual_seed(static_cast<int64_t>(seed));  // module initialisers draw from the global generator
+  Built b = build_from_config(cfg_text, origin);
+  {
+    // The official zero-initialised output layers would make a random model predict eps = 0.
+    torch::NoGradGuard ng;
+    for (auto& p : b.unet->parameters())
+      if (p.abs().max().item<double>() == 0.0) p.normal_(0.0, 0.02);
+  }
+  spdlog::warn("random weights for the model of {} ({:.1f}M U-Net parameters): for benchmarks, not content", origin,
+               b.unet->num_parameters() / 1e6);
+  auto p = assemble(make_denoiser(std::move(b.unet), b.caps, opts), std::move(b.ae), std::move(b.schedule), opts);
+  p.weights_id = fmt::format("random:{}:{}", origin, seed);
+  return p;
+}
+
+VideoPipeline load(const StateDict& sd, const ModelSource& src, const PipelineLoadOptions& opts) {
+  auto [cfg_text, cfg_origin] = model_config_text(sd, src.checkpoint, src.config);
+  Built b = build_from_config(cfg_text, cfg_origin);
+  LvdmUNet3D unet = std::move(b.unet);
+  LvdmAutoencoder3D ae = std::move(b.ae);
+  auto schedule = std::move(b.schedule);
+  auto caps = b.caps;
   std::string why;
   auto which = load_lvdm_unet(*unet, sd, choose_lvdm_weights(sd, opts.weights, caps.masked, &why));
-  LvdmAutoencoder3D ae(ae_cfg);
   load_lvdm_ae3d(*ae, sd);
   spdlog::info("loaded {} ({} U-Net weights: {}; {:.1f}M U-Net parameters)", src.checkpoint.string(),
                to_string(which), why, unet->num_parameters() / 1e6);
@@ -237,6 +270,7 @@ ModelFamily lvdm_family() {
     }
   };
   f.load = load;
+  f.random = random_from_config;
   f.attach_interpolation = attach_interpolation;
   return f;
 }

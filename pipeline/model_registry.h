@@ -50,6 +50,11 @@ struct ModelFamily {
   std::function<bool(const std::string& config_text)> is_config;
   // Builds the pipeline (empty for families that hold no denoiser, e.g. bare autoencoders).
   std::function<VideoPipeline(const StateDict& sd, const ModelSource& src, const PipelineLoadOptions& opts)> load;
+  // A model of this family built from one of its configs with seeded random weights (benchmarks at
+  // the official sizes without checkpoints: `longvid bench --model random --config sky.yaml`).
+  std::function<VideoPipeline(const std::string& config_text, const std::string& origin, uint64_t seed,
+                              const PipelineLoadOptions& opts)>
+      random;
   // Attaches a separate interpolation model to a pipeline of this family (empty: not supported).
   std::function<void(VideoPipeline& pipe, const StateDict& sd, const ModelSource& src,
                      const PipelineLoadOptions& opts)>
@@ -68,6 +73,10 @@ struct DetectedLayout {
   std::string description;              // one line
 };
 DetectedLayout detect_layout(const StateDict& sd);
+
+// A random-weight pipeline of the family whose config `config_path` is (one line when none is).
+VideoPipeline random_pipeline_from_config(const std::filesystem::path& config_path, uint64_t seed,
+                                          const PipelineLoadOptions& opts = {});
 
 // Loads a model through its family: the checkpoint is read once (by content), its family detected
 // from the tensor names, the pipeline built, and the interpolation model attached when given.

@@ -25,6 +25,7 @@
 #include "core/rng.h"
 #include "core/video_io.h"
 #include "api/fvd.h"
+#include "core/process_stats.h"
 #include "tools/cli.h"
 #include "tools/options.h"
 
@@ -36,15 +37,6 @@ namespace {
 
 using eval::ClipOptions;
 using eval::FeatureStats;
-
-// VmHWM (peak RSS) of this process in KiB, -1 if unknown.
-long peak_rss_kib() {
-  std::ifstream f("/proc/self/status");
-  std::string line;
-  while (std::getline(f, line))
-    if (line.rfind("VmHWM:", 0) == 0) return std::stol(line.substr(6));
-  return -1;
-}
 
 bool is_stats_file(const std::string& p) {
   auto ext = fs::path(p).extension().string();

@@ -12,22 +12,14 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/video_io.h"
+#include "core/process_stats.h"
 #include "tools/cli.h"
 
 namespace longvid::cli {
 namespace {
 
 // VmRSS / VmHWM of this process in KiB (Linux), -1 if unknown.
-std::pair<long, long> rss_kib() {
-  std::ifstream f("/proc/self/status");
-  std::string line;
-  long rss = -1, hwm = -1;
-  while (std::getline(f, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) rss = std::stol(line.substr(6));
-    if (line.rfind("VmHWM:", 0) == 0) hwm = std::stol(line.substr(6));
-  }
-  return {rss, hwm};
-}
+std::pair<long, long> rss_kib() { return {static_cast<long>(longvid::rss_kib()), static_cast<long>(peak_rss_kib())}; }
 
 int video_info(int argc, char** argv) {
   cxxopts::Options o("longvid video info", "Print a video's size, frame rate and frame count");

@@ -26,6 +26,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/video_io.h"
+#include "core/process_stats.h"
 #include "tools/cli.h"
 #include "vae3d/frame_autoencoder_kl.h"
 #include "vae3d/lvdm_autoencoder3d.h"
@@ -42,19 +43,6 @@ LvdmAutoencoder3D bench_ae() {
   LvdmAutoencoder3D ae(c);
   ae->eval();
   return ae;
-}
-
-int64_t peak_rss_kib() {
-  std::ifstream f("/proc/self/status");
-  std::string line;
-  while (std::getline(f, line))
-    if (line.rfind("VmHWM:", 0) == 0) {
-      std::istringstream is(line.substr(6));
-      int64_t kib = 0;
-      is >> kib;
-      return kib;
-    }
-  return -1;
 }
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {

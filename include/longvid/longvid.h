@@ -20,4 +20,5 @@
 #include "api/model.h"
 #include "api/generate.h"
 #include "api/fvd.h"
+#include "api/bench.h"
 #include "core/video_io.h"

@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "api/generate.h"
+#include "core/assets.h"
 #include "core/checkpoint.h"
 #include "core/error.h"
 #include "core/video_io.h"
@@ -142,4 +143,23 @@ TEST_CASE("latte family: longvid generate with --vae, --class and --cfg-scale wr
                                    "-o", (dir / "y.y4m").string()});
   CHECK(lvdm_class.exit_code != 0);
   CHECK(lvdm_class.err.find("--class 2: the model is not class-conditional") != std::string::npos);
+}
+
+TEST_CASE("registry: --model random --config builds the config's family with random weights (benchmarks)") {
+  test::ScratchDir dir("random-cfg");
+  auto f = make_files(dir);
+  auto latte = random_pipeline_from_config(f.config, 1);
+  CHECK(latte.family == "latte");
+  CHECK(latte_net_of(latte)->config().hidden_size == 64);
+  CHECK(latte.autoencoder->factors() == std::array<int64_t, 3>{1, 8, 8});  // an SD-shaped VAE
+  // The official-structure config the bundled default model carries (small: fast to build).
+  auto def = load_checkpoint(find_asset(kDefaultModelAsset, ""));
+  auto lvdm_cfg = dir / "default.yaml";
+  std::ofstream(lvdm_cfg) << def.metadata.at(kConfigMetadataKey);
+  auto lvdm = random_pipeline_from_config(lvdm_cfg, 1);
+  CHECK(lvdm.family == "lvdm");
+  CHECK(lvdm.main.caps.masked);
+  auto bogus = dir / "bogus.yaml";
+  std::ofstream(bogus) << "foo: 1\n";
+  CHECK_THROWS_WITH_AS(random_pipeline_from_config(bogus, 1), doctest::Contains("not a config of a model family"), Error);
 }

@@ -1,0 +1,885 @@
+#!/usr/bin/env python3
+"""The OFFICIAL LVDM side of tools/bench/vs_official.sh (longvid vs YingqingHe/LVDM on the same
+checkpoint, shapes, steps, threads and device). The official code is NOT part of this repository:
+it is imported from --lvdm-src PATH (else $LVDM_SRC), a checkout or `git archive` of
+YingqingHe/LVDM (tested at d251dcc), through tests/data/gen/lvdm_src.py like every fixture
+generator. Runs on the CPU in float32 (or under bf16 autocast with --mode autocast).
+
+    python tools/bench/official_lvdm.py SUBCOMMAND --lvdm-src /tmp/lvdm-src ...
+
+Subcommands
+  config      a copy of an official YAML with the benchmark's overrides: the first stage's
+              ckpt_path cleared (the checkpoint holds first_stage_model.*, as the official
+              scripts' model.params.first_stage_config.params.ckpt_path=... would load), and
+              optionally --latent-size N (model.params.image_size and the U-Net's image_size)
+              and --model-channels N (the U-Net's width; validation runs only).
+  make-ckpt   the config's model (model.target, instantiate_from_config) with seeded random
+              weights: every parameter random and non-zero (dim >= 2: normal / sqrt(fan_in), the
+              official zero-initialised output convs included; norm weights 1 + 0.05 N; biases
+              0.05 N), the EMA copy (model_ema.*, when the config keeps use_ema) equal to them, saved
+              as torch.save({"state_dict": model.state_dict()}) like a Lightning checkpoint (plain
+              tensors in dicts). --ae-out also writes the first_stage_model.* tensors alone.
+  from-safetensors
+              a longvid-trained LVDM safetensors (e.g. assets/default/model.safetensors): its
+              config (metadata 'longvid.config', official YAML structure) to a YAML, its tensors
+              (fp16 -> fp32, same values) plus the schedule buffers the official model registers
+              to a .ckpt the official load_model() loads with strict=True.
+  sample      one clip as scripts/sample_uncond.py makes it: load_model() (torch.load, state_dict,
+              instantiate_from_config, load_state_dict strict; .cuda() left out), DDIMSampler, eta 1,
+              guidance off, decode_first_stage, the official uint8 conversion (torch_to_np:
+              ((x + 1) * 127.5).clamp(0, 255).to(uint8), truncating). Frame-mask models
+              (FrameInterpPredLatentDiffusion) take the condition sample_uncond_long_videos.py
+              gives an unconditional clip: add_conditions_long_video(mask="uncond"), sampled with
+              sample_long_videos_utils.sample_clip (EMA scope), uncond_scale 0 (no guidance pass).
+              torch.manual_seed(seed) is called right before sampling (sample_uncond.py seeds
+              before building the model, whose initialisers then consume the generator; longvid
+              draws x_T from a fresh generator of the seed, so the seed is placed where both draw
+              the same x_T and step noises). Times load, sampling (per DDIM step) and decode.
+              --attention longvid-order (diagnostic, never for timings): QKVAttention computed in
+              longvid's op order (SDPA / bmm instead of einsum), to show that the remaining
+              frame differences are the attention kernels' float rounding alone.
+  forward     K timed forwards of the diffusion model through the official apply_model on a seeded
+              input: plain models apply_model(x, t, None); frame-mask models with the condition
+              add_conditions_long_video builds (--cond pred: mask on the first T_cond latents +
+              noisy condition latents at level s; interp: first + last; uncond: zero mask).
+  decode      the official 3D-AE decode (LatentDiffusion.decode_first_stage) of N seeded latent
+              frames: all at once (--max-z-t 0, what the official long-video script does) or
+              decode_first_stage(max_z_t=W): non-overlapping windows of W latent frames.
+              --latent-out writes the latents for `longvid vae decode` (normalized=true).
+  compare     uint8 frames of the official run (.npy [T, H, W, 3]) against longvid's (a PNG
+              directory, e.g. from `longvid video convert OUT.y4m DIR/`): identical, max abs
+              difference, differing values, PSNR.
+  timeit      runs a command, timestamps its output lines; writes wall time, peak RSS of the
+              child and the time of the first line matching --mark (e.g. longvid's 'loaded ...').
+
+Needs: torch, numpy, einops, omegaconf, pyyaml, safetensors, tqdm, pytorch_lightning (+
+lightning_utilities, torchmetrics, packaging), torchvision, imageio, opencv-python-headless and
+Pillow (what lvdm/models/ddpm3d.py and lvdm/utils/saving_utils.py import; nothing is stubbed).
+"""
+import argparse
+import json
+import math
+import os
+import re
+import resource
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "data", "gen"))
+import lvdm_src  # noqa: E402  (the --lvdm-src / LVDM_SRC convention of the fixture generators)
+
+
+# ---------------------------------------------------------------------------------------------
+# common
+def peak_rss_mib():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def write_json(path, obj):
+    if not path:
+        print(json.dumps(obj, indent=1))
+        return
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(obj, f, indent=1)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+def setup_torch(threads):
+    import torch
+    if threads and threads > 0:
+        torch.set_num_threads(threads)
+    return torch
+
+
+def import_official():
+    """The official modules the subcommands call; nothing is stubbed."""
+    import warnings
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    from omegaconf import OmegaConf
+    from lvdm.utils.common_utils import instantiate_from_config
+    import lvdm.samplers.ddim as ddim
+    import lvdm.models.ddpm3d as ddpm3d
+    # DDIMSampler.register_buffer moves every schedule buffer to CUDA (the official code is
+    # GPU-only); on the CPU keep them where they are (same values).
+    ddim.DDIMSampler.register_buffer = lambda self, name, attr: setattr(self, name, attr)
+    return OmegaConf, instantiate_from_config, ddim, ddpm3d
+
+
+def load_config(path):
+    from omegaconf import OmegaConf
+    cfg = OmegaConf.load(path)
+    fs = cfg.model.params.get("first_stage_config")
+    if fs is not None and "params" in fs and "ckpt_path" in fs.params:
+        # sky.yaml: ckpt_path: ${ckpt_path}; the official shell scripts pass the AE checkpoint on
+        # the command line. Our checkpoints hold first_stage_model.*, which load_state_dict loads.
+        fs.params.ckpt_path = None
+    return cfg
+
+
+def load_model(config, ckpt):
+    """scripts/sample_utils.py load_model() without .cuda(): the official lines on the CPU."""
+    import torch
+    from lvdm.utils.common_utils import instantiate_from_config
+    pl_sd = torch.load(ckpt, map_location="cpu")
+    try:
+        sd = pl_sd["state_dict"]
+    except Exception:
+        sd = pl_sd
+    model = instantiate_from_config(config.model)
+    model.load_state_dict(sd, strict=True)
+    model.eval()
+    return model
+
+
+def is_masked(model):
+    from lvdm.models.ddpm3d import FrameInterpPredLatentDiffusion
+    return isinstance(model, FrameInterpPredLatentDiffusion) and getattr(model, "concat_mask_on_input", True)
+
+
+def latent_shape(model, config, frames=None):
+    """[1, C, T, h, w] as the official scripts build it: C = in_channels (minus the mask channel
+    for frame-mask models, as sample_long_videos_utils), T = frames / the AE's temporal factor
+    (default: the U-Net's temporal_length, what sample_uncond.py uses without --num_frames)."""
+    um = model.model.diffusion_model
+    image_size = model.image_size
+    image_size = [image_size, image_size] if isinstance(image_size, int) else list(image_size)
+    C = um.in_channels - 1 if is_masked(model) else um.in_channels
+    if frames:
+        ft = int(config.model.params.first_stage_config.params.ddconfig.encoder.params.downsample[0])
+        if frames % ft:
+            sys.exit(f"--frames {frames}: not a multiple of the autoencoder's temporal factor {ft}")
+        T = frames // ft
+    else:
+        T = um.temporal_length
+    return [1, C, T, *image_size]
+
+
+class StepTimer:
+    """Wraps DDIMSampler.p_sample_ddim (the official method, called unchanged) to time each step."""
+
+    def __init__(self, ddim_mod):
+        self.times = []
+        orig = ddim_mod.DDIMSampler.p_sample_ddim
+        timer = self
+
+        def timed(self_, *a, **k):
+            t0 = time.perf_counter()
+            out = orig(self_, *a, **k)
+            timer.times.append(time.perf_counter() - t0)
+            return out
+
+        ddim_mod.DDIMSampler.p_sample_ddim = timed
+
+
+def attention_in_longvid_order():
+    """DIAGNOSTIC ONLY (sample --attention longvid-order; never used for timings): the official
+    QKVAttention.forward computed in longvid's operation order (backbones/lvdm_unet3d_blocks.cpp
+    qkv_attention: scaled_dot_product_attention without relative positions, bmm layouts with
+    them) instead of the official einsums. Same math; it shows whether the remaining frame
+    differences come from the attention kernels' float rounding alone."""
+    import torch
+    import torch.nn.functional as F
+    import lvdm.models.modules.attention_temporal as at
+
+    def forward(self, qkv, rp=None, mask=None):
+        bs, width, length = qkv.shape
+        H = self.n_heads
+        ch = width // (3 * H)
+        q, k, v = qkv.chunk(3, dim=1)
+        if rp is None and mask is None:
+            def heads(t):
+                t = t.view(bs, H, ch, length).transpose(2, 3)
+                return t if t.stride(-1) == 1 else t.contiguous()
+            a = F.scaled_dot_product_attention(heads(q), heads(k), heads(v))
+            return a.transpose(2, 3).reshape(bs, -1, length)
+        if mask is not None:
+            raise NotImplementedError("longvid-order attention: masked attention")
+        scale = 1.0 / math.sqrt(math.sqrt(ch))
+        qq = (q * scale).view(bs * H, ch, length)
+        kk = (k * scale).view(bs * H, ch, length)
+        w = torch.bmm(qq.transpose(1, 2), kk)
+        k_rp, v_rp = rp
+        w = w + torch.bmm(qq.permute(2, 0, 1), k_rp.transpose(1, 2)).permute(1, 2, 0)
+        w = F.softmax(w.float(), -1).type(w.dtype)
+        a = torch.bmm(v.reshape(bs * H, ch, length), w.transpose(1, 2))
+        a = a + torch.bmm(w.permute(1, 0, 2), v_rp).permute(1, 2, 0)
+        return a.reshape(bs, -1, length)
+
+    at.QKVAttention.forward = forward
+
+
+def apply_mode(model, mode):
+    """eager: as is; compile: torch.compile on the U-Net (compiled at the first call, which the
+    first step's time includes); autocast: bf16 autocast around the networks (decode stays fp32)."""
+    import contextlib
+    import torch
+    if mode == "compile":
+        model.model.diffusion_model = torch.compile(model.model.diffusion_model)
+    if mode == "autocast":
+        return lambda: torch.autocast("cpu", dtype=torch.bfloat16)
+    return contextlib.nullcontext
+
+
+def machine_info():
+    import platform
+    import torch
+    cpu = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return {"cpu": cpu, "nproc": os.cpu_count(), "torch": torch.__version__,
+            "torch_threads": torch.get_num_threads(), "python": platform.python_version(),
+            "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
+            "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY")}
+
+
+# ---------------------------------------------------------------------------------------------
+# config / make-ckpt / from-safetensors
+def cmd_config(a):
+    from omegaconf import OmegaConf
+    cfg = load_config(a.config)
+    if a.latent_size:
+        cfg.model.params.image_size = a.latent_size
+        cfg.model.params.unet_config.params.image_size = a.latent_size
+    if a.model_channels:
+        cfg.model.params.unet_config.params.model_channels = a.model_channels
+    OmegaConf.save(cfg, a.out)
+    print(a.out)
+
+
+def randomise(model, seed):
+    import torch
+    g = torch.Generator().manual_seed(seed)
+    n = 0
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if p.dim() >= 2:
+                v = torch.randn(p.shape, generator=g) / math.sqrt(p[0].numel())
+            elif name.endswith("weight"):  # norm scales (and any other 1-D weight)
+                v = 1.0 + 0.05 * torch.randn(p.shape, generator=g)
+            else:
+                v = 0.05 * torch.randn(p.shape, generator=g)
+            p.copy_(v)
+            n += p.numel()
+            if bool((p == 0).all()):
+                raise RuntimeError(f"{name}: still all zero")
+    return n
+
+
+def cmd_make_ckpt(a):
+    torch = setup_torch(a.threads)
+    OmegaConf, instantiate_from_config, _, _ = import_official()
+    from lvdm.models.modules.ema import LitEma
+    cfg = load_config(a.config)
+    t0 = time.time()
+    torch.manual_seed(a.seed)
+    model = instantiate_from_config(cfg.model).eval()
+    n = randomise(model, a.seed)
+    if getattr(model, "use_ema", False):
+        model.model_ema = LitEma(model.model)  # the EMA copy = the random weights (any --weights choice agrees)
+    sd = model.state_dict()
+    os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
+    torch.save({"state_dict": sd}, a.out + ".tmp")
+    os.replace(a.out + ".tmp", a.out)
+    info = {"config": a.config, "ckpt": a.out, "target": cfg.model.target, "seed": a.seed, "parameters": n,
+            "unet_parameters": sum(p.numel() for p in model.model.diffusion_model.parameters()),
+            "ema": bool(getattr(model, "use_ema", False)), "tensors": len(sd),
+            "bytes": os.path.getsize(a.out), "seconds": round(time.time() - t0, 2)}
+    if a.ae_out:
+        ae = {k: v for k, v in sd.items() if k.startswith("first_stage_model.")}
+        torch.save({"state_dict": ae}, a.ae_out + ".tmp")
+        os.replace(a.ae_out + ".tmp", a.ae_out)
+        info["ae_ckpt"] = a.ae_out
+    print(json.dumps(info))
+    if a.json:
+        write_json(a.json, info)
+
+
+def cmd_from_safetensors(a):
+    import yaml
+    torch = setup_torch(a.threads)
+    OmegaConf, instantiate_from_config, _, _ = import_official()
+    from safetensors import safe_open
+    with safe_open(a.model, "pt") as f:
+        meta = f.metadata() or {}
+        if "longvid.config" not in meta:
+            sys.exit(f"{a.model}: no 'longvid.config' metadata (not a longvid-trained LVDM model)")
+        cfg = json.loads(meta["longvid.config"])
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    p = cfg["model"]["params"]
+    has_ema = any(k.startswith("model_ema.") for k in tensors)
+    # An exported model holds one set of U-Net weights (model.diffusion_model.*): the official
+    # model must not expect an EMA copy for its strict load.
+    p["use_ema"] = bool(has_ema)
+    # longvid-only key (train --interp-consecutive): it makes longvid treat every video as
+    # keyframes + interpolation; the official code ignores it. Dropped so that both sides make one
+    # plain clip for --frames = one clip.
+    dropped = [k for k in ("interp_consecutive_latents",) if p.pop(k, None) is not None]
+    with open(a.out_config, "w") as f:
+        f.write(f"# from {a.model} metadata 'longvid.config' by tools/bench/official_lvdm.py\n")
+        f.write(f"# changed: use_ema {p['use_ema']}; dropped {dropped}\n")
+        yaml.safe_dump(cfg, f, sort_keys=False)
+    config = OmegaConf.load(a.out_config)
+    torch.manual_seed(0)
+    model = instantiate_from_config(config.model).eval()
+    sd = model.state_dict()
+    # SamePadConv3d / SamePadConvTranspose3d alias their inner conv's weight (self.weight =
+    # self.conv.weight): official state dicts hold both names, longvid's export only the inner one.
+    for k in list(sd):
+        if k not in tensors and k.endswith(".weight"):
+            for inner in ("conv.weight", "convt.weight"):
+                src = k[: -len("weight")] + inner
+                if src in tensors:
+                    tensors[k] = tensors[src]
+                    break
+    missing = [k for k in sd if k not in tensors]
+    unknown = [k for k in tensors if k not in sd]
+    if unknown:
+        sys.exit(f"{a.model}: tensors the official model does not have: {unknown[:5]} ...")
+    for k, v in tensors.items():
+        if tuple(v.shape) != tuple(sd[k].shape):
+            sys.exit(f"{k}: shape {tuple(v.shape)} != official {tuple(sd[k].shape)}")
+        sd[k] = v.to(sd[k].dtype)
+    # What may come from the official model itself: the schedule buffers it computes from the
+    # config, and the encoder half of the AE (quant_conv, encoder.*), which `longvid export` leaves
+    # out and which sampling and decoding never run (kept at the official initialisation, seed 0).
+    encoder = [k for k in missing if k.startswith(("first_stage_model.encoder.", "first_stage_model.quant_conv."))]
+    non_schedule = [k for k in missing if k not in encoder and k.startswith(("model.", "first_stage_model.", "model_ema."))]
+    if non_schedule:
+        sys.exit(f"{a.model}: weights missing for the official model: {non_schedule[:5]} ...")
+    missing = [k for k in missing if k not in encoder]
+    torch.save({"state_dict": sd}, a.out + ".tmp")
+    os.replace(a.out + ".tmp", a.out)
+    info = {"model": a.model, "config": a.out_config, "ckpt": a.out, "target": config.model.target,
+            "tensors_from_file": len(tensors), "buffers_from_config": missing,
+            "encoder_tensors_at_official_init (unused by sampling/decoding)": len(encoder), "dropped_keys": dropped,
+            "use_ema": p["use_ema"]}
+    print(json.dumps(info))
+
+
+# ---------------------------------------------------------------------------------------------
+# sample / forward / decode
+def cmd_sample(a):
+    import numpy as np
+    torch = setup_torch(a.threads)
+    OmegaConf, instantiate_from_config, ddim, ddpm3d = import_official()
+    from scripts.sample_utils import sample_batch
+    from scripts.sample_long_videos_utils import add_conditions_long_video, sample_clip
+    from lvdm.utils.common_utils import torch_to_np
+    timer = StepTimer(ddim)
+    if a.attention == "longvid-order":
+        attention_in_longvid_order()
+
+    t0 = time.perf_counter()
+    config = load_config(a.config)
+    model = load_model(config, a.ckpt)
+    t_load = time.perf_counter() - t0
+    print("official: model loaded", flush=True)  # timeit's --mark, like longvid's 'loaded ...' line
+    ctx = apply_mode(model, a.mode)
+    shape = latent_shape(model, config, a.frames)
+    masked = is_masked(model)
+
+    torch.manual_seed(a.seed)  # see the docstring: where longvid's generator of --seed starts
+    t0 = time.perf_counter()
+    with torch.no_grad(), ctx():
+        if masked:
+            cond = add_conditions_long_video(model, {}, shape[0], mask="uncond", input_shape=shape)
+            samples = sample_clip(model, shape, sample_type="ddim", ddim_steps=a.steps, eta=1.0, cond=cond,
+                                  uc=None, uncond_scale=0.0, uc_type="cfg_original")["sample"]
+        else:
+            sampler = ddim.DDIMSampler(model)
+            samples = sample_batch(model, shape, None, sample_type="ddim", sampler=sampler, ddim_steps=a.steps,
+                                   eta=1.0)
+    t_sample = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    with torch.no_grad():
+        video = model.decode_first_stage(samples.float())
+    t_decode = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    frames = torch_to_np(video)[0]  # [T, H, W, 3] uint8, the official conversion
+    t_convert = time.perf_counter() - t0
+    if a.out_frames:
+        np.save(a.out_frames, frames)
+    if a.out_latent:
+        np.save(a.out_latent, samples.float().numpy())
+    steps = timer.times
+    steady = steps[1:] if len(steps) > 1 else steps
+    out = {
+        "what": "official sample (DDIM eta 1, decode_first_stage, torch_to_np)",
+        "config": a.config, "ckpt": a.ckpt, "target": config.model.target, "masked": masked,
+        "mode": a.mode, "attention": a.attention, "threads": torch.get_num_threads(), "steps": a.steps, "seed": a.seed,
+        "latent_shape": shape, "frames_shape": list(frames.shape),
+        "load_s": t_load, "sample_s": t_sample, "step_s": steps,
+        "step_mean_s": sum(steps) / max(len(steps), 1),
+        "step_steady_s": sorted(steady)[len(steady) // 2] if steady else None,
+        "decode_s": t_decode, "convert_s": t_convert, "run_s": t_sample + t_decode + t_convert,
+        "peak_rss_mib": peak_rss_mib(), "machine": machine_info(),
+    }
+    write_json(a.json, out)
+    print(f"official sample: load {t_load:.2f} s, sampling {t_sample:.2f} s ({len(steps)} steps, "
+          f"{out['step_mean_s']:.3f} s/step), decode {t_decode:.2f} s, frames {list(frames.shape)}")
+
+
+def cmd_forward(a):
+    import numpy as np
+    torch = setup_torch(a.threads)
+    OmegaConf, instantiate_from_config, ddim, ddpm3d = import_official()
+    from scripts.sample_long_videos_utils import add_conditions_long_video
+
+    t0 = time.perf_counter()
+    config = load_config(a.config)
+    model = load_model(config, a.ckpt)
+    t_load = time.perf_counter() - t0
+    print("official: model loaded", flush=True)
+    ctx = apply_mode(model, a.mode)
+    shape = latent_shape(model, config, None)
+    masked = is_masked(model)
+    kind = a.cond
+    if kind == "auto":
+        kind = "uncond"
+        if masked:
+            kind = "interp" if float(model.p_interp or 0) > 0 and float(model.p_pred or 0) == 0 else "pred"
+    if not masked and kind != "uncond":
+        sys.exit(f"--cond {kind}: {config.model.target} takes no frame-mask condition")
+
+    torch.manual_seed(a.seed)
+    x = torch.randn(shape)
+    t = torch.full((shape[0],), a.t, dtype=torch.long)
+    if masked:
+        cond_frames = None
+        if kind == "pred":
+            cond_frames = torch.randn(shape[0], shape[1], a.t_cond, *shape[3:])
+        elif kind == "interp":
+            cond_frames = torch.randn(shape[0], shape[1], 2, *shape[3:])
+        cond = add_conditions_long_video(model, {}, shape[0], mask=kind, input_shape=shape, T_cond_pred=a.t_cond,
+                                         cond_frames=cond_frames,
+                                         sample_cond_noise_level=a.s if kind != "uncond" else None)
+    else:
+        cond = None
+    times = []
+    out = None
+    with torch.no_grad(), ctx():
+        for i in range(a.warmup + a.iters):
+            xi = x.clone()  # FrameInterpPredLatentDiffusion.apply_model writes the condition latents into x
+            c = dict(cond) if isinstance(cond, dict) else cond
+            t0 = time.perf_counter()
+            out = model.apply_model(xi, t, c)
+            dt = time.perf_counter() - t0
+            if i >= a.warmup:
+                times.append(dt)
+    if a.out:
+        np.save(a.out, out.float().numpy())
+    res = {"what": f"official apply_model forward ({kind})", "config": a.config, "ckpt": a.ckpt,
+           "target": config.model.target, "cond": kind, "mode": a.mode, "threads": torch.get_num_threads(),
+           "input_shape": shape, "t": a.t, "s": a.s if masked and kind != "uncond" else None, "load_s": t_load,
+           "warmup": a.warmup, "iters_s": times, "mean_s": sum(times) / len(times), "min_s": min(times),
+           "out_mean_abs": float(out.float().abs().mean()), "peak_rss_mib": peak_rss_mib(),
+           "machine": machine_info()}
+    write_json(a.json, res)
+    print(f"official forward ({kind}) {shape}: min {res['min_s']:.3f} s, mean {res['mean_s']:.3f} s over {a.iters}")
+
+
+def cmd_decode(a):
+    import numpy as np
+    torch = setup_torch(a.threads)
+    OmegaConf, instantiate_from_config, ddim, ddpm3d = import_official()
+    from lvdm.utils.common_utils import torch_to_np
+
+    t0 = time.perf_counter()
+    config = load_config(a.config)
+    model = load_model(config, a.ckpt)
+    t_load = time.perf_counter() - t0
+    print("official: model loaded", flush=True)
+    shape = latent_shape(model, config, None)
+    shape[2] = a.latent_frames
+    g = torch.Generator().manual_seed(a.seed)
+    z = torch.randn(shape, generator=g)
+    if a.latent_out:
+        from safetensors.torch import save_file
+        fs = config.model.params.first_stage_config.params.ddconfig.encoder.params.downsample
+        save_file({"latent": z.contiguous()}, a.latent_out, metadata={
+            "normalized": "true", "kind": "lvdm3d", "fps": "8", "frames": str(a.latent_frames * int(fs[0])),
+            "height": str(shape[3] * int(fs[1])), "width": str(shape[4] * int(fs[2])),
+            "source": "tools/bench/official_lvdm.py decode --seed %d" % a.seed})
+    kw = {}
+    if a.max_z_t > 0:
+        kw["max_z_t"] = a.max_z_t
+    reps = []
+    video = None
+    with torch.no_grad():
+        for _ in range(a.repeat):
+            t0 = time.perf_counter()
+            video = model.decode_first_stage(z, **kw)
+            reps.append(time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    if a.quantize == "trunc":
+        frames = torch_to_np(video)[0]
+    else:  # rounding, as `longvid vae decode` quantises
+        frames = ((video.detach().cpu() + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
+        frames = frames.permute(0, 2, 3, 4, 1).contiguous().numpy()[0]
+    t_convert = time.perf_counter() - t0
+    if a.out_frames:
+        np.save(a.out_frames, frames)
+    res = {"what": "official decode_first_stage" + (f"(max_z_t={a.max_z_t}: non-overlapping windows)"
+                                                      if a.max_z_t > 0 else " (all latent frames at once)"),
+           "config": a.config, "ckpt": a.ckpt, "threads": torch.get_num_threads(), "latent_shape": shape,
+           "frames_shape": list(frames.shape), "max_z_t": a.max_z_t, "quantize": a.quantize, "load_s": t_load,
+           "decode_s": min(reps), "decode_runs_s": reps, "convert_s": t_convert,
+           "run_s": min(reps) + t_convert, "peak_rss_mib": peak_rss_mib(), "machine": machine_info()}
+    write_json(a.json, res)
+    print(f"official decode {shape} -> {list(frames.shape)}: {min(reps):.2f} s, peak RSS {res['peak_rss_mib']:.0f} MiB")
+
+
+# ---------------------------------------------------------------------------------------------
+# compare / timeit (no official code needed)
+def read_png_dir(d):
+    import numpy as np
+    from PIL import Image
+    names = sorted(n for n in os.listdir(d) if n.lower().endswith(".png"))
+    if not names:
+        sys.exit(f"{d}: no PNG frames")
+    return np.stack([np.asarray(Image.open(os.path.join(d, n)).convert("RGB")) for n in names])
+
+
+def cmd_compare(a):
+    import numpy as np
+    ref = np.load(a.official)
+    other = read_png_dir(a.longvid) if os.path.isdir(a.longvid) else np.load(a.longvid)
+    res = {"official": a.official, "longvid": a.longvid, "official_shape": list(ref.shape),
+           "longvid_shape": list(other.shape)}
+    if ref.shape != other.shape:
+        res.update(identical=False, verdict=f"shape {list(ref.shape)} vs {list(other.shape)}")
+    else:
+        d = np.abs(ref.astype(np.int16) - other.astype(np.int16))
+        mse = float((d.astype(np.float64) ** 2).mean())
+        res.update(identical=bool(d.max() == 0), max_abs=int(d.max()), mean_abs=float(d.mean()),
+                   values_differing=int((d > 0).sum()), values=int(d.size),
+                   psnr_db=(float("inf") if mse == 0 else 10 * math.log10(255.0 ** 2 / mse)),
+                   saturated_fraction=float(((ref == 0) | (ref == 255)).mean()))
+        res["verdict"] = "IDENTICAL" if res["identical"] else \
+            f"max {res['max_abs']}, {res['values_differing']} values differ, PSNR {res['psnr_db']:.1f} dB"
+    write_json(a.json, res)
+    print(res["verdict"])
+
+
+def cmd_timeit(a):
+    cmd = a.cmd[1:] if a.cmd and a.cmd[0] == "--" else a.cmd
+    if not cmd:
+        sys.exit("timeit: no command given")
+    mark = re.compile(a.mark) if a.mark else None
+    log = open(a.log, "w") if a.log else None
+    t0 = time.perf_counter()
+    t_mark = None
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    for raw in p.stdout:
+        now = time.perf_counter() - t0
+        line = raw.decode("utf-8", "replace").rstrip("\n")
+        if log:
+            log.write(f"{now:10.3f} {line}\n")
+            log.flush()
+        if mark and t_mark is None and mark.search(line):
+            t_mark = now
+    rc = p.wait()
+    wall = time.perf_counter() - t0
+    if log:
+        log.close()
+    res = {"cmd": cmd, "rc": rc, "wall_s": wall, "mark": a.mark, "mark_s": t_mark,
+           "after_mark_s": (wall - t_mark) if t_mark is not None else None,
+           "peak_rss_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0}
+    write_json(a.json, res)
+    sys.exit(rc)
+
+
+def _load(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def _best(d, prefix, key):
+    """min over the repeats prefix.1.json, prefix.2.json, ... of key (None when absent)."""
+    vals, i = [], 1
+    while True:
+        j = _load(os.path.join(d, f"{prefix}.{i}.json"))
+        if j is None:
+            break
+        if j.get(key) is not None:
+            vals.append(j[key])
+        i += 1
+    return min(vals) if vals else None
+
+
+def _best_steady(d):
+    """Official mean DDIM step over steps 2..N (the first holds warm-up / torch.compile), best repeat."""
+    vals, i = [], 1
+    while True:
+        j = _load(os.path.join(d, f"official.{i}.json"))
+        if j is None:
+            break
+        st = j.get("step_s") or []
+        if st:
+            rest = st[1:] if len(st) > 1 else st
+            vals.append(sum(rest) / len(rest))
+        i += 1
+    return min(vals) if vals else None
+
+
+def _bench_denoiser(d):
+    vals, i = [], 1
+    while True:
+        j = _load(os.path.join(d, f"longvid_bench.{i}.json"))
+        if j is None:
+            break
+        for r in j.get("rows", []):
+            if r.get("name") == "denoiser" and r.get("min_s") is not None:
+                vals.append(r["min_s"])
+        i += 1
+    return min(vals) if vals else None
+
+
+def _longvid_phases(d):
+    """From longvid generate's timestamped output (timeit --log): sampling = the 'seed ...' line to
+    the last 'sampling N/N' progress line; decode_write = from there to '[I] wrote'. Best repeat."""
+    best, i = None, 1
+    while os.path.exists(os.path.join(d, f"longvid.{i}.log")):
+        t_seed = t_first = t_last = t_wrote = None
+        total = None
+        with open(os.path.join(d, f"longvid.{i}.log"), errors="replace") as f:
+            for line in f:
+                ts, _, text = line.strip().partition(" ")
+                try:
+                    t = float(ts)
+                except ValueError:
+                    continue
+                if t_seed is None and re.search(r"\] seed \d+", text):
+                    t_seed = t
+                m = re.search(r"sampling (\d+)/(\d+)", text)
+                if m:
+                    total = int(m.group(2))
+                    if int(m.group(1)) == 1 and t_first is None:
+                        t_first = t
+                    if int(m.group(1)) == total:
+                        t_last = t
+                if "[I] wrote" in text:
+                    t_wrote = t
+        if None not in (t_seed, t_last, t_wrote) and total:
+            ph = {"sample_s": t_last - t_seed, "step_s": (t_last - t_seed) / total,
+                  "first_step_s": (t_first - t_seed) if t_first is not None else None,
+                  "decode_write_s": t_wrote - t_last}
+            ph["steady_step_s"] = ((t_last - t_first) / (total - 1)) if (t_first is not None and total > 1) \
+                else ph["step_s"]
+            if best is None or ph["sample_s"] + ph["decode_write_s"] < best["sample_s"] + best["decode_write_s"]:
+                best = ph
+        i += 1
+    return best or {}
+
+
+def cmd_summarize(a):
+    settings = _load(os.path.join(a.run_dir, "settings.json")) or {}
+    try:
+        with open(os.path.join(a.run_dir, "rows.txt")) as f:
+            names = [x.strip() for x in f if x.strip()]
+    except OSError:
+        names = []
+    rows = []
+    for name in names:
+        m = _load(os.path.join(a.run_dir, f"{name}.row.json")) or {}
+        d = m.get("dir", os.path.join(a.run_dir, name))
+        r = {"row": name, "kind": m.get("kind"), "note": m.get("note")}
+        # load: process start to the model loaded (the 'loaded' output line of either side, timeit's
+        # mark); official_load_internal_s: the official script's own timer (torch.load +
+        # instantiate + load_state_dict, without the Python imports).
+        r["official_load_s"] = _best_time(d, "official", "mark_s")
+        r["official_load_internal_s"] = _best(d, "official", "load_s")
+        r["official_wall_s"] = _best_time(d, "official", "wall_s")
+        r["longvid_wall_s"] = _best_time(d, "longvid", "wall_s")
+        r["longvid_load_s"] = _best_time(d, "longvid", "mark_s")
+        r["official_peak_rss_mib"] = _best_time(d, "official", "peak_rss_mib")
+        r["longvid_peak_rss_mib"] = _best_time(d, "longvid", "peak_rss_mib")
+        if m.get("kind") == "clip":
+            r["official_run_s"] = _best(d, "official", "run_s")
+            r["official_sample_s"] = _best(d, "official", "sample_s")
+            r["official_step_s"] = _best_steady(d)
+            r["official_decode_s"] = _best(d, "official", "decode_s")
+            r["longvid_run_s"] = _best_time(d, "longvid", "after_mark_s")
+            ph = _longvid_phases(d)
+            r["longvid_sample_s"] = ph.get("sample_s")
+            r["longvid_step_s"] = ph.get("steady_step_s")
+            r["longvid_step_mean_s"] = ph.get("step_s")
+            r["longvid_first_step_s"] = ph.get("first_step_s")
+            r["longvid_decode_write_s"] = ph.get("decode_write_s")
+        elif m.get("kind") == "forward":
+            r["official_run_s"] = _best(d, "official", "min_s")
+            r["longvid_run_s"] = _bench_denoiser(d)
+            r["unit"] = "s per forward"
+        elif m.get("kind") == "decode":
+            r["official_run_s"] = _best(d, "official", "run_s")
+            r["longvid_run_s"] = _best_time(d, "longvid", "after_mark_s")
+        r["run_ratio"] = (r["official_run_s"] / r["longvid_run_s"]) if r.get("official_run_s") and r.get("longvid_run_s") else None
+        r["wall_ratio"] = (r["official_wall_s"] / r["longvid_wall_s"]) if r.get("official_wall_s") and r.get("longvid_wall_s") else None
+        cmp_ = _load(os.path.join(d, "compare.json"))
+        r["frames"] = cmp_ if cmp_ else None
+        r["frames_verdict"] = cmp_["verdict"] if cmp_ else "-"
+        exact = _load(os.path.join(d, "compare_attn.json"))
+        if exact:
+            r["frames_attention_longvid_order"] = exact
+            r["frames_verdict"] += f"; attention in longvid's order: {exact['verdict']}"
+        if m.get("kind") == "forward":
+            r["frames_verdict"] = ("official only (no longvid bench)" if r["longvid_run_s"] is None
+                                   else "forward only; longvid: bench denoiser")
+        if m.get("kind") == "failed":
+            r["frames_verdict"] = "FAILED: " + str(m.get("note"))
+        rows.append(r)
+
+    def f(x, nd=2):
+        return "-" if x is None else (f"{x:.{nd}f}" if isinstance(x, float) else str(x))
+
+    hdr = ["row", "off load", "lv load", "off step", "lv step", "off dec", "lv dec+w", "off run", "lv run", "ratio",
+           "off wall", "lv wall", "wall ratio", "RSS off/lv MiB", "frames"]
+    table = [hdr]
+    for r in rows:
+        nd = 3 if r.get("kind") == "forward" else 2
+        rss = f"{f(r['official_peak_rss_mib'], 0)}/{f(r['longvid_peak_rss_mib'], 0)}"
+        table.append([r["row"], f(r["official_load_s"]), f(r["longvid_load_s"]), f(r.get("official_step_s"), 3),
+                      f(r.get("longvid_step_s"), 3), f(r.get("official_decode_s")), f(r.get("longvid_decode_write_s")),
+                      f(r.get("official_run_s"), nd), f(r.get("longvid_run_s"), nd), f(r["run_ratio"]),
+                      f(r["official_wall_s"]), f(r["longvid_wall_s"]), f(r["wall_ratio"]), rss, r["frames_verdict"]])
+    w = [max(len(row[i]) for row in table) for i in range(len(hdr))]
+    lines = ["  ".join(c.ljust(w[i]) if i in (0, len(hdr) - 1) else c.rjust(w[i]) for i, c in enumerate(row))
+             for row in table]
+    print("\n".join(lines))
+    print("seconds. load: process start to model loaded. step: mean DDIM step over steps 2..N "
+          "(the first holds warm-up or compilation; longvid: from its progress lines). dec: decode (longvid: + y4m writing). run: sampling + decode + "
+          "uint8 (official: its own timers; longvid: its 'loaded' line to exit). *.fwd rows: seconds per forward, best "
+          "timed one. ratio = official / longvid (> 1: longvid faster). RSS: peak resident memory of each process.")
+    out = {"settings": settings, "rows": rows, "table": lines}
+    write_json(a.json, out)
+
+
+def _best_time(d, prefix, key):
+    vals, i = [], 1
+    while True:
+        j = _load(os.path.join(d, f"{prefix}.{i}.time.json"))
+        if j is None:
+            break
+        if j.get(key) is not None:
+            vals.append(j[key])
+        i += 1
+    return min(vals) if vals else None
+
+
+# ---------------------------------------------------------------------------------------------
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd_name", required=True)
+
+    def common(p, threads=True):
+        lvdm_src.add_argument(p)
+        if threads:
+            p.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0: torch's default)")
+        return p
+
+    p = common(sub.add_parser("config", help="official YAML with the benchmark's overrides"), threads=False)
+    p.add_argument("--config", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--latent-size", type=int, default=0, help="override model.params.image_size (latent h = w)")
+    p.add_argument("--model-channels", type=int, default=0,
+                   help="override the U-Net's model_channels (a validation setting: a small model)")
+    p.set_defaults(fn=cmd_config, needs_lvdm=False)
+
+    p = common(sub.add_parser("make-ckpt", help="random-weight checkpoint of the config's model"))
+    p.add_argument("--config", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--ae-out", default="", help="also write first_stage_model.* alone to this .ckpt")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", default="")
+    p.set_defaults(fn=cmd_make_ckpt, needs_lvdm=True)
+
+    p = common(sub.add_parser("from-safetensors", help="longvid-trained safetensors -> official YAML + .ckpt"))
+    p.add_argument("--model", required=True)
+    p.add_argument("--out-config", required=True)
+    p.add_argument("--out", required=True)
+    p.set_defaults(fn=cmd_from_safetensors, needs_lvdm=True)
+
+    p = common(sub.add_parser("sample", help="one clip, the official way"))
+    p.add_argument("--config", required=True)
+    p.add_argument("--ckpt", required=True)
+    p.add_argument("--steps", type=int, default=50)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--frames", type=int, default=0, help="video frames (0: the U-Net's temporal_length latents)")
+    p.add_argument("--mode", choices=["eager", "compile", "autocast"], default="eager")
+    p.add_argument("--attention", choices=["official", "longvid-order"], default="official",
+                   help="longvid-order: DIAGNOSTIC, QKVAttention computed in longvid's op order (not for timing)")
+    p.add_argument("--out-frames", default="", help="uint8 frames [T, H, W, 3] (.npy)")
+    p.add_argument("--out-latent", default="", help="the sampled latents (.npy)")
+    p.add_argument("--json", default="")
+    p.set_defaults(fn=cmd_sample, needs_lvdm=True)
+
+    p = common(sub.add_parser("forward", help="K timed diffusion-model forwards"))
+    p.add_argument("--config", required=True)
+    p.add_argument("--ckpt", required=True)
+    p.add_argument("--iters", type=int, default=3)
+    p.add_argument("--warmup", type=int, default=1)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--t", type=int, default=501, help="diffusion timestep")
+    p.add_argument("--cond", choices=["auto", "uncond", "pred", "interp"], default="auto",
+                   help="frame-mask condition (auto: pred for prediction models, interp for interpolation ones)")
+    p.add_argument("--t-cond", type=int, default=1, help="conditioning latents of a prediction clip")
+    p.add_argument("--s", type=int, default=100, help="noise level of the condition latents")
+    p.add_argument("--mode", choices=["eager", "compile", "autocast"], default="eager")
+    p.add_argument("--out", default="", help="the last output (.npy)")
+    p.add_argument("--json", default="")
+    p.set_defaults(fn=cmd_forward, needs_lvdm=True)
+
+    p = common(sub.add_parser("decode", help="official 3D-AE decode of N latent frames"))
+    p.add_argument("--config", required=True)
+    p.add_argument("--ckpt", required=True)
+    p.add_argument("--latent-frames", type=int, default=64)
+    p.add_argument("--max-z-t", type=int, default=16,
+                   help="decode_first_stage(max_z_t=W): windows of W latent frames (0: all at once)")
+    p.add_argument("--repeat", type=int, default=1)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quantize", choices=["trunc", "round"], default="trunc",
+                   help="trunc: the official torch_to_np; round: as longvid vae decode")
+    p.add_argument("--latent-out", default="", help="write the latents for longvid vae decode (.safetensors)")
+    p.add_argument("--out-frames", default="")
+    p.add_argument("--json", default="")
+    p.set_defaults(fn=cmd_decode, needs_lvdm=True)
+
+    p = sub.add_parser("compare", help="official .npy frames vs longvid PNG frames")
+    p.add_argument("--official", required=True)
+    p.add_argument("--longvid", required=True, help="PNG directory or .npy")
+    p.add_argument("--json", default="")
+    p.set_defaults(fn=cmd_compare, needs_lvdm=False)
+
+    p = sub.add_parser("timeit", help="run a command; wall time, peak RSS, time of a marked output line")
+    p.add_argument("--json", default="")
+    p.add_argument("--log", default="")
+    p.add_argument("--mark", default="")
+    p.add_argument("cmd", nargs=argparse.REMAINDER)
+    p.set_defaults(fn=cmd_timeit, needs_lvdm=False)
+
+    p = sub.add_parser("summarize", help="the table + JSON summary of a vs_official.sh run directory")
+    p.add_argument("--run-dir", required=True)
+    p.add_argument("--json", default="")
+    p.set_defaults(fn=cmd_summarize, needs_lvdm=False)
+
+    a = ap.parse_args()
+    if a.needs_lvdm:
+        lvdm_src.use(a.lvdm_src)
+    a.fn(a)
+
+
+if __name__ == "__main__":
+    main()
