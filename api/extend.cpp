@@ -92,7 +92,7 @@ int64_t extend_video(VideoPipeline& pipe, const fs::path& input, const GenerateR
 int64_t extend_video_file(VideoPipeline& pipe, const fs::path& input, GenerateRequest req, const fs::path& output,
                           const WriteOptions& wopts) {
   if (fs::absolute(output) == fs::absolute(input)) fail("-o {}: the output must not be the input", output.string());
-  if (req.state_dir.empty()) req.state_dir = output.string() + ".longvid-run";
+  if (req.state_dir.empty()) req.state_dir = default_state_dir(output);
   VideoWriter writer(output, wopts);
   int64_t n = extend_video(pipe, input, req, writer);
   if (n >= 0) spdlog::info("wrote {} ({} frames, {} fps)", output.string(), writer.frames_written(), wopts.fps.str());

@@ -234,9 +234,20 @@ void remove_stale_temps(const fs::path& out) {
 }
 }  // namespace
 
+fs::path default_state_dir(const fs::path& output) {
+  std::string s = output.string();
+  while (s.size() > 1 && s.back() == '/') s.pop_back();  // "frames/" -> "frames"
+  fs::path p(s);
+  if (s.find('%') != std::string::npos) {  // a PNG pattern "dir/%05d.png": next to its directory
+    p = p.parent_path();
+    if (p.empty()) return ".longvid-run";
+  }
+  return p.string() + ".longvid-run";
+}
+
 int64_t generate_video_file(VideoPipeline& pipe, GenerateRequest req, const fs::path& output,
                             const WriteOptions& wopts) {
-  if (req.state_dir.empty()) req.state_dir = output.string() + ".longvid-run";
+  if (req.state_dir.empty()) req.state_dir = default_state_dir(output);
   if (req.resume) remove_stale_temps(output);
   VideoWriter writer(output, wopts);
   int64_t n = generate_video(pipe, req, writer);

@@ -49,7 +49,11 @@ void check_generate_request(const GenerateRequest& req);
 // (stop_after_rounds; the sink is then left unclosed, so a file sink discards its partial output).
 int64_t generate_video(VideoPipeline& pipe, const GenerateRequest& req, FrameSink& sink);
 
-// The same into a file, written atomically; state_dir defaults to <output>.longvid-run, and
+// Where a run writing `output` keeps its state by default: <output>.longvid-run next to the output
+// (for a PNG directory or pattern, next to that directory, never inside it).
+std::filesystem::path default_state_dir(const std::filesystem::path& output);
+
+// The same into a file, written atomically; state_dir defaults to default_state_dir(output), and
 // temporary files a killed run of this output left are removed on resume.
 int64_t generate_video_file(VideoPipeline& pipe, GenerateRequest req, const std::filesystem::path& output,
                             const WriteOptions& wopts);

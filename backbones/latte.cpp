@@ -9,6 +9,7 @@
 #include <map>
 #include <sstream>
 
+#include "backbones/latte_blocks.h"
 #include "backbones/nn_blocks.h"
 #include "core/checkpoint.h"
 #include "core/error.h"
@@ -51,8 +52,14 @@ void LatteConfig::validate() const {
   if (hidden_size < 2 || num_heads < 1 || hidden_size % num_heads != 0)
     fail("Latte: hidden_size {} is not divisible by num_heads {}", hidden_size, num_heads);
   if (hidden_size % 4 != 0) fail("Latte: hidden_size {} must be a multiple of 4 (2D sin-cos table)", hidden_size);
-  if (depth < 2 || depth % 2 != 0)
-    fail("Latte: depth {} must be even and >= 2 (spatial and temporal blocks alternate)", depth);
+  if (variant < 1 || variant > 4)
+    fail("Latte: variant {} (1 interleaved, 2 late fusion, 3 factorized attention, 4 factorized heads)", variant);
+  if ((variant == 1 || variant == 2) && (depth < 2 || depth % 2 != 0))
+    fail("Latte: depth {} must be even and >= 2 (variant {}: spatial and temporal blocks)", depth, variant);
+  if (depth < 1) fail("Latte: depth {} must be >= 1", depth);
+  if (variant == 4 && num_heads < 2) fail("Latte: variant 4 splits the heads in two: num_heads {} must be >= 2", num_heads);
+  if (tube_frames < 1 || num_frames % tube_frames != 0)
+    fail("Latte: num_frames {} is not a multiple of tube_frames {}", num_frames, tube_frames);
   if (patch_size < 1 || input_size < patch_size || input_size % patch_size != 0)
     fail("Latte: input_size {} is not a multiple of patch_size {}", input_size, patch_size);
   if (in_channels < 1 || num_frames < 1) fail("Latte: in_channels {} and num_frames {} must be >= 1", in_channels, num_frames);
@@ -101,6 +108,8 @@ LatteConfig LatteConfig::from_yaml_string(const std::string& text, const std::st
     if (root["patch_size"]) c.patch_size = root["patch_size"].as<int64_t>();
     if (root["mlp_ratio"]) c.mlp_ratio = root["mlp_ratio"].as<double>();
     if (root["input_size"]) c.input_size = root["input_size"].as<int64_t>();
+    if (root["variant"]) c.variant = root["variant"].as<int64_t>();
+    if (root["tube_frames"]) c.tube_frames = root["tube_frames"].as<int64_t>();
     if (root["num_frames"]) c.num_frames = root["num_frames"].as<int64_t>();
     if (root["image_size"]) {
       int64_t image = root["image_size"].as<int64_t>();
@@ -130,22 +139,27 @@ LatteConfig LatteConfig::from_state_dict(const StateDict& sd, int64_t num_heads_
     return t;
   };
   LatteConfig c;
-  const Tensor& pw = need("x_embedder.proj.weight", 4);  // [D, C, p, p]
+  if (!sd.contains("x_embedder.proj.weight")) fail("not a Latte state dict: no 'x_embedder.proj.weight'");
+  const Tensor& pw = sd.get("x_embedder.proj.weight");  // [D, C, p, p] or, tube embedding, [D, C, t, p, p]
+  if (pw.dim() != 4 && pw.dim() != 5)
+    fail("Latte: 'x_embedder.proj.weight' has shape {}, expected 4 or 5 dimensions", fmt::join(pw.sizes(), "x"));
   c.hidden_size = pw.size(0);
   c.in_channels = pw.size(1);
-  c.patch_size = pw.size(2);
-  if (pw.size(3) != c.patch_size) fail("Latte: x_embedder.proj.weight {} is not a square patch", fmt::join(pw.sizes(), "x"));
+  c.tube_frames = pw.dim() == 5 ? pw.size(2) : 1;
+  c.patch_size = pw.size(-1);
+  if (pw.size(-2) != c.patch_size) fail("Latte: x_embedder.proj.weight {} is not a square patch", fmt::join(pw.sizes(), "x"));
   const Tensor& pos = need("pos_embed", 3);  // [1, P, D]
   const int64_t grid = static_cast<int64_t>(std::llround(std::sqrt(static_cast<double>(pos.size(1)))));
   if (grid * grid != pos.size(1) || pos.size(2) != c.hidden_size)
     fail("Latte: pos_embed {} does not fit a square grid of width {}", fmt::join(pos.sizes(), "x"), c.hidden_size);
   c.input_size = grid * c.patch_size;
-  c.num_frames = need("temp_embed", 3).size(1);
+  c.num_frames = need("temp_embed", 3).size(1) * c.tube_frames;
+  if (sd.contains("blocks.0.attn_temp.qkv.weight")) c.variant = 3;  // 2 and 4 share the released keys: from a config
   int64_t depth = 0;
   while (sd.contains(fmt::format("blocks.{}.attn.qkv.weight", depth))) ++depth;
   c.depth = depth;
   const Tensor& fw = need("final_layer.linear.weight", 2);  // [p²·C_out, D]
-  const int64_t out_c = fw.size(0) / (c.patch_size * c.patch_size);
+  const int64_t out_c = fw.size(0) / (c.tube_frames * c.patch_size * c.patch_size);
   if (out_c == 2 * c.in_channels)
     c.learn_sigma = true;
   else if (out_c == c.in_channels)
@@ -177,72 +191,7 @@ LatteConfig LatteConfig::from_state_dict(const StateDict& sd, int64_t num_heads_
 // Blocks
 // ================================================================================================
 
-namespace latte_detail {
 
-// x * (1 + scale) + shift with per-sample modulation: x [B, N, D], shift/scale [B, D].
-Tensor modulate(const Tensor& x, const Tensor& shift, const Tensor& scale) {
-  return x * (1 + scale.unsqueeze(1)) + shift.unsqueeze(1);
-}
-
-Tensor layer_norm(const Tensor& x) { return at::layer_norm(x, {x.size(-1)}, {}, {}, 1e-6); }
-
-// models/latte.py Attention (timm's, qkv_bias=True; attention_mode 'math' = SDPA to fp32 rounding).
-struct AttentionImpl : torch::nn::Module {
-  int64_t heads;
-  std::shared_ptr<LinearImpl> qkv, proj;
-  AttentionImpl(int64_t dim, int64_t heads_) : heads(heads_) {
-    qkv = register_module("qkv", std::make_shared<LinearImpl>(dim, 3 * dim));
-    proj = register_module("proj", std::make_shared<LinearImpl>(dim, dim));
-  }
-  Tensor forward(const Tensor& x) const {
-    const int64_t B = x.size(0), N = x.size(1), C = x.size(2);
-    auto qkv_ = qkv->forward(x).reshape({B, N, 3, heads, C / heads}).permute({2, 0, 3, 1, 4});
-    auto o = nn::attention_heads(qkv_[0], qkv_[1], qkv_[2]);  // [B, h, N, d]
-    return proj->forward(o.transpose(1, 2).reshape({B, N, C}));
-  }
-};
-
-// models/latte.py TransformerBlock (DiT adaLN-Zero block).
-struct BlockImpl : torch::nn::Module {
-  std::shared_ptr<AttentionImpl> attn;
-  std::shared_ptr<nn::MlpImpl> mlp;
-  std::shared_ptr<LinearImpl> ada;
-  BlockImpl(int64_t dim, int64_t heads, double mlp_ratio) {
-    attn = register_module("attn", std::make_shared<AttentionImpl>(dim, heads));
-    mlp = register_module("mlp", std::make_shared<nn::MlpImpl>(dim, static_cast<int64_t>(dim * mlp_ratio)));
-    ada = nn::container(*this, "adaLN_modulation")->register_module("1", std::make_shared<LinearImpl>(dim, 6 * dim));
-  }
-  // x [B·G, L, D] (G token groups per sample, e.g. the frames of a spatial block); c [B, D]. The
-  // official code repeats c to B·G rows and runs the modulation on each; rows are identical, so it
-  // runs once per sample and broadcasts over the groups.
-  Tensor forward(const Tensor& x, const Tensor& c) const {
-    const int64_t B = c.size(0), BG = x.size(0), L = x.size(1), D = x.size(2);
-    auto mod = ada->forward(at::silu(c)).chunk(6, 1);
-    auto grouped = [&](const Tensor& v) { return v.reshape({B, BG / B * L, D}); };
-    auto h = modulate(grouped(layer_norm(x)), mod[0], mod[1]).reshape({BG, L, D});
-    auto y = grouped(x) + mod[2].unsqueeze(1) * grouped(attn->forward(h));
-    h = modulate(layer_norm(y), mod[3], mod[4]);
-    y = y + mod[5].unsqueeze(1) * mlp->forward(h);
-    return y.reshape({BG, L, D});
-  }
-};
-
-// models/latte.py FinalLayer.
-struct FinalLayerImpl : torch::nn::Module {
-  std::shared_ptr<LinearImpl> linear, ada;
-  FinalLayerImpl(int64_t dim, int64_t patch, int64_t out_channels) {
-    linear = register_module("linear", std::make_shared<LinearImpl>(dim, patch * patch * out_channels));
-    ada = nn::container(*this, "adaLN_modulation")->register_module("1", std::make_shared<LinearImpl>(dim, 2 * dim));
-  }
-  Tensor forward(const Tensor& x, const Tensor& c) const {  // x [B·G, L, D], c [B, D]
-    const int64_t B = c.size(0), BG = x.size(0), L = x.size(1), D = x.size(2);
-    auto mod = ada->forward(at::silu(c)).chunk(2, 1);
-    auto h = modulate(layer_norm(x).reshape({B, BG / B * L, D}), mod[0], mod[1]).reshape({BG, L, D});
-    return linear->forward(h);
-  }
-};
-
-}  // namespace latte_detail
 
 // ================================================================================================
 // Latte
@@ -257,9 +206,12 @@ LatteImpl::LatteImpl(LatteConfig cfg, at::Device device) : cfg_(std::move(cfg)) 
   const int64_t D = c.hidden_size, p = c.patch_size;
   // timm PatchEmbed(input_size, p, C, D, bias=True): x_embedder.proj = Conv2d(C, D, p, stride p).
   x_embedder_ = nn::container(*this, "x_embedder");
+  const int64_t tf = c.tube_frames;
   auto proj = x_embedder_->register_module(
-      "proj", std::make_shared<nn::ConvImpl>(c.in_channels, D, std::vector<int64_t>{p, p}, std::vector<int64_t>{p, p},
-                                             std::vector<int64_t>{0, 0}));
+      "proj", tf > 1 ? std::make_shared<nn::ConvImpl>(c.in_channels, D, std::vector<int64_t>{tf, p, p},
+                                                      std::vector<int64_t>{tf, p, p}, std::vector<int64_t>{0, 0, 0})
+                     : std::make_shared<nn::ConvImpl>(c.in_channels, D, std::vector<int64_t>{p, p},
+                                                      std::vector<int64_t>{p, p}, std::vector<int64_t>{0, 0}));
   patch_w_ = proj->weight;
   patch_b_ = proj->bias;
   // TimestepEmbedder: mlp = Sequential(Linear(256, D), SiLU, Linear(D, D)).
@@ -277,13 +229,18 @@ LatteImpl::LatteImpl(LatteConfig cfg, at::Device device) : cfg_(std::move(cfg)) 
   const int64_t grid = c.input_size / p;
   pos_embed_ = register_parameter("pos_embed", nn::sincos_pos_embed_2d(D, grid).to(nn::param_options()).unsqueeze(0),
                                   false);
-  auto frames = at::arange(c.num_frames, at::TensorOptions().dtype(at::kDouble));
+  auto frames = at::arange(c.num_frames / tf, at::TensorOptions().dtype(at::kDouble));
   temp_embed_ = register_parameter("temp_embed",
                                    nn::sincos_pos_embed_1d(D, frames).to(nn::param_options()).unsqueeze(0), false);
   auto list = nn::container(*this, "blocks");
-  for (int64_t i = 0; i < c.depth; ++i)
-    blocks_.push_back(list->register_module(std::to_string(i), std::make_shared<BlockImpl>(D, c.num_heads, c.mlp_ratio)));
-  final_ = register_module("final_layer", std::make_shared<FinalLayerImpl>(D, p, c.out_channels()));
+  for (int64_t i = 0; i < c.depth; ++i) {
+    if (c.variant == 3)
+      fblocks_.push_back(
+          list->register_module(std::to_string(i), std::make_shared<FactorizedBlockImpl>(D, c.num_heads, c.mlp_ratio)));
+    else
+      blocks_.push_back(list->register_module(std::to_string(i), std::make_shared<BlockImpl>(D, c.num_heads, c.mlp_ratio)));
+  }
+  final_ = register_module("final_layer", std::make_shared<FinalLayerImpl>(D, p, c.out_channels(), tf));
 }
 
 int64_t LatteImpl::num_trainable_parameters() const {
@@ -324,31 +281,57 @@ Tensor LatteImpl::forward(const Tensor& x, const Tensor& t, const Tensor& y, con
   if (x.dim() != 5 || x.size(1) != cf.in_channels)
     fail("Latte: input of shape {}, expected [B, {}, T, H, W]", fmt::join(x.sizes(), "x"), cf.in_channels);
   const int64_t B = x.size(0), F = x.size(2), H = x.size(3), W = x.size(4), p = cf.patch_size, D = cf.hidden_size;
+  const int64_t tf = cf.tube_frames;
   if (H % p != 0 || W % p != 0) fail("Latte: latent size {}x{} is not a multiple of the patch size {}", H, W, p);
-  const int64_t gh = H / p, gw = W / p, P = gh * gw;
-  // (b c f h w) -> (b f) c h w; patch embedding; + pos_embed.
-  auto xf = x.permute({0, 2, 1, 3, 4}).reshape({B * F, cf.in_channels, H, W});
-  auto h = at::conv2d(xf, patch_w_, patch_b_, {p, p}).flatten(2).transpose(1, 2);  // [BF, P, D]
+  if (F % tf != 0) fail("Latte: {} latent frames are not a multiple of the tube length {}", F, tf);
+  const int64_t gh = H / p, gw = W / p, P = gh * gw, Fp = F / tf;
+  const TokenGrid g{B, Fp, P};
+  Tensor h;
+  if (tf == 1) {  // image-wise: (b c f h w) -> (b f) c h w; Conv2d patches
+    auto xf = x.permute({0, 2, 1, 3, 4}).reshape({B * F, cf.in_channels, H, W});
+    h = at::conv2d(xf, patch_w_, patch_b_, {p, p}).flatten(2).transpose(1, 2);  // [BF, P, D]
+  } else {        // tube: Conv3d (tf, p, p) patches -> (b f') (h w) d
+    h = at::conv3d(x, patch_w_, patch_b_, {tf, p, p}).permute({0, 2, 3, 4, 1}).reshape({B * Fp, P, D});
+  }
   Tensor pos = pos_embed_;
   if (pos.size(1) != P)  // beyond the release: the sin-cos table of this grid
     pos = nn::sincos_pos_embed_2d(D, gh, gw).to(h.options()).unsqueeze(0);
   h = h + pos;
   Tensor temp = temp_embed_;
-  if (temp.size(1) != F)
-    temp = nn::sincos_pos_embed_1d(D, at::arange(F, at::TensorOptions().dtype(at::kDouble))).to(h.options()).unsqueeze(0);
+  if (temp.size(1) != Fp)
+    temp = nn::sincos_pos_embed_1d(D, at::arange(Fp, at::TensorOptions().dtype(at::kDouble))).to(h.options()).unsqueeze(0);
   const Tensor c = condition(t, y, text, B);
-  for (size_t i = 0; i + 1 < blocks_.size(); i += 2) {
-    h = blocks_[i]->forward(h, c);                                            // spatial: (b f) t d
-    h = h.reshape({B, F, P, D}).transpose(1, 2).reshape({B * P, F, D});       // -> (b t) f d
-    if (i == 0) h = h + temp;
-    h = blocks_[i + 1]->forward(h, c);                                        // temporal
-    h = h.reshape({B, P, F, D}).transpose(1, 2).reshape({B * F, P, D});       // -> (b f) t d
+  switch (cf.variant) {
+    case 1:  // the release: spatial and temporal blocks interleaved
+      for (size_t i = 0; i + 1 < blocks_.size(); i += 2) {
+        h = blocks_[i]->forward(h, c);      // spatial: (b f) t d
+        h = to_temporal(h, g);              // -> (b t) f d
+        if (i == 0) h = h + temp;
+        h = blocks_[i + 1]->forward(h, c);  // temporal
+        h = to_spatial(h, g);               // -> (b f) t d
+      }
+      break;
+    case 2: {  // late fusion: the spatial half, then the temporal half
+      const size_t half = blocks_.size() / 2;
+      for (size_t i = 0; i < half; ++i) h = blocks_[i]->forward(h, c);
+      h = to_temporal(h, g) + temp;
+      for (size_t i = half; i < blocks_.size(); ++i) h = blocks_[i]->forward(h, c);
+      h = to_spatial(h, g);
+      break;
+    }
+    case 3:  // factorized self-attention in every block
+      h = (h.reshape({B, Fp, P, D}) + temp.reshape({1, Fp, 1, D})).reshape({B * Fp, P, D});
+      for (const auto& blk : fblocks_) h = blk->forward(h, c, g);
+      break;
+    default:  // 4: factorized multi-head attention (half the heads spatial, half temporal)
+      h = (h.reshape({B, Fp, P, D}) + temp.reshape({1, Fp, 1, D})).reshape({B * Fp, P, D});
+      for (const auto& blk : blocks_) h = blk->forward(h, c, &g);
+      break;
   }
-  h = final_->forward(h, c);  // [BF, P, p·p·C_out]
-  // unpatchify: (n h w p q c) -> (n c h p w q); then (b f) c h w -> b c f h w.
+  h = final_->forward(h, c);  // [B·F', P, tf·p·p·C_out]
+  // unpatchify: (n h w [t] p q c) -> (n c [t] h p w q); then (b f') c ... -> b c (f' t) h w.
   const int64_t oc = cf.out_channels();
-  auto out = h.reshape({B, F, gh, gw, p, p, oc}).permute({0, 6, 1, 2, 4, 3, 5}).reshape({B, oc, F, H, W});
-  return out;
+  return h.reshape({B, Fp, gh, gw, tf, p, p, oc}).permute({0, 7, 1, 4, 2, 5, 3, 6}).reshape({B, oc, F, H, W});
 }
 
 void load_latte(LatteImpl& model, const StateDict& sd) {

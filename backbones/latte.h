@@ -47,6 +47,15 @@ struct LatteConfig {
   double class_dropout_prob = 0.1;
   bool learn_sigma = true;
   int64_t extras = 1;  // 1 unconditional, 2 class-conditional, 78 CLIP text
+  // The paper's four model variants (Sec. 3.2); only 1 is in the official code:
+  //  1 interleaved spatial / temporal blocks; 2 late fusion (all spatial blocks, then all temporal);
+  //  3 factorized self-attention (spatial then temporal attention inside each block: attn, attn_temp,
+  //    adaLN 9D); 4 factorized multi-head attention (half the heads over space, half over time).
+  // Variants 3 and 4 add temp_embed at the input; 1 and 2 before the first temporal block.
+  int64_t variant = 1;
+  // Tube embedding (the paper's "compression frame patch embedding"): Conv3d (t, p, p) patches of
+  // `tube_frames` latent frames, and the final layer predicts t·p²·C_out per token; 1 = image-wise.
+  int64_t tube_frames = 1;
 
   int64_t out_channels() const { return learn_sigma ? in_channels * 2 : in_channels; }
   int64_t num_patches() const { return (input_size / patch_size) * (input_size / patch_size); }
@@ -59,7 +68,9 @@ struct LatteConfig {
   // (sizes S, B, L, XL x patch 2, 4, 8); the other fields keep their values.
   static LatteConfig preset(const std::string& name);
   // An official sampling/training YAML (configs/ucf101/ucf101_sample.yaml, ...): model, num_frames,
-  // image_size (latent = image_size / 8), learn_sigma, extras, num_classes.
+  // image_size (latent = image_size / 8), learn_sigma, extras, num_classes; longvid's own keys:
+  // variant, tube_frames, and explicit sizes (depth, hidden_size, num_heads, patch_size, mlp_ratio,
+  // input_size) for widths of no preset.
   static LatteConfig from_yaml_file(const std::filesystem::path& path);
   static LatteConfig from_yaml_string(const std::string& text, const std::string& origin = "<string>");
   // The shapes of an official state dict: width, patch, channels, depth, frames, latent size,
@@ -70,6 +81,7 @@ struct LatteConfig {
 
 namespace latte_detail {
 struct BlockImpl;
+struct FactorizedBlockImpl;
 struct FinalLayerImpl;
 }  // namespace latte_detail
 
@@ -98,6 +110,7 @@ class LatteImpl : public torch::nn::Module {
   at::Tensor patch_w_, patch_b_, label_table_;
   at::Tensor pos_embed_, temp_embed_;
   std::vector<std::shared_ptr<latte_detail::BlockImpl>> blocks_;
+  std::vector<std::shared_ptr<latte_detail::FactorizedBlockImpl>> fblocks_;
   std::shared_ptr<latte_detail::FinalLayerImpl> final_;
 };
 TORCH_MODULE(Latte);

@@ -118,6 +118,63 @@ at::Tensor sample_masked_clip(const MaskedClipModel& model, const LatentGeometry
   return sample(*model.denoiser, *model.schedule, x_T, c, opts.sampler, gen, progress, hooks);
 }
 
+at::Tensor sample_masked_clips(const MaskedClipModel& model, const LatentGeometry& geo, const std::vector<at::Tensor>& conds,
+                               const std::vector<int64_t>& positions, const LongVideoOptions& opts,
+                               std::vector<at::Generator>& gens, const ProgressFn& progress) {
+  torch::NoGradGuard ng;
+  const int64_t B = static_cast<int64_t>(conds.size());
+  if (B == 0 || gens.size() != conds.size()) fail("long video: internal error: {} clips, {} generators", B, gens.size());
+  if (!model.denoiser || !model.schedule) fail("long video: {} is not loaded", model.name);
+  const int64_t L = model.clip_len, C = geo.channels, h = geo.height, w = geo.width;
+  const auto cpu_f32 = at::TensorOptions().dtype(at::kFloat);
+  const bool perturb = model.noisy_cond && opts.cond_noise_level >= 0;
+  const int64_t s = opts.cond_noise_level;
+  if (perturb && model.max_noise_level > 0 && s >= model.max_noise_level)
+    fail("--cond-noise-level {}: {} was trained with noise levels 0..{}", s, model.name, model.max_noise_level - 1);
+  if (perturb && s >= model.schedule->num_train_timesteps())
+    fail("--cond-noise-level {}: must be below the {} diffusion steps", s, model.schedule->num_train_timesteps());
+  std::vector<at::Tensor> cs, xs;
+  for (int64_t i = 0; i < B; ++i) {
+    const auto& cond = conds[static_cast<size_t>(i)];
+    if (!cond.defined() || cond.dim() != 5 || cond.size(0) != 1 || cond.size(1) != C || cond.size(3) != h ||
+        cond.size(4) != w || cond.size(2) != static_cast<int64_t>(positions.size()))
+      fail("long video: condition latents must be [1, {}, {}, {}, {}]", C, positions.size(), h, w);
+    at::Tensor c_s = cond.to(at::kCPU, at::kFloat);
+    auto& gen = gens[static_cast<size_t>(i)];
+    if (perturb) {  // the order of sample_masked_clip: condition noise, then x_T
+      auto noise = at::randn(c_s.sizes(), gen, cpu_f32);
+      c_s = model.schedule->q_sample(c_s, at::full({1}, s, at::TensorOptions().dtype(at::kLong)), noise);
+    }
+    cs.push_back(c_s);
+    xs.push_back(at::randn({1, C, L, h, w}, gen, cpu_f32));
+  }
+  for (auto p : positions)
+    if (p < 0 || p >= L) fail("long video: condition slot {} is outside the {}-frame clip of {}", p, L, model.name);
+  auto c_s = at::cat(cs, 0).to(opts.device);
+  auto x_T = at::cat(xs, 0).to(opts.device);
+  auto dev_f32 = at::TensorOptions().dtype(at::kFloat).device(opts.device);
+  Conditioning c;
+  c.mask = at::zeros({B, 1, L, h, w}, dev_f32);
+  for (auto p : positions) c.mask.select(2, p).fill_(1.0);
+  if (perturb) c.cond_noise_level = at::full({B}, s, at::TensorOptions().dtype(at::kLong)).to(opts.device);
+  StepHooks hooks;
+  hooks.before_model = overwrite_frames_hook(c_s, positions);
+  // Each step's noise from each clip's generator, as the one-clip sampler draws it.
+  NoiseFn noise = [&gens, cpu_f32](int, const at::Tensor& like) {
+    std::vector<at::Tensor> parts;
+    for (size_t i = 0; i < gens.size(); ++i) parts.push_back(at::randn(like[0].unsqueeze(0).sizes(), gens[i], cpu_f32));
+    return at::cat(parts, 0).to(like.device());
+  };
+  if (opts.uncond_guidance != 0.0) {
+    Conditioning u;
+    u.mask = at::zeros({B, 1, L, h, w}, dev_f32);
+    GuidedDenoiser guided(*model.denoiser, u, opts.uncond_guidance, GuidanceMode::LvdmUncond,
+                          /*allow_batching=*/false);
+    return sample(guided, *model.schedule, x_T, c, opts.sampler, gens[0], progress, hooks, noise);
+  }
+  return sample(*model.denoiser, *model.schedule, x_T, c, opts.sampler, gens[0], progress, hooks, noise);
+}
+
 // ---- state ------------------------------------------------------------------------------------
 
 namespace {
@@ -243,6 +300,7 @@ std::string long_video_fingerprint(const LongVideoPlan& plan, const LongVideoOpt
   j["cond_frames"] = o.cond_frames;
   j["full_pred_mask"] = o.lvdm_full_pred_mask;
   if (o.anchor != LongVideoOptions::Anchor::None) j["anchor"] = to_string(o.anchor);
+  if (o.infill_batch != 1) j["infill_batch"] = o.infill_batch;  // batched ops round differently
   j["seed"] = o.seed;
   j["models"] = models_id;
   return j.dump();
@@ -332,26 +390,37 @@ int64_t generate_long_video(const LongVideoPlan& plan, const LongVideoModels& mo
       emit(clip.slice(2, slot0, slot0 + pc.num_new));
       report();
     } else {
-      for (int64_t k : plan.infill_jobs_after(r)) {
-        const auto& job = plan.infill_jobs[static_cast<size_t>(k)];
-        auto c2 = at::cat({kf.at(k), kf.at(k + 1)}, 2);
-        auto g2 = make_generator(clip_seed(opts.seed, ClipKind::Interpolation, k));
-        auto mid = sample_masked_clip(models.interp, models.geometry, c2, {0, plan.interp_len - 1}, opts, g2,
-                                      run.step_progress)
-                       .cpu();
-        at::Tensor between = mid.slice(2, 1, 1 + job.count);
-        if (opts.anchor != LongVideoOptions::Anchor::None) {
-          // In-between latents take the blend of their keyframes' statistics by position.
-          auto [m0, s0] = latent_stats(kf.at(k));
-          auto [m1, s1] = latent_stats(kf.at(k + 1));
-          auto a = at::arange(1, 1 + job.count, at::kFloat).div_(static_cast<double>(plan.interp_len - 1))
-                       .view({1, 1, job.count, 1, 1});
-          between = anchor_latent_stats(between, m0 * (1 - a) + m1 * a, s0 * (1 - a) + s1 * a, opts.anchor);
+      const auto jobs = plan.infill_jobs_after(r);
+      const size_t per = opts.infill_batch > 0 ? static_cast<size_t>(opts.infill_batch) : std::max<size_t>(jobs.size(), 1);
+      for (size_t j0 = 0; j0 < jobs.size(); j0 += per) {
+        const size_t j1 = std::min(jobs.size(), j0 + per);
+        std::vector<at::Tensor> conds;
+        std::vector<at::Generator> gens;
+        for (size_t j = j0; j < j1; ++j) {
+          conds.push_back(at::cat({kf.at(jobs[j]), kf.at(jobs[j] + 1)}, 2));
+          gens.push_back(make_generator(clip_seed(opts.seed, ClipKind::Interpolation, jobs[j])));
         }
-        emit(between);
-        emit(kf.at(k + 1));
-        ++clips_done;
-        report();
+        auto mids = sample_masked_clips(models.interp, models.geometry, conds, {0, plan.interp_len - 1}, opts, gens,
+                                        run.step_progress)
+                        .cpu();
+        for (size_t j = j0; j < j1; ++j) {
+          const int64_t k = jobs[j];
+          const auto& job = plan.infill_jobs[static_cast<size_t>(k)];
+          at::Tensor between = mids.slice(0, static_cast<int64_t>(j - j0), static_cast<int64_t>(j - j0) + 1)
+                                   .slice(2, 1, 1 + job.count);
+          if (opts.anchor != LongVideoOptions::Anchor::None) {
+            // In-between latents take the blend of their keyframes' statistics by position.
+            auto [m0, s0] = latent_stats(kf.at(k));
+            auto [m1, s1] = latent_stats(kf.at(k + 1));
+            auto a = at::arange(1, 1 + job.count, at::kFloat).div_(static_cast<double>(plan.interp_len - 1))
+                         .view({1, 1, job.count, 1, 1});
+            between = anchor_latent_stats(between, m0 * (1 - a) + m1 * a, s0 * (1 - a) + s1 * a, opts.anchor);
+          }
+          emit(between);
+          emit(kf.at(k + 1));
+          ++clips_done;
+          report();
+        }
       }
       if (plan.infill_jobs_after(r).empty()) report();
     }

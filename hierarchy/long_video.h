@@ -73,6 +73,11 @@ struct LongVideoOptions {
   // (AdaIN-style); None: LVDM's sampling as released.
   enum class Anchor { None, Mean, MeanStd };
   Anchor anchor = Anchor::Mean;
+  // Interpolation clips sampled together, as one batch, among those a prediction clip makes ready
+  // (their noise still comes from each clip's own generator, so the video is the one-by-one video
+  // up to float rounding of the batched ops; with an elementwise denoiser exactly it). 0: all of a
+  // round; 1: one by one (longvid <= 0.7).
+  int64_t infill_batch = 0;
   uint64_t seed = 0;
   c10::Device device = c10::Device(c10::kCPU);
 };
@@ -94,6 +99,14 @@ uint64_t clip_seed(uint64_t seed, ClipKind kind, int64_t index);
 at::Tensor sample_masked_clip(const MaskedClipModel& model, const LatentGeometry& geo, const at::Tensor& cond,
                               const std::vector<int64_t>& positions, const LongVideoOptions& opts, at::Generator& gen,
                               const ProgressFn& progress = {}, bool full_mask = false);
+
+// Several masked clips sampled as one batch [B, C, clip_len, h, w]: conds[i] [1, C, n, h, w] at the
+// same `positions`, clip i drawing from gens[i] exactly as sample_masked_clip draws from its `gen`
+// (condition noise, x_T, then each step's noise), so row i equals sample_masked_clip(conds[i],
+// gens[i]) up to the float rounding of batched ops. Every clip must be conditioned.
+at::Tensor sample_masked_clips(const MaskedClipModel& model, const LatentGeometry& geo, const std::vector<at::Tensor>& conds,
+                               const std::vector<int64_t>& positions, const LongVideoOptions& opts,
+                               std::vector<at::Generator>& gens, const ProgressFn& progress = {});
 
 // Receives the video's latent frames [1, C, n, h, w] in order, each exactly once.
 class LatentSink {

@@ -160,7 +160,7 @@ FeatureStats generated_stats(const cxxopts::ParseResult& a, const ClipOptions& c
   if (co.num < 1) fail("--num {}: the number of videos to generate must be at least 1", co.num);
   if (co.first < 0) fail("--first {}: must be >= 0", co.first);
   FakeSetRequest r;
-  r.generate.sampler = read_sampler_options(a);
+  read_sampler_options(a, neutral_sampler());  // checked now; the model's defaults apply after loading
   r.generate.frames = a["gen-frames"].as<int64_t>() > 0 ? a["gen-frames"].as<int64_t>() : co.span();
   r.seed0 = a["seed-start"].as<uint64_t>() + static_cast<uint64_t>(co.first);
   r.first = co.first;
@@ -178,6 +178,7 @@ FeatureStats generated_stats(const cxxopts::ParseResult& a, const ClipOptions& c
   spec.load.device = policy.device;
   spec.load.dtype = policy.dtype;
   VideoPipeline pipe = load_model(spec);
+  r.generate.sampler = read_sampler_options(a, pipe.default_sampler);
   check_sampler_options(r.generate.sampler, pipe.schedule->num_train_timesteps());
   auto& det = dh.get();
   const auto& so = r.generate.sampler;

@@ -88,6 +88,7 @@ void add_long_video_options(cxxopts::Options& o) {
     ("uncond-guidance", "unconditional guidance weight w: e = e_c + w (e_c - e_u) (0 = off)", cxxopts::value<double>()->default_value("0.1"))
     ("cond-frames", "latent frames a prediction clip is conditioned on", cxxopts::value<int64_t>()->default_value("1"))
     ("anchor", "latent statistics anchoring against drift: mean | meanstd | none (each new latent takes the per-channel mean [and std] of its conditions; none = LVDM's released sampling)", cxxopts::value<std::string>()->default_value("mean"))
+    ("infill-batch", "interpolation clips sampled together as one batch (0 = all that a prediction clip makes ready; 1 = one by one)", cxxopts::value<int64_t>()->default_value("0"))
     ("lvdm-pred-mask", "mark every frame of a prediction clip in the mask, as LVDM's released sampling script does (a quirk; training marks only the condition frames)", cxxopts::value<bool>()->default_value("false"))
     ("resume", "continue an interrupted run of the same command (see --state)", cxxopts::value<bool>()->default_value("false"))
     ("state", "directory of the run's checkpoint (default: <output>.longvid-run; removed when the run ends)", cxxopts::value<std::string>()->default_value(""))
@@ -105,6 +106,8 @@ void read_long_video_options(const cxxopts::ParseResult& a, GenerateRequest& r) 
   r.long_video.cond_frames = a["cond-frames"].as<int64_t>();
   r.long_video.lvdm_full_pred_mask = a["lvdm-pred-mask"].as<bool>();
   r.long_video.anchor = parse_anchor(a["anchor"].as<std::string>());
+  r.long_video.infill_batch = a["infill-batch"].as<int64_t>();
+  if (r.long_video.infill_batch < 0) fail("--infill-batch {}: must be >= 0", r.long_video.infill_batch);
   r.resume = a["resume"].as<bool>();
   r.state_dir = a["state"].as<std::string>();
   r.checkpoint_every = a["checkpoint-every"].as<int64_t>();

@@ -8,6 +8,7 @@
 #include "tests/helpers.h"
 
 using namespace longvid;
+namespace fs = std::filesystem;
 
 namespace {
 std::string slurp_bytes(const std::filesystem::path& p) {
@@ -82,4 +83,24 @@ TEST_CASE("generate: --dtype bf16 runs under autocast on the CPU") {
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   CHECK(read_video(out).sizes() == at::IntArrayRef({4, 64, 64, 3}));
+}
+
+TEST_CASE("generate: a long video into a PNG directory or pattern keeps its run state next to it, not inside") {
+  test::ScratchDir dir("gen-png");
+  test::ScopedEnv threads("OMP_NUM_THREADS", "1");
+  for (const std::string out : {"frames/", "pattern/%05d.png"}) {
+    INFO(out);
+    const auto target = dir.path() / out;
+    auto r = test::run_cli({"generate", "--model", "random", "--random-latent-size", "2", "--frames", "40", "--steps",
+                            "2", "--seed", "1", "-o", target.string()});
+    INFO(r.err);
+    CHECK(r.exit_code == 0);
+    const auto folder = target.string().back() == '/' ? fs::path(target.string().substr(0, target.string().size() - 1))
+                                                      : target.parent_path();
+    int pngs = 0, other = 0;
+    for (const auto& e : fs::directory_iterator(folder)) (e.path().extension() == ".png" ? pngs : other) += 1;
+    CHECK(pngs == 40);
+    CHECK(other == 0);
+    CHECK_FALSE(fs::exists(folder.string() + ".longvid-run"));  // removed when the run ended
+  }
 }

@@ -51,6 +51,7 @@ Subcommands
               difference, differing values, PSNR.
   timeit      runs a command, timestamps its output lines; writes wall time, peak RSS of the
               child and the time of the first line matching --mark (e.g. longvid's 'loaded ...').
+  summarize   the table and JSON summary of a vs_official.sh run directory.
 
 Needs: torch, numpy, einops, omegaconf, pyyaml, safetensors, tqdm, pytorch_lightning (+
 lightning_utilities, torchmetrics, packaging), torchvision, imageio, opencv-python-headless and

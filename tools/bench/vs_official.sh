@@ -43,7 +43,7 @@
 # longvid (> 1: longvid faster). Validation settings (not the measurement): --latent-size N
 # shrinks the spatial latent of the sky rows (the weights do not depend on it), --model-channels N
 # narrows their U-Net (another, smaller checkpoint). Nothing is fetched or committed; the
-# random-weight checkpoints (sky: ~4.6 GB each with the EMA copy) and all outputs stay in --work.
+# random-weight checkpoints (sky*: ~4.5 GB each with the EMA copy; official peak RSS ~9 GB) and all outputs stay in --work.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -102,7 +102,7 @@ lvdm_src=$(cd "$lvdm_src" && pwd)
 for n in "$threads" "$steps" "$seed" "$latent_size" "$model_channels" "$vae_frames" "$vae_window" "$iters" "$repeat"; do
   [[ "$n" =~ ^[0-9]+$ ]] || die "'$n': expected a non-negative integer"
 done
-[ "$threads" -ge 1 ] && [ "$steps" -ge 1 ] && [ "$iters" -ge 1 ] && [ "$repeat" -ge 1 ] || die "--threads, --steps, --iters and --repeat must be >= 1"
+[ "$threads" -ge 1 ] && [ "$steps" -ge 1 ] && [ "$steps" -le 1000 ] && [ "$iters" -ge 1 ] && [ "$repeat" -ge 1 ] || die "--threads, --steps (<= 1000), --iters and --repeat must be >= 1"
 case "$mode" in eager|compile|autocast) ;; *) die "--mode $mode: expected eager, compile or autocast" ;; esac
 # The official make_ddim_timesteps('uniform'): range(0, 1000, 1000 // S) + 1 (all these configs
 # have 1000 timesteps): S = 3, 9, 27, ... give timestep 1000 (IndexError in the official code), and
