@@ -104,8 +104,8 @@ SamplerOptions bench_sampler(const VideoPipeline& pipe, const BenchRequest& req)
   } catch (const Error&) {
     if (s.method != "ddim") throw;
     s.spacing = "linspace";  // LVDM's spacing cannot make this many steps (sampler.h): time the same work
+    check_sampler_options(s, pipe.schedule->num_train_timesteps());
   }
-  check_sampler_options(s, pipe.schedule->num_train_timesteps());
   return s;
 }
 

@@ -5,14 +5,13 @@
 #include <yaml-cpp/yaml.h>
 
 #include <cmath>
-#include <fstream>
 #include <map>
-#include <sstream>
 
 #include "backbones/latte_blocks.h"
 #include "backbones/nn_blocks.h"
 #include "core/checkpoint.h"
 #include "core/error.h"
+#include "core/fs.h"
 
 namespace longvid {
 
@@ -83,11 +82,7 @@ LatteConfig LatteConfig::preset(const std::string& name) {
 }
 
 LatteConfig LatteConfig::from_yaml_file(const std::filesystem::path& path) {
-  std::ifstream f(path);
-  if (!f) fail("{}: cannot read the config", path.string());
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return from_yaml_string(ss.str(), path.string());
+  return from_yaml_string(read_text_file(path, "config"), path.string());
 }
 
 LatteConfig LatteConfig::from_yaml_string(const std::string& text, const std::string& origin) {

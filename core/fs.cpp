@@ -1,6 +1,7 @@
 #include "core/fs.h"
 
 #include <fstream>
+#include <sstream>
 #include <random>
 #include <system_error>
 
@@ -66,6 +67,15 @@ std::vector<uint8_t> read_file_bytes(const fs::path& path) {
   f.seekg(0);
   if (size > 0 && !f.read(reinterpret_cast<char*>(data.data()), size)) fail("{}: read error", path.string());
   return data;
+}
+
+std::string read_text_file(const fs::path& path, const char* what) {
+  require_readable_file(path, what);
+  std::ifstream f(path, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  if (f.bad()) fail("{}: read error", path.string());
+  return ss.str();
 }
 
 }  // namespace longvid

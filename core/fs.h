@@ -35,6 +35,9 @@ class AtomicOutput {
 // Read a whole file; throws longvid::Error naming the path if it cannot.
 std::vector<uint8_t> read_file_bytes(const std::filesystem::path& path);
 
+// Read a whole text file (configs); throws longvid::Error("<path>: no such <what>") etc.
+std::string read_text_file(const std::filesystem::path& path, const char* what = "file");
+
 // Throws longvid::Error("<path>: no such file") etc. when `path` is not a readable regular file.
 void require_readable_file(const std::filesystem::path& path, const char* what = "file");
 

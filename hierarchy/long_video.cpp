@@ -64,108 +64,70 @@ std::pair<at::Tensor, at::Tensor> latent_stats(const at::Tensor& z) {
 at::Tensor sample_masked_clip(const MaskedClipModel& model, const LatentGeometry& geo, const at::Tensor& cond,
                               const std::vector<int64_t>& positions, const LongVideoOptions& opts, at::Generator& gen,
                               const ProgressFn& progress, bool full_mask) {
-  torch::NoGradGuard ng;
-  if (!model.denoiser || !model.schedule) fail("long video: {} is not loaded", model.name);
-  const int64_t L = model.clip_len, C = geo.channels, h = geo.height, w = geo.width;
-  const bool has_cond = cond.defined() && cond.numel() > 0;
-  if (has_cond) {
-    if (cond.dim() != 5 || cond.size(0) != 1 || cond.size(1) != C || cond.size(3) != h || cond.size(4) != w ||
-        cond.size(2) != static_cast<int64_t>(positions.size()))
-      fail("long video: condition latents must be [1, {}, {}, {}, {}], got {}", C, positions.size(), h, w,
-           c10::str(cond.sizes()));
-    for (auto p : positions)
-      if (p < 0 || p >= L) fail("long video: condition slot {} is outside the {}-frame clip of {}", p, L, model.name);
-  }
-  const auto cpu_f32 = at::TensorOptions().dtype(at::kFloat);
-  const bool perturb = has_cond && model.noisy_cond && opts.cond_noise_level >= 0;
-  at::Tensor c_s, s_label;
-  if (has_cond) {
-    c_s = cond.to(at::kCPU, at::kFloat);
-    if (perturb) {
-      const int64_t s = opts.cond_noise_level;
-      if (model.max_noise_level > 0 && s >= model.max_noise_level)
-        fail("--cond-noise-level {}: {} was trained with noise levels 0..{}", s, model.name, model.max_noise_level - 1);
-      if (s >= model.schedule->num_train_timesteps())
-        fail("--cond-noise-level {}: must be below the {} diffusion steps", s, model.schedule->num_train_timesteps());
-      // add_conditions_long_video: noise = torch.randn_like(cond_frames), drawn before x_T.
-      auto noise = at::randn(c_s.sizes(), gen, cpu_f32);
-      s_label = at::full({1}, s, at::TensorOptions().dtype(at::kLong));
-      c_s = model.schedule->q_sample(c_s, s_label, noise);
-    }
-    c_s = c_s.to(opts.device);
-  }
-  // Noise is drawn on the CPU generator and moved, so a seed gives the same video on every device.
-  auto x_T = at::randn({1, C, L, h, w}, gen, cpu_f32).to(opts.device);
-
-  auto dev_f32 = at::TensorOptions().dtype(at::kFloat).device(opts.device);
-  Conditioning c;
-  c.mask = at::zeros({1, 1, L, h, w}, dev_f32);
-  for (auto p : positions) c.mask.select(2, p).fill_(1.0);
-  if (has_cond && full_mask) c.mask.fill_(1.0);
-  if (perturb) c.cond_noise_level = s_label.to(opts.device);
-  StepHooks hooks;
-  if (has_cond) hooks.before_model = overwrite_frames_hook(c_s, positions);
-
-  // An unconditional clip (the first one) needs no guidance: its e_u equals e_c, and
-  // e_c + w·(e_c − e_u) = e_c (the official code runs both passes to get the same numbers).
-  if (has_cond && opts.uncond_guidance != 0.0) {
-    Conditioning u;
-    u.mask = at::zeros({1, 1, L, h, w}, dev_f32);
-    GuidedDenoiser guided(*model.denoiser, u, opts.uncond_guidance, GuidanceMode::LvdmUncond,
-                          /*allow_batching=*/false);
-    return sample(guided, *model.schedule, x_T, c, opts.sampler, gen, progress, hooks);
-  }
-  return sample(*model.denoiser, *model.schedule, x_T, c, opts.sampler, gen, progress, hooks);
+  std::vector<at::Generator> gens{gen};  // a handle: draws advance the caller's generator
+  return sample_masked_clips(model, geo, {cond}, positions, opts, gens, progress, full_mask);
 }
 
 at::Tensor sample_masked_clips(const MaskedClipModel& model, const LatentGeometry& geo, const std::vector<at::Tensor>& conds,
                                const std::vector<int64_t>& positions, const LongVideoOptions& opts,
-                               std::vector<at::Generator>& gens, const ProgressFn& progress) {
+                               std::vector<at::Generator>& gens, const ProgressFn& progress, bool full_mask) {
   torch::NoGradGuard ng;
   const int64_t B = static_cast<int64_t>(conds.size());
   if (B == 0 || gens.size() != conds.size()) fail("long video: internal error: {} clips, {} generators", B, gens.size());
   if (!model.denoiser || !model.schedule) fail("long video: {} is not loaded", model.name);
   const int64_t L = model.clip_len, C = geo.channels, h = geo.height, w = geo.width;
+  const auto has = [](const at::Tensor& c) { return c.defined() && c.numel() > 0; };
+  const bool has_cond = has(conds[0]);
+  for (const auto& cond : conds) {
+    if (has(cond) != has_cond) fail("long video: internal error: conditioned and unconditional clips in one batch");
+    if (has_cond && (cond.dim() != 5 || cond.size(0) != 1 || cond.size(1) != C || cond.size(3) != h ||
+                     cond.size(4) != w || cond.size(2) != static_cast<int64_t>(positions.size())))
+      fail("long video: condition latents must be [1, {}, {}, {}, {}], got {}", C, positions.size(), h, w,
+           c10::str(cond.sizes()));
+  }
+  if (has_cond)
+    for (auto p : positions)
+      if (p < 0 || p >= L) fail("long video: condition slot {} is outside the {}-frame clip of {}", p, L, model.name);
   const auto cpu_f32 = at::TensorOptions().dtype(at::kFloat);
-  const bool perturb = model.noisy_cond && opts.cond_noise_level >= 0;
+  const bool perturb = has_cond && model.noisy_cond && opts.cond_noise_level >= 0;
   const int64_t s = opts.cond_noise_level;
   if (perturb && model.max_noise_level > 0 && s >= model.max_noise_level)
     fail("--cond-noise-level {}: {} was trained with noise levels 0..{}", s, model.name, model.max_noise_level - 1);
   if (perturb && s >= model.schedule->num_train_timesteps())
     fail("--cond-noise-level {}: must be below the {} diffusion steps", s, model.schedule->num_train_timesteps());
+  // Per clip, from its own generator: the condition noise (add_conditions_long_video:
+  // torch.randn_like(cond_frames), drawn before x_T), then x_T. Drawn on the CPU and moved, so a
+  // seed gives the same video on every device.
   std::vector<at::Tensor> cs, xs;
   for (int64_t i = 0; i < B; ++i) {
-    const auto& cond = conds[static_cast<size_t>(i)];
-    if (!cond.defined() || cond.dim() != 5 || cond.size(0) != 1 || cond.size(1) != C || cond.size(3) != h ||
-        cond.size(4) != w || cond.size(2) != static_cast<int64_t>(positions.size()))
-      fail("long video: condition latents must be [1, {}, {}, {}, {}]", C, positions.size(), h, w);
-    at::Tensor c_s = cond.to(at::kCPU, at::kFloat);
     auto& gen = gens[static_cast<size_t>(i)];
-    if (perturb) {  // the order of sample_masked_clip: condition noise, then x_T
-      auto noise = at::randn(c_s.sizes(), gen, cpu_f32);
-      c_s = model.schedule->q_sample(c_s, at::full({1}, s, at::TensorOptions().dtype(at::kLong)), noise);
+    if (has_cond) {
+      at::Tensor c_s = conds[static_cast<size_t>(i)].to(at::kCPU, at::kFloat);
+      if (perturb)
+        c_s = model.schedule->q_sample(c_s, at::full({1}, s, at::TensorOptions().dtype(at::kLong)),
+                                       at::randn(c_s.sizes(), gen, cpu_f32));
+      cs.push_back(c_s);
     }
-    cs.push_back(c_s);
     xs.push_back(at::randn({1, C, L, h, w}, gen, cpu_f32));
   }
-  for (auto p : positions)
-    if (p < 0 || p >= L) fail("long video: condition slot {} is outside the {}-frame clip of {}", p, L, model.name);
-  auto c_s = at::cat(cs, 0).to(opts.device);
   auto x_T = at::cat(xs, 0).to(opts.device);
   auto dev_f32 = at::TensorOptions().dtype(at::kFloat).device(opts.device);
   Conditioning c;
   c.mask = at::zeros({B, 1, L, h, w}, dev_f32);
   for (auto p : positions) c.mask.select(2, p).fill_(1.0);
+  if (has_cond && full_mask) c.mask.fill_(1.0);
   if (perturb) c.cond_noise_level = at::full({B}, s, at::TensorOptions().dtype(at::kLong)).to(opts.device);
   StepHooks hooks;
-  hooks.before_model = overwrite_frames_hook(c_s, positions);
+  if (has_cond) hooks.before_model = overwrite_frames_hook(at::cat(cs, 0).to(opts.device), positions);
   // Each step's noise from each clip's generator, as the one-clip sampler draws it.
   NoiseFn noise = [&gens, cpu_f32](int, const at::Tensor& like) {
     std::vector<at::Tensor> parts;
-    for (size_t i = 0; i < gens.size(); ++i) parts.push_back(at::randn(like[0].unsqueeze(0).sizes(), gens[i], cpu_f32));
+    for (auto& g : gens) parts.push_back(at::randn(like[0].unsqueeze(0).sizes(), g, cpu_f32));
     return at::cat(parts, 0).to(like.device());
   };
-  if (opts.uncond_guidance != 0.0) {
+  // An unconditional clip (the first one) needs no guidance: its e_u equals e_c, and
+  // e_c + w·(e_c − e_u) = e_c (the official code runs both passes to get the same numbers).
+  if (has_cond && opts.uncond_guidance != 0.0) {
     Conditioning u;
     u.mask = at::zeros({B, 1, L, h, w}, dev_f32);
     GuidedDenoiser guided(*model.denoiser, u, opts.uncond_guidance, GuidanceMode::LvdmUncond,

@@ -101,12 +101,14 @@ at::Tensor sample_masked_clip(const MaskedClipModel& model, const LatentGeometry
                               const ProgressFn& progress = {}, bool full_mask = false);
 
 // Several masked clips sampled as one batch [B, C, clip_len, h, w]: conds[i] [1, C, n, h, w] at the
-// same `positions`, clip i drawing from gens[i] exactly as sample_masked_clip draws from its `gen`
-// (condition noise, x_T, then each step's noise), so row i equals sample_masked_clip(conds[i],
-// gens[i]) up to the float rounding of batched ops. Every clip must be conditioned.
+// same `positions` (all undefined: unconditional clips), clip i drawing from gens[i] exactly as
+// sample_masked_clip draws from its `gen` (condition noise, x_T, then each step's noise), so row i
+// equals sample_masked_clip(conds[i], gens[i]) up to the float rounding of batched ops.
+// sample_masked_clip is this with one clip.
 at::Tensor sample_masked_clips(const MaskedClipModel& model, const LatentGeometry& geo, const std::vector<at::Tensor>& conds,
                                const std::vector<int64_t>& positions, const LongVideoOptions& opts,
-                               std::vector<at::Generator>& gens, const ProgressFn& progress = {});
+                               std::vector<at::Generator>& gens, const ProgressFn& progress = {},
+                               bool full_mask = false);
 
 // Receives the video's latent frames [1, C, n, h, w] in order, each exactly once.
 class LatentSink {

@@ -5,12 +5,10 @@
 #include <fmt/format.h>
 #include <torch/torch.h>
 
-#include <fstream>
-#include <sstream>
-
 #include "core/checkpoint.h"
 #include "core/config.h"
 #include "core/error.h"
+#include "core/fs.h"
 #include "core/log.h"
 #include "vae3d/frame_autoencoder_kl.h"
 #include "vae3d/video_autoencoder.h"
@@ -19,13 +17,6 @@ namespace longvid {
 
 namespace {
 
-std::string read_text(const std::filesystem::path& p) {
-  std::ifstream f(p);
-  if (!f) fail("{}: cannot open config", p.string());
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
 
 // An official Latte YAML (configs/*/..._sample.yaml) has a top-level `model: Latte-...`.
 bool is_latte_config(const std::string& text) {
@@ -159,7 +150,7 @@ VideoPipeline load(const StateDict& sd_in, const ModelSource& src, const Pipelin
   std::string origin;
   std::optional<Config> yaml;
   if (!src.config.empty()) {
-    std::string text = read_text(src.config);
+    std::string text = read_text_file(src.config, "config");
     cfg = LatteConfig::from_yaml_string(text, src.config.string());
     yaml = Config::parse_yaml(text, src.config.string());
     origin = src.config.string();

@@ -2,9 +2,7 @@
 
 #include "core/checkpoint.h"
 #include "core/error.h"
-#include <fstream>
-#include <sstream>
-
+#include "core/fs.h"
 #include "pipeline/latte_family.h"
 #include "pipeline/lvdm_family.h"
 
@@ -39,18 +37,11 @@ ModelFamily autoencoder_family() {
   return f;
 }
 
-std::string read_config_text(const std::filesystem::path& config) {
-  std::ifstream f(config);
-  if (!f) fail("{}: cannot open config", config.string());
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
 
 // A config of another family than the checkpoint's: one line naming both (and a tensor with its shape).
 void check_config_family(const std::filesystem::path& config, const ModelFamily& family, const StateDict& sd,
                          const std::filesystem::path& checkpoint) {
-  const std::string text = read_config_text(config);
+  const std::string text = read_text_file(config, "config");
   if (!family.is_config || family.is_config(text)) return;
   for (const auto& other : model_families())
     if (&other != &family && other.is_config && other.is_config(text)) {
@@ -89,7 +80,7 @@ DetectedLayout detect_layout(const StateDict& sd) {
 
 VideoPipeline random_pipeline_from_config(const std::filesystem::path& config_path, uint64_t seed,
                                           const PipelineLoadOptions& opts) {
-  const std::string text = read_config_text(config_path);
+  const std::string text = read_text_file(config_path, "config");
   for (const auto& f : model_families())
     if (f.is_config && f.random && f.is_config(text)) return f.random(text, config_path.string(), seed, opts);
   fail("{}: not a config of a model family longvid can build (LVDM: model.params.unet_config; Latte: model: Latte-...)",
