@@ -19,6 +19,15 @@ struct Conditioning {
   at::Tensor context;           // [B,L,D] text embeddings
 };
 
+// A field given for batch 1 serves any batch B (as in sampler/ GuidedDenoiser): every defined field
+// with a leading dimension of 1 is expanded to B.
+Conditioning expand_to_batch(const Conditioning& c, int64_t batch);
+
+// LVDM's concat-adm-mask input (lvdm/models/ddpm3d.py apply_model): given frames take their
+// condition latents, then the mask is concatenated as one more channel: [B, C + 1, T, H, W].
+// No mask: all zeros (an unconditional clip). `who` names the model in the one-line errors.
+at::Tensor concat_mask_input(const at::Tensor& x_t, const Conditioning& c, const char* who);
+
 class Denoiser {
  public:
   virtual ~Denoiser() = default;

@@ -65,6 +65,8 @@ void LatteConfig::validate() const {
   if (extras != 1 && extras != 2 && extras != 78) fail("Latte: extras {} (1 unconditional, 2 class labels, 78 text)", extras);
   if (extras == 2 && num_classes < 1) fail("Latte: extras 2 needs num_classes >= 1 (got {})", num_classes);
   if (mlp_ratio <= 0) fail("Latte: mlp_ratio {} must be positive", mlp_ratio);
+  if (masked && extras != 2)
+    fail("Latte: a masked model takes the condition noise level as its label (extras 2), got extras {}", extras);
 }
 
 LatteConfig LatteConfig::preset(const std::string& name) {
@@ -115,6 +117,8 @@ LatteConfig LatteConfig::from_yaml_string(const std::string& text, const std::st
     if (root["extras"]) c.extras = root["extras"].as<int64_t>();
     if (root["num_classes"]) c.num_classes = root["num_classes"].as<int64_t>();
     if (root["in_channels"]) c.in_channels = root["in_channels"].as<int64_t>();
+    if (root["masked"]) c.masked = root["masked"].as<bool>();
+    if (root["class_dropout_prob"]) c.class_dropout_prob = root["class_dropout_prob"].as<double>();
     c.validate();
     return c;
   } catch (const YAML::Exception& e) {
@@ -155,18 +159,24 @@ LatteConfig LatteConfig::from_state_dict(const StateDict& sd, int64_t num_heads_
   c.depth = depth;
   const Tensor& fw = need("final_layer.linear.weight", 2);  // [p²·C_out, D]
   const int64_t out_c = fw.size(0) / (c.tube_frames * c.patch_size * c.patch_size);
-  if (out_c == 2 * c.in_channels)
+  if (out_c == 2 * c.in_channels) {
     c.learn_sigma = true;
-  else if (out_c == c.in_channels)
+  } else if (out_c == c.in_channels) {
     c.learn_sigma = false;
-  else
+  } else if (out_c == c.in_channels - 1 || out_c == 2 * (c.in_channels - 1)) {  // + the frame mask channel
+    c.masked = true;
+    c.in_channels -= 1;
+    c.learn_sigma = out_c == 2 * c.in_channels;
+  } else
     fail("Latte: final_layer.linear.weight {} gives {} output channels for {} input channels (expected {} or {})",
          fmt::join(fw.sizes(), "x"), out_c, c.in_channels, c.in_channels, 2 * c.in_channels);
   if (sd.contains("blocks.0.mlp.fc1.weight"))
     c.mlp_ratio = static_cast<double>(sd.get("blocks.0.mlp.fc1.weight").size(0)) / static_cast<double>(c.hidden_size);
   if (sd.contains("y_embedder.embedding_table.weight")) {
     c.extras = 2;
-    c.num_classes = sd.get("y_embedder.embedding_table.weight").size(0) - 1;  // + the CFG null row
+    // + the CFG null row; a masked model's table is the noise levels s, without one.
+    c.num_classes = sd.get("y_embedder.embedding_table.weight").size(0) - (c.masked ? 0 : 1);
+    if (c.masked) c.class_dropout_prob = 0;
   } else if (sd.contains("text_embedding_projection.1.weight")) {
     c.extras = 78;
   } else {
@@ -203,9 +213,9 @@ LatteImpl::LatteImpl(LatteConfig cfg, at::Device device) : cfg_(std::move(cfg)) 
   x_embedder_ = nn::container(*this, "x_embedder");
   const int64_t tf = c.tube_frames;
   auto proj = x_embedder_->register_module(
-      "proj", tf > 1 ? std::make_shared<nn::ConvImpl>(c.in_channels, D, std::vector<int64_t>{tf, p, p},
+      "proj", tf > 1 ? std::make_shared<nn::ConvImpl>(c.input_channels(), D, std::vector<int64_t>{tf, p, p},
                                                       std::vector<int64_t>{tf, p, p}, std::vector<int64_t>{0, 0, 0})
-                     : std::make_shared<nn::ConvImpl>(c.in_channels, D, std::vector<int64_t>{p, p},
+                     : std::make_shared<nn::ConvImpl>(c.input_channels(), D, std::vector<int64_t>{p, p},
                                                       std::vector<int64_t>{p, p}, std::vector<int64_t>{0, 0}));
   patch_w_ = proj->weight;
   patch_b_ = proj->bias;
@@ -273,8 +283,8 @@ Tensor LatteImpl::condition(const Tensor& t, const Tensor& y, const Tensor& text
 
 Tensor LatteImpl::forward(const Tensor& x, const Tensor& t, const Tensor& y, const Tensor& text) {
   const auto& cf = cfg_;
-  if (x.dim() != 5 || x.size(1) != cf.in_channels)
-    fail("Latte: input of shape {}, expected [B, {}, T, H, W]", fmt::join(x.sizes(), "x"), cf.in_channels);
+  if (x.dim() != 5 || x.size(1) != cf.input_channels())
+    fail("Latte: input of shape {}, expected [B, {}, T, H, W]", fmt::join(x.sizes(), "x"), cf.input_channels());
   const int64_t B = x.size(0), F = x.size(2), H = x.size(3), W = x.size(4), p = cf.patch_size, D = cf.hidden_size;
   const int64_t tf = cf.tube_frames;
   if (H % p != 0 || W % p != 0) fail("Latte: latent size {}x{} is not a multiple of the patch size {}", H, W, p);
@@ -283,7 +293,7 @@ Tensor LatteImpl::forward(const Tensor& x, const Tensor& t, const Tensor& y, con
   const TokenGrid g{B, Fp, P};
   Tensor h;
   if (tf == 1) {  // image-wise: (b c f h w) -> (b f) c h w; Conv2d patches
-    auto xf = x.permute({0, 2, 1, 3, 4}).reshape({B * F, cf.in_channels, H, W});
+    auto xf = x.permute({0, 2, 1, 3, 4}).reshape({B * F, cf.input_channels(), H, W});
     h = at::conv2d(xf, patch_w_, patch_b_, {p, p}).flatten(2).transpose(1, 2);  // [BF, P, D]
   } else {        // tube: Conv3d (tf, p, p) patches -> (b f') (h w) d
     h = at::conv3d(x, patch_w_, patch_b_, {tf, p, p}).permute({0, 2, 3, 4, 1}).reshape({B * Fp, P, D});
@@ -342,9 +352,19 @@ void load_latte(LatteImpl& model, const StateDict& sd) {
 LatteDenoiser::LatteDenoiser(Latte net) : net_(std::move(net)) { net_->eval(); }
 
 Tensor LatteDenoiser::forward(const Tensor& x_t, const Tensor& t, const Conditioning& c) {
-  if (c.mask.defined() && c.mask.numel() > 0 && c.mask.any().item<bool>())
-    fail("Latte: this model has no frame-mask conditioning (it cannot predict or interpolate frames)");
-  return net_->forward(x_t, t, c.class_label, c.context);
+  if (!net_->config().masked) {
+    if (c.mask.defined() && c.mask.numel() > 0 && c.mask.any().item<bool>())
+      fail("Latte: this model has no frame-mask conditioning (it cannot predict or interpolate frames)");
+    return net_->forward(x_t, t, c.class_label, c.context);
+  }
+  if (c.class_label.defined())
+    fail("Latte: a masked model takes the noise level s as its label; class_label is not used");
+  if (x_t.dim() != 5) fail("Latte denoiser: x_t must be [B, C, T, H, W], got {} dims", x_t.dim());
+  const Conditioning cb = expand_to_batch(c, x_t.size(0));
+  // No noise level given: s = 0 (clean conditions).
+  Tensor s = cb.cond_noise_level.defined() ? cb.cond_noise_level
+                                           : at::zeros({x_t.size(0)}, x_t.options().dtype(at::kLong));
+  return net_->forward(concat_mask_input(x_t, cb, "Latte"), t, s, {});
 }
 
 }  // namespace longvid

@@ -34,6 +34,10 @@ namespace longvid {
 
 class StateDict;
 
+// The model.params.unet_config target naming a (masked) Latte inside LVDM's latent-diffusion wrapper:
+// how `longvid train --backbone latte` saves it and how pipeline/lvdm_family.cpp rebuilds it.
+inline constexpr const char* kLatteTarget = "longvid.backbones.latte.Latte";
+
 struct LatteConfig {
   int64_t input_size = 32;  // latent height = width the model was built for
   int64_t patch_size = 2;
@@ -56,8 +60,14 @@ struct LatteConfig {
   // Tube embedding (the paper's "compression frame patch embedding"): Conv3d (t, p, p) patches of
   // `tube_frames` latent frames, and the final layer predicts t·p²·C_out per token; 1 = image-wise.
   int64_t tube_frames = 1;
+  // LVDM's frame-mask conditioning (longvid extension, `longvid train --backbone latte`): the input
+  // carries one more channel, the frame mask, beside the in_channels latent channels (given frames
+  // hold their condition latents), and the class label is the condition noise level s (extras 2,
+  // num_classes = max_noise_level + 1, class_dropout_prob 0: no null row).
+  bool masked = false;
 
   int64_t out_channels() const { return learn_sigma ? in_channels * 2 : in_channels; }
+  int64_t input_channels() const { return in_channels + (masked ? 1 : 0); }
   int64_t num_patches() const { return (input_size / patch_size) * (input_size / patch_size); }
   // The official preset name ("Latte-XL/2") when depth/width/heads/patch match one, else "".
   std::string preset_name() const;
@@ -69,8 +79,8 @@ struct LatteConfig {
   static LatteConfig preset(const std::string& name);
   // An official sampling/training YAML (configs/ucf101/ucf101_sample.yaml, ...): model, num_frames,
   // image_size (latent = image_size / 8), learn_sigma, extras, num_classes; longvid's own keys:
-  // variant, tube_frames, and explicit sizes (depth, hidden_size, num_heads, patch_size, mlp_ratio,
-  // input_size) for widths of no preset.
+  // variant, tube_frames, masked, class_dropout_prob, and explicit sizes (depth, hidden_size,
+  // num_heads, patch_size, mlp_ratio, input_size) for widths of no preset.
   static LatteConfig from_yaml_file(const std::filesystem::path& path);
   static LatteConfig from_yaml_string(const std::string& text, const std::string& origin = "<string>");
   // The shapes of an official state dict: width, patch, channels, depth, frames, latent size,
@@ -121,7 +131,8 @@ void load_latte(LatteImpl& model, const StateDict& sd);
 
 // Denoiser adapter: eps (+ learned-range variance channels when learn_sigma). Conditioning:
 // class_label (extras 2; absent = the null class, the unconditional branch of CFG), context
-// (extras 78). A frame mask is refused: the released Latte has no masked conditioning.
+// (extras 78). A frame mask is refused by the released Latte; a `masked` model takes it as LVDM's
+// concat-adm-mask does (mask channel, condition latents, noise level s as its label).
 class LatteDenoiser : public Denoiser {
  public:
   explicit LatteDenoiser(Latte net);

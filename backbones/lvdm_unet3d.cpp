@@ -16,14 +16,6 @@
 
 namespace longvid {
 
-namespace {
-std::string shape_str(at::IntArrayRef s) {
-  std::string out = "[";
-  for (size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
-  return out + "]";
-}
-}  // namespace
-
 // ================================================================================================
 // Config
 // ================================================================================================
@@ -351,22 +343,7 @@ at::Tensor LvdmUNetDenoiser::forward(const at::Tensor& x_t, const at::Tensor& t,
   if (x_t.dim() != 5) fail("LVDM denoiser: x_t must be [B, C, T, H, W], got {} dims", x_t.dim());
   const int64_t B = x_t.size(0);
   at::Tensor tt = t.dim() == 0 ? t.expand({B}) : t;
-  // A field given for batch 1 serves any batch (as in sampler/ GuidedDenoiser).
-  auto batch = [B](const at::Tensor& f) {
-    if (!f.defined() || f.dim() == 0 || f.size(0) != 1 || B == 1) return f;
-    std::vector<int64_t> sz(f.sizes().begin(), f.sizes().end());
-    sz[0] = B;
-    return f.expand(sz);
-  };
-  Conditioning c{batch(c_in.mask), batch(c_in.cond_latent), batch(c_in.cond_noise_level), batch(c_in.class_label),
-                 batch(c_in.context)};
-  auto check_mask = [&](const at::Tensor& m) {
-    const auto& s = x_t.sizes();
-    if (m.dim() != 5 || m.size(0) != s[0] || m.size(1) != 1 || m.size(2) != s[2] || m.size(3) != s[3] ||
-        m.size(4) != s[4])
-      fail("LVDM denoiser: Conditioning.mask must be [B, 1, T, H, W] = [{}, 1, {}, {}, {}], got {}", s[0], s[2],
-           s[3], s[4], shape_str(m.sizes()));
-  };
+  const Conditioning c = expand_to_batch(c_in, B);
   if (key.empty()) {
     if (c.mask.defined() && c.mask.ne(0).any().item<bool>())
       fail("LVDM denoiser: a condition mask was given but the model is unconditional (no conditioning_key)");
@@ -375,21 +352,7 @@ at::Tensor LvdmUNetDenoiser::forward(const at::Tensor& x_t, const at::Tensor& t,
   if (key == "concat-adm-mask") {
     if (c.class_label.defined())
       fail("LVDM denoiser: concat-adm-mask models take the noise level s as their label; class_label is not used");
-    at::Tensor mask;
-    if (c.mask.defined()) {
-      check_mask(c.mask);
-      mask = c.mask.to(x_t.scalar_type());
-    } else {
-      mask = at::zeros({x_t.size(0), 1, x_t.size(2), x_t.size(3), x_t.size(4)}, x_t.options());
-    }
-    at::Tensor x = x_t;
-    if (c.cond_latent.defined()) {
-      if (c.cond_latent.sizes() != x_t.sizes())
-        fail("LVDM denoiser: Conditioning.cond_latent must have the shape of x_t {}, got {}", shape_str(x_t.sizes()),
-           shape_str(c.cond_latent.sizes()));
-      x = at::where(mask > 0.5, c.cond_latent.to(x_t.scalar_type()), x_t);
-    }
-    return net_->forward(at::cat({x, mask}, 1), tt, {}, c.cond_noise_level);
+    return net_->forward(concat_mask_input(x_t, c, "LVDM"), tt, {}, c.cond_noise_level);
   }
   // crossattn
   if (!c.context.defined()) fail("LVDM denoiser: the text-to-video model needs Conditioning.context [B, L, {}]",
@@ -397,7 +360,7 @@ at::Tensor LvdmUNetDenoiser::forward(const at::Tensor& x_t, const at::Tensor& t,
   return net_->forward(x_t, tt, c.context, c.class_label);
 }
 
-LvdmWeights load_lvdm_unet(LvdmUNet3DImpl& model, const StateDict& sd, LvdmWeights which) {
+LvdmWeights load_lvdm_unet(torch::nn::Module& model, const StateDict& sd, LvdmWeights which) {
   static const std::string raw_prefix = "model.diffusion_model.", ema_prefix = "model_ema.diffusion_model";
   auto has_prefix = [&](const std::string& p) {
     for (const auto& k : sd.keys())

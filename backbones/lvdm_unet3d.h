@@ -121,8 +121,9 @@ LvdmWeights choose_lvdm_weights(const StateDict& sd, LvdmWeights requested, bool
 // Loads the U-Net of an official LVDM checkpoint (strict: every missing, unexpected or mis-shaped key
 // is reported in one longvid::Error). Auto: the raw weights `model.diffusion_model.*` if present, else
 // the EMA weights `model_ema.diffusion_model*`, else a bare U-Net state dict (no prefix).
-// Returns which weights were loaded (Raw also for a bare state dict).
-LvdmWeights load_lvdm_unet(LvdmUNet3DImpl& model, const StateDict& sd, LvdmWeights which = LvdmWeights::Auto);
+// Returns which weights were loaded (Raw also for a bare state dict). `model` may be any denoiser
+// network held by LVDM's latent-diffusion wrapper (the U-Net, or a masked Latte trained by longvid).
+LvdmWeights load_lvdm_unet(torch::nn::Module& model, const StateDict& sd, LvdmWeights which = LvdmWeights::Auto);
 
 // Denoiser adapter: builds the network input the way LVDM's apply_model / DiffusionWrapper do for the
 // model's conditioning_key (config().conditioning_key):

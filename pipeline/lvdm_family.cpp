@@ -11,30 +11,74 @@
 #include "core/config.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "backbones/latte.h"
 #include "vae3d/lvdm_autoencoder3d.h"
 
 namespace longvid {
 
 namespace {
 
-DenoiserCaps caps_from(const Config& cfg, const LvdmUNetConfig& u, int64_t latent_size) {
+// The denoiser network of LVDM's latent-diffusion wrapper, from model.params.unet_config: LVDM's
+// U-Net (openaimodel3d.*UNet*), or a masked Latte trained by longvid (target kLatteTarget) -- the
+// wrapper instantiates its unet_config target as LDM's instantiate_from_config does.
+struct Net {
+  LvdmUNet3D unet{nullptr};
+  Latte latte{nullptr};
+  torch::nn::Module& module() { return unet ? static_cast<torch::nn::Module&>(*unet) : *latte; }
+  int64_t num_parameters() {
+    int64_t n = 0;
+    for (const auto& p : module().parameters()) n += p.numel();
+    return n;
+  }
+};
+
+bool is_latte_target(const Config& cfg) {
+  return cfg.get_or<std::string>("model.params.unet_config.target", "") == kLatteTarget;
+}
+
+Net build_net(const Config& cfg, const std::string& cfg_text, const std::string& origin) {
+  Net n;
+  if (is_latte_target(cfg)) {
+    if (!cfg.has("model.params.unet_config.params"))
+      fail("{}: model.params.unet_config (target {}) has no params", origin, kLatteTarget);
+    auto lc = LatteConfig::from_yaml_string(cfg.at("model.params.unet_config.params").to_json(), origin);
+    n.latte = Latte(lc);
+  } else {
+    n.unet = LvdmUNet3D(LvdmUNetConfig::from_yaml_string(cfg_text, origin));
+  }
+  return n;
+}
+
+DenoiserCaps caps_from(const Config& cfg, const Net& n, int64_t latent_size) {
   DenoiserCaps m;
-  m.latent_channels = u.out_channels;
+  int64_t num_classes = 0;
+  if (n.unet) {
+    const auto& u = n.unet->config();
+    m.latent_channels = u.out_channels;
+    m.clip_len = u.temporal_length;
+    m.context_dim = u.conditioning_key == "crossattn" ? u.context_dim : 0;
+    m.masked = u.conditioning_key == "concat-adm-mask";
+    num_classes = u.num_classes;
+  } else {
+    const auto& c = n.latte->config();
+    m.latent_channels = c.in_channels;
+    m.clip_len = c.num_frames;
+    m.masked = c.masked;
+    m.learned_sigma = c.learn_sigma;
+    num_classes = c.extras == 2 ? c.num_classes : 0;
+  }
   m.latent_height = m.latent_width = latent_size;
-  m.clip_len = u.temporal_length;
   m.prediction = Prediction::Eps;
-  m.context_dim = u.conditioning_key == "crossattn" ? u.context_dim : 0;
-  m.masked = u.conditioning_key == "concat-adm-mask";
   m.noisy_cond = cfg.get_or<bool>("model.params.noisy_cond", false);
   m.max_noise_level = cfg.get_or<int64_t>("model.params.max_noise_level", 0);
   m.p_pred = cfg.get_or<double>("model.params.p_pred", 0.0);
   m.p_interp = cfg.get_or<double>("model.params.p_interp", 0.0);
   if (cfg.get_or<bool>("model.params.interp_consecutive_latents", false))
     m.keyframe_stride = cfg.get_or<int64_t>("model.params.latent_frame_strde", 1);  // (sic, official key)
-  if (m.noisy_cond && u.num_classes > 0 && (m.max_noise_level <= 0 || m.max_noise_level > u.num_classes))
-    m.max_noise_level = u.num_classes;
+  if (m.noisy_cond && num_classes > 0 && (m.max_noise_level <= 0 || m.max_noise_level > num_classes))
+    m.max_noise_level = num_classes;
   // A label table that is not the noise level s is a class label.
-  if (u.num_classes > 0 && !m.noisy_cond) m.num_classes = u.num_classes;
+  if (num_classes > 0 && !m.noisy_cond) m.num_classes = num_classes;
   return m;
 }
 
@@ -57,20 +101,29 @@ std::pair<std::string, std::string> model_config_text(const StateDict& sd, const
   return {ss.str(), config_path.string()};
 }
 
-std::string describe_unet(const LvdmUNet3D& unet) {
-  const auto& u = unet->config();
-  return fmt::format("LVDM 3D U-Net {:.1f}M params (ch {}, {} levels{}, {} latent frames)", unet->num_parameters() / 1e6,
+std::string describe_net(Net& n) {
+  if (n.latte) {
+    const auto& c = n.latte->config();
+    return fmt::format("Latte variant {} {:.1f}M params (width {}, depth {}, patch {}, frame-mask conditioning, {} "
+                       "latent frames)",
+                       c.variant, n.num_parameters() / 1e6, c.hidden_size, c.depth, c.patch_size, c.num_frames);
+  }
+  const auto& u = n.unet->config();
+  return fmt::format("LVDM 3D U-Net {:.1f}M params (ch {}, {} levels{}, {} latent frames)", n.num_parameters() / 1e6,
                      u.model_channels, u.channel_mult.size(),
                      u.conditioning_key.empty() ? "" : ", cond " + u.conditioning_key, u.temporal_length);
 }
 
-PipelineDenoiser make_denoiser(LvdmUNet3D unet, DenoiserCaps caps, const PipelineLoadOptions& opts) {
-  unet->eval();
-  unet->to(opts.device);
+PipelineDenoiser make_denoiser(Net n, DenoiserCaps caps, const PipelineLoadOptions& opts) {
+  n.module().eval();
+  n.module().to(opts.device);
   PipelineDenoiser d;
-  d.describe = describe_unet(unet);
+  d.describe = describe_net(n);
   d.caps = caps;
-  d.net = std::make_shared<LvdmUNetDenoiser>(std::move(unet));
+  if (n.unet)
+    d.net = std::make_shared<LvdmUNetDenoiser>(std::move(n.unet));
+  else
+    d.net = std::make_shared<LatteDenoiser>(std::move(n.latte));
   return d;
 }
 
@@ -93,9 +146,15 @@ VideoPipeline assemble(PipelineDenoiser main, LvdmAutoencoder3D ae, NoiseSchedul
   return p;
 }
 
-int64_t latent_size_of(const Config& cfg, const LvdmUNetConfig& unet_cfg, const std::string& origin) {
+int64_t latent_size_of(const Config& cfg, const Net& n, const std::string& origin) {
   int64_t latent = cfg.get_or<int64_t>("model.params.image_size", 32);
-  int64_t levels = static_cast<int64_t>(unet_cfg.channel_mult.size());
+  if (n.latte) {
+    if (latent != n.latte->config().input_size)
+      fail("{}: model.params.image_size {} differs from the Latte input_size {}", origin, latent,
+           n.latte->config().input_size);
+    return latent;
+  }
+  int64_t levels = static_cast<int64_t>(n.unet->config().channel_mult.size());
   if (latent < 1 || latent % (int64_t{1} << (levels - 1)) != 0)
     fail("{}: model.params.image_size {} is not divisible by 2^{} (the U-Net's downsampling)", origin, latent,
          levels - 1);
@@ -104,7 +163,7 @@ int64_t latent_size_of(const Config& cfg, const LvdmUNetConfig& unet_cfg, const 
 
 // The parts an official config describes (weights as the modules initialise them).
 struct Built {
-  LvdmUNet3D unet{nullptr};
+  Net net;
   LvdmAutoencoder3D ae{nullptr};
   NoiseSchedule schedule;
   DenoiserCaps caps;
@@ -112,16 +171,15 @@ struct Built {
 
 Built build_from_config(const std::string& cfg_text, const std::string& cfg_origin) {
   Config cfg = Config::parse_yaml(cfg_text, cfg_origin);
-  auto unet_cfg = LvdmUNetConfig::from_yaml_string(cfg_text, cfg_origin);
   auto ae_cfg = LvdmAe3dConfig::from_config(cfg);
   ae_cfg.validate(cfg_origin);
-  Built b{LvdmUNet3D(unet_cfg), LvdmAutoencoder3D(ae_cfg),
+  Built b{build_net(cfg, cfg_text, cfg_origin), LvdmAutoencoder3D(ae_cfg),
           NoiseSchedule::lvdm(cfg.get_or<double>("model.params.linear_start", 0.0015),
                               cfg.get_or<double>("model.params.linear_end", 0.0155),
                               cfg.get_or<std::string>("model.params.beta_schedule", "linear"),
                               cfg.get_or<int64_t>("model.params.timesteps", 1000)),
           {}};
-  b.caps = caps_from(cfg, unet_cfg, latent_size_of(cfg, unet_cfg, cfg_origin));
+  b.caps = caps_from(cfg, b.net, latent_size_of(cfg, b.net, cfg_origin));
   return b;
 }
 
@@ -132,12 +190,12 @@ VideoPipeline random_from_config(const std::string& cfg_text, const std::string&
   {
     // The official zero-initialised output layers would make a random model predict eps = 0.
     torch::NoGradGuard ng;
-    for (auto& p : b.unet->parameters())
+    for (auto& p : b.net.module().parameters())
       if (p.abs().max().item<double>() == 0.0) p.normal_(0.0, 0.02);
   }
-  spdlog::warn("random weights for the model of {} ({:.1f}M U-Net parameters): for benchmarks, not content", origin,
-               b.unet->num_parameters() / 1e6);
-  auto p = assemble(make_denoiser(std::move(b.unet), b.caps, opts), std::move(b.ae), std::move(b.schedule), opts);
+  spdlog::warn("random weights for the model of {} ({:.1f}M denoiser parameters): for benchmarks, not content",
+               origin, b.net.num_parameters() / 1e6);
+  auto p = assemble(make_denoiser(std::move(b.net), b.caps, opts), std::move(b.ae), std::move(b.schedule), opts);
   p.weights_id = fmt::format("random:{}:{}", origin, seed);
   return p;
 }
@@ -145,16 +203,15 @@ VideoPipeline random_from_config(const std::string& cfg_text, const std::string&
 VideoPipeline load(const StateDict& sd, const ModelSource& src, const PipelineLoadOptions& opts) {
   auto [cfg_text, cfg_origin] = model_config_text(sd, src.checkpoint, src.config);
   Built b = build_from_config(cfg_text, cfg_origin);
-  LvdmUNet3D unet = std::move(b.unet);
   LvdmAutoencoder3D ae = std::move(b.ae);
   auto schedule = std::move(b.schedule);
   auto caps = b.caps;
   std::string why;
-  auto which = load_lvdm_unet(*unet, sd, choose_lvdm_weights(sd, opts.weights, caps.masked, &why));
+  auto which = load_lvdm_unet(b.net.module(), sd, choose_lvdm_weights(sd, opts.weights, caps.masked, &why));
   load_lvdm_ae3d(*ae, sd);
-  spdlog::info("loaded {} ({} U-Net weights: {}; {:.1f}M U-Net parameters)", src.checkpoint.string(),
-               to_string(which), why, unet->num_parameters() / 1e6);
-  auto p = assemble(make_denoiser(std::move(unet), caps, opts), std::move(ae), std::move(schedule), opts);
+  spdlog::info("loaded {} ({} {} weights: {}; {:.1f}M denoiser parameters)", src.checkpoint.string(),
+               to_string(which), b.net.latte ? "Latte" : "U-Net", why, b.net.num_parameters() / 1e6);
+  auto p = assemble(make_denoiser(std::move(b.net), caps, opts), std::move(ae), std::move(schedule), opts);
   p.weights_id = checkpoint_file_id(src.checkpoint) + (which == LvdmWeights::Ema ? ":ema" : ":raw");
   return p;
 }
@@ -163,24 +220,22 @@ void attach_interpolation(VideoPipeline& pipe, const StateDict& sd, const ModelS
                           const PipelineLoadOptions& opts) {
   auto [cfg_text, cfg_origin] = model_config_text(sd, src.interp_checkpoint, src.interp_config);
   Config cfg = Config::parse_yaml(cfg_text, cfg_origin);
-  auto unet_cfg = LvdmUNetConfig::from_yaml_string(cfg_text, cfg_origin);
-  const int64_t latent = latent_size_of(cfg, unet_cfg, cfg_origin);
-  auto caps = caps_from(cfg, unet_cfg, latent);
+  Net net = build_net(cfg, cfg_text, cfg_origin);
+  const int64_t latent = latent_size_of(cfg, net, cfg_origin);
+  auto caps = caps_from(cfg, net, latent);
   if (!caps.masked)
-    fail("{}: the interpolation model needs frame-mask conditioning (conditioning_key concat-adm-mask), this one has '{}'",
-         cfg_origin, unet_cfg.conditioning_key);
+    fail("{}: the interpolation model needs frame-mask conditioning (conditioning_key concat-adm-mask)", cfg_origin);
   if (caps.latent_channels != pipe.main.caps.latent_channels)
     fail("{}: the interpolation model works on {}-channel latents, the prediction model on {}", cfg_origin,
          caps.latent_channels, pipe.main.caps.latent_channels);
   if (latent != pipe.main.caps.latent_height || latent != pipe.main.caps.latent_width)
     fail("{}: the interpolation model works on {}x{} latents, the prediction model on {}x{}", cfg_origin, latent,
          latent, pipe.main.caps.latent_height, pipe.main.caps.latent_width);
-  LvdmUNet3D unet(unet_cfg);
   std::string why;
-  auto which = load_lvdm_unet(*unet, sd, choose_lvdm_weights(sd, opts.weights, /*long_video_model=*/true, &why));
+  auto which = load_lvdm_unet(net.module(), sd, choose_lvdm_weights(sd, opts.weights, /*long_video_model=*/true, &why));
   spdlog::info("loaded interpolation model {} ({} weights: {}; {:.1f}M parameters)", src.interp_checkpoint.string(),
-               to_string(which), why, unet->num_parameters() / 1e6);
-  pipe.interp = make_denoiser(std::move(unet), caps, opts);
+               to_string(which), why, net.num_parameters() / 1e6);
+  pipe.interp = make_denoiser(std::move(net), caps, opts);
   pipe.weights_id += "+" + checkpoint_file_id(src.interp_checkpoint) + (which == LvdmWeights::Ema ? ":ema" : ":raw");
 }
 
@@ -196,7 +251,14 @@ std::string describe(const StateDict& sd, const std::string& layout) {
   if (layout == "lvdm-t2v")
     return "LVDM text-to-video model (model.diffusion_model.* + first_stage_model.* + cond_stage_model.transformer.*" +
            ema + ")";
-  if (layout == "lvdm-short") return "LVDM short-video model (model.diffusion_model.* + first_stage_model.*" + ema + ")";
+  if (layout == "lvdm-short") {
+    // A longvid-trained model names its denoiser network in the stored config (unet_config.target).
+    auto it = sd.metadata.find(kConfigMetadataKey);
+    if (it != sd.metadata.end() && it->second.find(kLatteTarget) != std::string::npos)
+      return "LVDM latent diffusion with a Latte denoiser trained by longvid (model.diffusion_model.* + "
+             "first_stage_model.*" + ema + ")";
+    return "LVDM short-video model (model.diffusion_model.* + first_stage_model.*" + ema + ")";
+  }
   return "LVDM 3D U-Net only (model.diffusion_model.*" + ema + ")";
 }
 
@@ -248,7 +310,8 @@ VideoPipeline random_tiny_impl(uint64_t weight_seed, int64_t latent_size, bool m
     caps.p_pred = 0.5;
     caps.p_interp = 0.4;
   }
-  auto p = assemble(make_denoiser(std::move(unet), caps, opts), std::move(ae), NoiseSchedule::lvdm(), opts);
+  auto p = assemble(make_denoiser(Net{std::move(unet), Latte{nullptr}}, caps, opts), std::move(ae),
+                    NoiseSchedule::lvdm(), opts);
   p.weights_id = masked ? fmt::format("random_tiny_masked:{}:{}", weight_seed, latent_size)
                         : fmt::format("random_tiny:{}", weight_seed);
   return p;

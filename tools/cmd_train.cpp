@@ -1,7 +1,8 @@
 // longvid train: LVDM latent diffusion training (joint prediction / interpolation masks) on clips
 // from a folder of videos, encoded by a frozen LVDM 3D autoencoder. See train/lvdm_trainer.h.
 //
-//   longvid train --data DIR --ae AE.safetensors -o RUN [--unet tiny] [--steps N] [--resume]
+//   longvid train --data DIR --ae AE.safetensors -o RUN [--unet tiny | --backbone latte [--variant N]]
+//                 [--steps N] [--resume]
 //
 // RUN/model.safetensors   the model in LVDM's layout (model.diffusion_model.*, model_ema.*,
 //                         first_stage_model.*), metadata kConfigMetadataKey = official config as JSON
@@ -72,8 +73,34 @@ LvdmAutoencoder3D load_or_make_ae(const std::string& ae_path, const std::string&
   return ae;
 }
 
+// The U-Net of --unet with the --model-channels / --channel-mult / --num-res-blocks overrides.
+LvdmUNetConfig unet_config_from(const cxxopts::ParseResult& r, int64_t z_channels, int64_t max_noise_level,
+                                int64_t latent_t, int64_t latent_hw) {
+  auto ucfg = lvdm_unet_preset(r["unet"].as<std::string>(), z_channels, max_noise_level, latent_t);
+  if (int64_t mc = r["model-channels"].as<int64_t>(); mc != 0) {
+    if (mc < 32 || mc % 32 != 0) fail("--model-channels {}: must be a positive multiple of 32", mc);
+    ucfg.model_channels = mc;
+  }
+  if (std::string cm = r["channel-mult"].as<std::string>(); !cm.empty()) {
+    ucfg.channel_mult = parse_int_list(cm, "--channel-mult");
+    for (auto m : ucfg.channel_mult)
+      if (m < 1) fail("--channel-mult {}: values must be >= 1", cm);
+    if (ucfg.channel_mult.empty()) fail("--channel-mult: needs at least one value");
+  }
+  if (int64_t nb = r["num-res-blocks"].as<int64_t>(); nb != 0) {
+    if (nb < 1) fail("--num-res-blocks {}: must be >= 1", nb);
+    ucfg.num_res_blocks = nb;
+  }
+  int64_t down = int64_t{1} << (ucfg.channel_mult.size() - 1);
+  if (latent_hw % down != 0)
+    fail("the latent ({}x{}) must be divisible by {} for the '{}' U-Net (--size)", latent_hw, latent_hw, down,
+         r["unet"].as<std::string>());
+  return ucfg;
+}
+
 int run_train(int argc, char** argv) {
-  cxxopts::Options o("longvid train", "LVDM latent diffusion training (prediction + interpolation masks)");
+  cxxopts::Options o("longvid train", "LVDM latent diffusion training (prediction + interpolation masks) of a 3D U-Net "
+                     "or a Latte video transformer");
   o.add_options()
     ("data", "folder of training videos (mp4/webm/y4m/gif, recursive)", cxxopts::value<std::string>()->default_value(""))
     ("ae", "frozen 3D autoencoder: train-vae output, LVDM .ckpt, or 'random' (tests)", cxxopts::value<std::string>()->default_value(""))
@@ -81,7 +108,16 @@ int run_train(int argc, char** argv) {
     ("scale-factor", "latent scale_factor (z = scale * (z + shift)); empty: the AE config's", cxxopts::value<std::string>()->default_value(""))
     ("shift-factor", "latent shift_factor; empty: the AE config's", cxxopts::value<std::string>()->default_value(""))
     ("o,output", "run folder (model.safetensors, train_state.safetensors, log.jsonl)", cxxopts::value<std::string>()->default_value(""))
+    ("backbone", "denoiser network: unet (LVDM's 3D U-Net) | latte (a Latte video transformer with the same "
+     "frame-mask conditioning)", cxxopts::value<std::string>()->default_value("unet"))
     ("unet", "U-Net preset: tiny | small | base", cxxopts::value<std::string>()->default_value("tiny"))
+    ("latte", "Latte size: tiny (width 128, depth 8) | small (width 256, depth 12) | an official preset (Latte-S/2, ...)",
+     cxxopts::value<std::string>()->default_value("tiny"))
+    ("variant", "Latte variant: 1 interleaved spatial/temporal blocks (the release) | 2 late fusion | 3 factorized "
+     "attention in each block | 4 factorized heads", cxxopts::value<int64_t>()->default_value("1"))
+    ("patch", "Latte patch size (0: the size's)", cxxopts::value<int64_t>()->default_value("0"))
+    ("tube-frames", "Latte tube embedding: latent frames per 3D patch (1: image-wise, the release)",
+     cxxopts::value<int64_t>()->default_value("1"))
     ("model-channels", "override the preset's base width (multiple of 32: GroupNorm(32))", cxxopts::value<int64_t>()->default_value("0"))
     ("channel-mult", "override the preset's width multipliers, e.g. 1,2,2", cxxopts::value<std::string>()->default_value(""))
     ("num-res-blocks", "override the preset's residual blocks per level", cxxopts::value<int64_t>()->default_value("0"))
@@ -202,25 +238,28 @@ int run_train(int argc, char** argv) {
   int64_t latent_t = fo.clip_frames / f[0];
   latent_t = (latent_t + t.latent_frame_stride - 1) / t.latent_frame_stride;
   int64_t latent_hw = fo.size / f[1];
-  auto ucfg = lvdm_unet_preset(r["unet"].as<std::string>(), ae->config().embed_dim, t.max_noise_level, latent_t);
-  if (int64_t mc = r["model-channels"].as<int64_t>(); mc != 0) {
-    if (mc < 32 || mc % 32 != 0) fail("--model-channels {}: must be a positive multiple of 32", mc);
-    ucfg.model_channels = mc;
+  const std::string backbone = r["backbone"].as<std::string>();
+  if (backbone != "unet" && backbone != "latte") fail("--backbone {}: must be unet or latte", backbone);
+  for (const char* opt : {"model-channels", "channel-mult", "num-res-blocks", "unet"})
+    if (backbone == "latte" && r.count(opt)) fail("--{}: a U-Net option; this run trains --backbone latte", opt);
+  for (const char* opt : {"latte", "variant", "patch", "tube-frames"})
+    if (backbone == "unet" && r.count(opt)) fail("--{}: a Latte option; pass --backbone latte", opt);
+  LvdmUNetConfig ucfg;
+  LatteConfig lcfg;
+  if (backbone == "unet") {
+    ucfg = unet_config_from(r, ae->config().embed_dim, t.max_noise_level, latent_t, latent_hw);
+  } else {
+    lcfg = latte_train_preset(r["latte"].as<std::string>(), ae->config().embed_dim, t.max_noise_level, latent_t,
+                              latent_hw);
+    lcfg.variant = r["variant"].as<int64_t>();
+    if (int64_t p = r["patch"].as<int64_t>(); p != 0) lcfg.patch_size = p;
+    lcfg.tube_frames = r["tube-frames"].as<int64_t>();
+    try {
+      lcfg.validate();
+    } catch (const Error& e) {
+      fail("--backbone latte at {}x{} latents, {} latent frames: {}", latent_hw, latent_hw, latent_t, e.what());
+    }
   }
-  if (std::string cm = r["channel-mult"].as<std::string>(); !cm.empty()) {
-    ucfg.channel_mult = parse_int_list(cm, "--channel-mult");
-    for (auto m : ucfg.channel_mult)
-      if (m < 1) fail("--channel-mult {}: values must be >= 1", cm);
-    if (ucfg.channel_mult.empty()) fail("--channel-mult: needs at least one value");
-  }
-  if (int64_t nb = r["num-res-blocks"].as<int64_t>(); nb != 0) {
-    if (nb < 1) fail("--num-res-blocks {}: must be >= 1", nb);
-    ucfg.num_res_blocks = nb;
-  }
-  int64_t down = int64_t{1} << (ucfg.channel_mult.size() - 1);
-  if (latent_hw % down != 0)
-    fail("--size {}: the latent ({}x{}) must be divisible by {} for the '{}' U-Net", fo.size, latent_hw, latent_hw,
-         down, r["unet"].as<std::string>());
   std::unique_ptr<ClipSource> data_ptr;
   std::unique_ptr<LatentCache> cache;
   int64_t num_videos = 0;
@@ -269,14 +308,14 @@ int run_train(int argc, char** argv) {
                            {"frame_stride", fo.frame_stride}, {"num_videos", num_videos}};
   if (cache) data_json["latent_cache"] = cache_file;
 
-  torch::manual_seed(t.seed);  // U-Net initialisation (identical on every rank)
-  LvdmUNet3D unet(ucfg);
-  LvdmDiffusionTrainer trainer(unet, ae, t, policy.device, pg.get());
+  torch::manual_seed(t.seed);  // network initialisation (identical on every rank)
+  TrainableDenoiser net = backbone == "unet" ? trainable_denoiser(LvdmUNet3D(ucfg)) : trainable_denoiser(Latte(lcfg));
+  LvdmDiffusionTrainer trainer(net, ae, t, policy.device, pg.get());
   if (resume) trainer.resume(model_file, state_file);
   if (rank == 0) {
     fs::create_directories(out);
-    spdlog::info("train: {}; U-Net {:.2f}M params; latent {}x{}x{}; {} on {}{}", data_desc,
-                 unet->num_parameters() / 1e6, latent_t, latent_hw, latent_hw,
+    spdlog::info("train: {}; {} {:.2f}M params; latent {}x{}x{}; {} on {}{}", data_desc, net.describe,
+                 net.num_parameters() / 1e6, latent_t, latent_hw, latent_hw,
                  resume ? fmt::format("resuming at step {}", trainer.steps_done()) : std::string("from scratch"),
                  policy.device.str(), pg ? fmt::format(" ({})", pg->describe()) : std::string());
   }
@@ -325,6 +364,7 @@ int run_train(int argc, char** argv) {
 
 }  // namespace
 
-LONGVID_COMMAND("train", "train an LVDM latent diffusion model (prediction + interpolation)", run_train);
+LONGVID_COMMAND("train", "train a latent video diffusion model (U-Net or Latte; prediction + interpolation)",
+                run_train);
 
 }  // namespace longvid

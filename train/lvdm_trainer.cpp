@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 
@@ -54,33 +55,6 @@ std::string dotless(std::string s) {
   for (char c : s)
     if (c != '.') out += c;
   return out;
-}
-
-json unet_params_json(const LvdmUNetConfig& u, int64_t image_size) {
-  json p;
-  p["num_classes"] = u.num_classes;
-  p["image_size"] = image_size;
-  p["in_channels"] = u.in_channels;
-  p["out_channels"] = u.out_channels;
-  p["model_channels"] = u.model_channels;
-  p["attention_resolutions"] = u.attention_resolutions;
-  p["num_res_blocks"] = u.num_res_blocks;
-  p["channel_mult"] = u.channel_mult;
-  p["num_heads"] = u.num_heads;
-  if (u.num_head_channels != -1) p["num_head_channels"] = u.num_head_channels;
-  p["use_temporal_transformer"] = u.use_temporal_transformer;
-  p["use_checkpoint"] = false;
-  p["legacy"] = u.legacy;
-  p["kernel_size_t"] = u.kernel_size_t;
-  p["padding_t"] = u.padding_t;
-  p["temporal_length"] = u.temporal_length;
-  p["use_relative_position"] = u.use_relative_position;
-  p["use_scale_shift_norm"] = u.use_scale_shift_norm;
-  p["resblock_updown"] = u.resblock_updown;
-  p["conv_resample"] = u.conv_resample;
-  p["dims"] = u.dims;
-  if (u.nonlinearity_type != "silu") p["nonlinearity_type"] = u.nonlinearity_type;
-  return p;
 }
 
 json ae_first_stage_json(const LvdmAe3dConfig& a) {
@@ -135,22 +109,20 @@ LvdmUNetConfig lvdm_unet_preset(const std::string& name, int64_t z_channels, int
   return u;
 }
 
-LvdmDiffusionTrainer::LvdmDiffusionTrainer(LvdmUNet3D unet, LvdmAutoencoder3D ae, DiffusionTrainOptions o,
+LvdmDiffusionTrainer::LvdmDiffusionTrainer(TrainableDenoiser net, LvdmAutoencoder3D ae, DiffusionTrainOptions o,
                                            at::Device device, ProcessGroupHandle* pg)
-    : unet_(std::move(unet)), ae_(std::move(ae)), o_(std::move(o)), device_(device), pg_(pg),
+    : net_(std::move(net)), ae_(std::move(ae)), o_(std::move(o)), device_(device), pg_(pg),
       impl_(std::make_unique<Impl>()) {
-  const auto& u = unet_->config();
+  const auto& u = net_;
   const auto& a = ae_->config();
-  if (u.conditioning_key != "concat-adm-mask")
-    fail("train: the U-Net must use conditioning_key concat-adm-mask (mask channel + noise-level label), got '{}'",
-         u.conditioning_key);
   if (u.in_channels != a.embed_dim + 1 || u.out_channels != a.embed_dim)
-    fail("train: U-Net in/out channels {}/{} do not fit the autoencoder's {} latent channels (need {}/{})",
+    fail("train: {} in/out channels {}/{} do not fit the autoencoder's {} latent channels (need {}/{})", u.describe,
          u.in_channels, u.out_channels, a.embed_dim, a.embed_dim + 1, a.embed_dim);
   if (o_.max_noise_level < 1 || o_.max_noise_level > o_.timesteps)
     fail("--max-noise-level {}: must be in 1..{} (the diffusion timesteps)", o_.max_noise_level, o_.timesteps);
   if (u.num_classes != o_.max_noise_level + 1)
-    fail("train: U-Net num_classes {} must be max_noise_level + 1 = {}", u.num_classes, o_.max_noise_level + 1);
+    fail("train: {} has {} labels; it must have max_noise_level + 1 = {}", u.describe, u.num_classes,
+         o_.max_noise_level + 1);
   if (o_.loss_type != "l1" && o_.loss_type != "l2") fail("--loss {}: must be l1 or l2", o_.loss_type);
   if (o_.p_pred < 0 || o_.p_interp < 0 || o_.p_pred + o_.p_interp > 1.0 + 1e-12)
     fail("--p-pred {} / --p-interp {}: probabilities must be >= 0 and sum to at most 1", o_.p_pred, o_.p_interp);
@@ -170,11 +142,14 @@ LvdmDiffusionTrainer::LvdmDiffusionTrainer(LvdmUNet3D unet, LvdmAutoencoder3D ae
   ae_->eval();
   ae_->to(device_);
   for (auto& p : ae_->parameters()) p.set_requires_grad(false);
-  unet_->train();
-  unet_->to(device_);
-  for (auto& kv : unet_->named_parameters()) {
-    kv.value().set_requires_grad(true);
+  net_.module->train();
+  net_.module->to(device_);
+  std::vector<std::pair<std::string, at::Tensor>> trained;
+  for (auto& kv : net_.module->named_parameters()) {
+    const bool frozen = std::find(net_.frozen.begin(), net_.frozen.end(), kv.key()) != net_.frozen.end();
+    kv.value().set_requires_grad(!frozen);
     impl_->params.emplace_back(kv.key(), kv.value());
+    if (!frozen) trained.emplace_back(kv.key(), kv.value());
   }
   AdamOptions ao;
   ao.lr = o_.lr;
@@ -183,7 +158,7 @@ LvdmDiffusionTrainer::LvdmDiffusionTrainer(LvdmUNet3D unet, LvdmAutoencoder3D ae
   ao.eps = o_.eps;
   ao.weight_decay = o_.weight_decay;
   ao.decoupled = true;
-  impl_->opt = std::make_unique<Adam>(impl_->params, ao);
+  impl_->opt = std::make_unique<Adam>(trained, ao);
   if (o_.ema_decay > 0) {
     at::NoGradGuard ng;
     for (auto& [n, p] : impl_->params) impl_->ema.push_back(p.detach().to(at::kFloat).clone());
@@ -301,7 +276,7 @@ TrainStepStats LvdmDiffusionTrainer::step_on(const std::function<at::Tensor(int6
     at::Tensor out;
     {
       Autocast ac(device_.type(), autocast);
-      out = unet_->forward(at::cat({x_noisy, mask}, 1), t, {}, s);
+      out = net_.forward(at::cat({x_noisy, mask}, 1), t, s);
     }
     out = out.to(at::kFloat);
     auto tm2 = std::chrono::steady_clock::now();
@@ -315,6 +290,7 @@ TrainStepStats LvdmDiffusionTrainer::step_on(const std::function<at::Tensor(int6
   }
   std::vector<at::Tensor> grads;
   for (auto& [n, p] : I.params) {
+    if (!p.requires_grad()) continue;  // frozen
     if (!p.grad().defined()) p.mutable_grad() = at::zeros_like(p);
     grads.push_back(p.grad());
   }
@@ -326,7 +302,8 @@ TrainStepStats LvdmDiffusionTrainer::step_on(const std::function<at::Tensor(int6
     loss_mean = l[0].item<double>();
   }
   std::vector<at::Tensor> ps;
-  for (auto& [n, p] : I.params) ps.push_back(p);
+  for (auto& [n, p] : I.params)
+    if (p.requires_grad()) ps.push_back(p);
   TrainStepStats st;
   st.grad_norm = clip_grad_norm(ps, o_.grad_clip);
   double lr = o_.lr;
@@ -357,7 +334,6 @@ void LvdmDiffusionTrainer::ema_update() {
 }
 
 std::string LvdmDiffusionTrainer::config_json(const std::string& data_json) const {
-  const auto& u = unet_->config();
   const auto& a = ae_->config();
   auto f = a.factors();
   // image_size: the latent size the model was trained at (set after the first step; else from the
@@ -401,8 +377,7 @@ std::string LvdmDiffusionTrainer::config_json(const std::string& data_json) cons
     p["latent_frame_strde"] = nullptr;
   if (o_.interp_consecutive) p["interp_consecutive_latents"] = true;  // longvid extension
   p["use_ema"] = o_.ema_decay > 0;
-  p["unet_config"] = json{{"target", "lvdm.models.modules.openaimodel3d.FrameInterpPredUNet"},
-                          {"params", unet_params_json(u, latent_hw)}};
+  p["unet_config"] = json::parse(net_.config_json(latent_hw));
   p["first_stage_config"] = ae_first_stage_json(a);
   json model{{"base_learning_rate", o_.lr},
              {"scale_lr", false},
@@ -480,7 +455,7 @@ void LvdmDiffusionTrainer::resume(const std::filesystem::path& model_file, const
     fail("--resume: the run was started with seed {}, batch {}, accumulation {}; this one has {}, {}, {}",
          meta["seed"].get<uint64_t>(), meta["batch_size"].get<int64_t>(), meta["grad_accum"].get<int64_t>(), o_.seed,
          o_.batch_size, o_.grad_accum);
-  load_lvdm_unet(*unet_, sd, LvdmWeights::Raw);
+  load_lvdm_unet(*net_.module, sd, LvdmWeights::Raw);
   auto& I = *impl_;
   if (!I.ema.empty()) {
     at::NoGradGuard ng;

@@ -15,7 +15,7 @@
 //   t ~ U{0..timesteps-1},  s ~ U{0..max_noise_level-1}
 //   x_t = q_sample(z, t, eps_t),  x_s = q_sample(z, s, eps_s)
 //   x_noisy = x_t (1 - m) + x_s m,  target = eps_t (1 - m) + eps_s m     (p_losses, mergenoisy)
-//   out = unet(cat(x_noisy, m), t, y = s)                       (concat-adm-mask; s is fed for every
+//   out = net(cat(x_noisy, m), t, y = s)                        (concat-adm-mask; s is fed for every
 //                                                                sample, as uncondnoS = False)
 //   loss = mean |out - target|  (l1) or mean (out - target)²  (l2), over all frames
 //                                                               (mask_cond_loss = False)
@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "backbones/lvdm_unet3d.h"
+#include "train/trainable_denoiser.h"
 #include "vae3d/lvdm_autoencoder3d.h"
 
 namespace longvid {
@@ -81,12 +82,18 @@ struct TrainStepStats {
   double seconds = 0;
 };
 
+// The denoiser network is pluggable, as LDM's unet_config is (train/trainable_denoiser.h): LVDM's
+// U-Net or a masked Latte; the objective, masks, schedule and file layout are LVDM's for both.
 class LvdmDiffusionTrainer {
  public:
-  // `unet` must have conditioning_key "concat-adm-mask", in_channels = ae z + 1, num_classes =
-  // max_noise_level + 1 (checked, longvid::Error). The AE is frozen (eval, no gradients).
-  LvdmDiffusionTrainer(LvdmUNet3D unet, LvdmAutoencoder3D ae, DiffusionTrainOptions o, at::Device device,
+  // The network must take in_channels = ae z + 1 (latents + mask), give out_channels = z, and have
+  // num_classes = max_noise_level + 1 labels (checked, longvid::Error). The AE is frozen (eval, no
+  // gradients).
+  LvdmDiffusionTrainer(TrainableDenoiser net, LvdmAutoencoder3D ae, DiffusionTrainOptions o, at::Device device,
                        ProcessGroupHandle* pg = nullptr);
+  LvdmDiffusionTrainer(LvdmUNet3D unet, LvdmAutoencoder3D ae, DiffusionTrainOptions o, at::Device device,
+                       ProcessGroupHandle* pg = nullptr)
+      : LvdmDiffusionTrainer(trainable_denoiser(std::move(unet)), std::move(ae), std::move(o), device, pg) {}
   ~LvdmDiffusionTrainer();
 
   // One optimizer step on samples [next_sample, next_sample + batch * accum) of `data` (this rank
@@ -114,7 +121,8 @@ class LvdmDiffusionTrainer {
   // The official config tree (JSON) describing this model; `data_json` goes under "data.params".
   std::string config_json(const std::string& data_json = "{}") const;
 
-  LvdmUNet3D& unet() { return unet_; }
+  torch::nn::Module& network() { return *net_.module; }
+  const TrainableDenoiser& denoiser() const { return net_; }
   LvdmAutoencoder3D& autoencoder() { return ae_; }
   const DiffusionTrainOptions& options() const { return o_; }
   // Per-sample loss ingredients for sample k (exposed for tests): mask [1,1,t,h,w] and s, t.
@@ -136,7 +144,7 @@ class LvdmDiffusionTrainer {
   TrainStepStats step_on(const std::function<at::Tensor(int64_t k0, int64_t n)>& latents);
   void ema_update();
 
-  LvdmUNet3D unet_;
+  TrainableDenoiser net_;
   LvdmAutoencoder3D ae_;
   DiffusionTrainOptions o_;
   at::Device device_;

@@ -78,7 +78,7 @@ TEST_CASE("train latent cache: a step on cached latents equals a step that encod
     auto sb = b->step(cache, 2);
     CHECK(sb.loss == doctest::Approx(sa.loss).epsilon(1e-6));
   }
-  auto pa = a->unet()->named_parameters(), pb = b->unet()->named_parameters();
+  auto pa = a->network().named_parameters(), pb = b->network().named_parameters();
   double num = 0, den = 0;
   for (const auto& kv : pa) {
     num += (kv.value() - pb[kv.key()]).pow(2).sum().item<double>();

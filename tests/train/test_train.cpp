@@ -201,7 +201,7 @@ TEST_CASE("train model file rebuilds from its metadata and loads as an LVDM chec
   LvdmAutoencoder3D ae(acfg);
   load_lvdm_ae3d(*ae, sd);
   // The loaded raw weights equal the trainer's.
-  auto mine = tr->unet()->named_parameters();
+  auto mine = tr->network().named_parameters();
   for (const auto& kv : unet->named_parameters()) CHECK(kv.value().equal(mine[kv.key()]));
 }
 
