@@ -162,6 +162,10 @@ int64_t generate_video(VideoPipeline& pipe, const GenerateRequest& req_in, Frame
     fail("--class {}: the model knows classes 0 to {}", req_in.class_label, caps.num_classes - 1);
   if (req_in.cfg_scale >= 0 && req_in.cfg_scale != 1.0 && caps.num_classes == 0 && caps.context_dim == 0)
     fail("--cfg-scale {}: the model takes no class or text condition to guide", req_in.cfg_scale);
+  if (req_in.has_prompt && caps.context_dim == 0)
+    fail("-p/--prompt: the model takes no text (it has no text encoder)");
+  if (caps.context_dim > 0 && !pipe.text_encoder)
+    fail("the model is text-conditioned but no text encoder is loaded");
   const int64_t clip_frames = caps.clip_len * ft;
   const bool longer_than_clip = caps.clip_len > 0 && frames > clip_frames;
   // A model whose unconditional clips are sparse keyframes (train --interp-consecutive) makes
@@ -173,6 +177,8 @@ int64_t generate_video(VideoPipeline& pipe, const GenerateRequest& req_in, Frame
     spdlog::warn("the model was trained on clips of {} frames and has no frame-mask conditioning to continue them: "
                  "generating all {} frames as one clip", clip_frames, frames);
   if (long_video) {
+    if (caps.context_dim > 0)
+      fail("a text-conditioned model with frame-mask conditioning: long videos with prompts are not supported yet");
     GenerateRequest req = detail::resolve_long_request(pipe, req_in);
     auto models = long_video_models(pipe, req.long_video.mode);  // checks the models can do the mode
     auto plan = LongVideoPlan::make(frames, ft, models.pred.clip_len, req.long_video.cond_frames,
@@ -210,9 +216,15 @@ int64_t generate_video(VideoPipeline& pipe, const GenerateRequest& req_in, Frame
     cond.class_label = at::full({1}, y, at::TensorOptions().dtype(at::kLong)).to(pipe.device);
     uncond.class_label = at::full({1}, caps.num_classes, at::TensorOptions().dtype(at::kLong)).to(pipe.device);
   }
+  if (caps.context_dim > 0) {
+    spdlog::info("prompt \"{}\"{}, guidance scale {}", req_in.prompt,
+                 req_in.negative_prompt.empty() ? std::string() : " (negative \"" + req_in.negative_prompt + "\")", cfg);
+    cond.context = pipe.text_encoder->encode({req_in.prompt}).to(pipe.device);
+    uncond.context = pipe.text_encoder->encode({req_in.negative_prompt}).to(pipe.device);
+  }
   detail::CountingSink counted(sink);
   pipe.generate(frames, req_in.sampler, gen, counted, progress ? progress->fn() : ProgressFn{}, dw, cond,
-                caps.num_classes > 0 ? cfg : 1.0, uncond);
+                caps.num_classes > 0 || caps.context_dim > 0 ? cfg : 1.0, uncond);
   if (progress) progress->finish();
   sink.close();
   return counted.frames();

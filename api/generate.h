@@ -20,6 +20,10 @@ struct GenerateRequest {
   // classifier-free guidance scale (< 0: the model's default, e.g. Latte UCF-101: 7; 1: off).
   int64_t class_label = -1;
   double cfg_scale = -1.0;
+  // Text-conditioned models: the prompt and the negative prompt (the unconditional branch of
+  // classifier-free guidance; "" as LVDM's sample_text2video.py).
+  std::string prompt, negative_prompt;
+  bool has_prompt = false;
   // Long videos (keyframes + interpolation): s, w, condition frames, anchor, ... (its mode, seed,
   // sampler and device are taken from the fields of this request).
   LongVideoOptions long_video;

@@ -12,6 +12,7 @@ VideoPipeline load_model(const ModelSpec& s) {
   if (s.model.empty() || s.model == "random") {
     if (!s.config.empty() && s.model.empty()) fail("--config given without --model");
     if (!s.vae.empty()) fail("--vae given without --model (the default model carries its autoencoder)");
+    if (!s.tokenizer.empty()) fail("--tokenizer given without --model (the default model takes no text)");
     if (!s.interp_model.empty()) fail("--interp-model given without --model (the prediction model)");
   }
   if (s.model == "random" && !s.config.empty()) return random_pipeline_from_config(s.config, /*seed=*/0, s.load);
@@ -29,6 +30,7 @@ VideoPipeline load_model(const ModelSpec& s) {
     src.interp_checkpoint = s.interp_model;
     src.interp_config = s.interp_config;
     src.autoencoder = s.vae;
+    src.tokenizer = s.tokenizer;
   }
   return load_pipeline(src, s.load);
 }

@@ -15,6 +15,7 @@ struct ModelSpec {
   std::string config;                      // its config (official YAML); empty: stored / inferred
   std::string interp_model, interp_config;  // a separate interpolation model (long videos)
   std::string vae;                         // the autoencoder, for checkpoints that hold none (Latte)
+  std::string tokenizer;                   // the text encoder's tokenizer files (LVDM text2video)
   int64_t random_latent_size = 8;          // "random": latent size (frames are 8x larger)
   PipelineLoadOptions load;                // weights choice, device, dtype
 };

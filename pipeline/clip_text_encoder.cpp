@@ -41,9 +41,9 @@ at::Tensor ClipTextEncoder::encode(const std::vector<std::string>& prompts) {
 }
 
 std::shared_ptr<ClipTextEncoder> load_clip_text_encoder(const StateDict& sd, const std::filesystem::path& tokenizer,
-                                                        c10::Device device, bool penultimate) {
+                                                        c10::Device device, bool penultimate, int64_t num_heads) {
   const std::string prefix = clip_text_prefix(sd);
-  ClipTextModel model(ClipTextConfig::from_state_dict(sd, prefix));
+  ClipTextModel model(ClipTextConfig::from_state_dict(sd, prefix, num_heads));
   load_clip_text(*model, sd);
   model->to(device);
   ClipTokenizer tok = std::filesystem::is_directory(tokenizer) ? ClipTokenizer::from_dir(tokenizer)

@@ -38,7 +38,9 @@ class ClipTextEncoder : public TextEncoder {
 // The text tower of a checkpoint (transformers `text_model.*`, LDM `cond_stage_model.transformer.
 // text_model.*`) with a tokenizer folder (vocab.json + merges.txt) or openai's BPE merges file.
 // The tokenizer must fit the tower's vocabulary (one error line otherwise).
+// num_heads < 1: width / 64 (every OpenAI / OpenCLIP text tower has 64-wide heads).
 std::shared_ptr<ClipTextEncoder> load_clip_text_encoder(const StateDict& sd, const std::filesystem::path& tokenizer,
-                                                        c10::Device device, bool penultimate = false);
+                                                        c10::Device device, bool penultimate = false,
+                                                        int64_t num_heads = -1);
 
 }  // namespace longvid

@@ -12,6 +12,8 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "backbones/latte.h"
+#include "pipeline/clip_text_encoder.h"
+#include "vae3d/frame_autoencoder_kl.h"
 #include "vae3d/lvdm_autoencoder3d.h"
 
 namespace longvid {
@@ -127,14 +129,47 @@ PipelineDenoiser make_denoiser(Net n, DenoiserCaps caps, const PipelineLoadOptio
   return d;
 }
 
-VideoPipeline assemble(PipelineDenoiser main, LvdmAutoencoder3D ae, NoiseSchedule schedule,
-                       const PipelineLoadOptions& opts) {
-  ae->eval();
-  ae->to(opts.device);
+// The first stage: LVDM's 3D autoencoder (lvdm.models.autoencoder3d), or, for the text-to-video
+// model, the per-frame 2D KL autoencoder of LDM / Stable Diffusion (lvdm.models.autoencoder with an
+// LDM ddconfig: ch, ch_mult).
+struct FirstStage {
+  LvdmAutoencoder3D ae3d{nullptr};
+  FrameAutoencoderKL frame{nullptr};
+  torch::nn::Module& module() { return ae3d ? static_cast<torch::nn::Module&>(*ae3d) : *frame; }
+  std::shared_ptr<VideoAutoencoder> video() const {
+    return ae3d ? std::static_pointer_cast<VideoAutoencoder>(ae3d.ptr())
+                : std::static_pointer_cast<VideoAutoencoder>(frame.ptr());
+  }
+};
+
+FirstStage build_first_stage(const Config& cfg, const std::string& origin) {
+  FirstStage f;
+  if (cfg.has("model.params.first_stage_config.params.ddconfig.ch_mult")) {
+    auto c = FrameAutoencoderKLConfig::from_config(cfg);
+    c.validate(origin);
+    f.frame = FrameAutoencoderKL(c);
+  } else {
+    auto c = LvdmAe3dConfig::from_config(cfg);
+    c.validate(origin);
+    f.ae3d = LvdmAutoencoder3D(c);
+  }
+  return f;
+}
+
+void load_first_stage(FirstStage& f, const StateDict& sd) {
+  if (f.ae3d)
+    load_lvdm_ae3d(*f.ae3d, sd);
+  else
+    load_frame_autoencoder_kl(*f.frame, sd);
+}
+
+VideoPipeline assemble(PipelineDenoiser main, FirstStage ae, NoiseSchedule schedule, const PipelineLoadOptions& opts) {
+  ae.module().eval();
+  ae.module().to(opts.device);
   VideoPipeline p;
   p.family = "lvdm";
   p.main = std::move(main);
-  p.autoencoder = ae.ptr();
+  p.autoencoder = ae.video();
   p.schedule = std::make_shared<NoiseSchedule>(std::move(schedule));
   p.device = opts.device;
   p.dtype = opts.dtype;
@@ -147,7 +182,14 @@ VideoPipeline assemble(PipelineDenoiser main, LvdmAutoencoder3D ae, NoiseSchedul
 }
 
 int64_t latent_size_of(const Config& cfg, const Net& n, const std::string& origin) {
-  int64_t latent = cfg.get_or<int64_t>("model.params.image_size", 32);
+  int64_t latent = 32;
+  if (cfg.has("model.params.image_size") && cfg.at("model.params.image_size").is_list()) {  // text2video: [32, 32]
+    auto hw = cfg.get<std::vector<int64_t>>("model.params.image_size");
+    if (hw.size() != 2 || hw[0] != hw[1]) fail("{}: model.params.image_size must be square", origin);
+    latent = hw[0];
+  } else {
+    latent = cfg.get_or<int64_t>("model.params.image_size", 32);
+  }
   if (n.latte) {
     if (latent != n.latte->config().input_size)
       fail("{}: model.params.image_size {} differs from the Latte input_size {}", origin, latent,
@@ -164,16 +206,14 @@ int64_t latent_size_of(const Config& cfg, const Net& n, const std::string& origi
 // The parts an official config describes (weights as the modules initialise them).
 struct Built {
   Net net;
-  LvdmAutoencoder3D ae{nullptr};
+  FirstStage ae;
   NoiseSchedule schedule;
   DenoiserCaps caps;
 };
 
 Built build_from_config(const std::string& cfg_text, const std::string& cfg_origin) {
   Config cfg = Config::parse_yaml(cfg_text, cfg_origin);
-  auto ae_cfg = LvdmAe3dConfig::from_config(cfg);
-  ae_cfg.validate(cfg_origin);
-  Built b{build_net(cfg, cfg_text, cfg_origin), LvdmAutoencoder3D(ae_cfg),
+  Built b{build_net(cfg, cfg_text, cfg_origin), build_first_stage(cfg, cfg_origin),
           NoiseSchedule::lvdm(cfg.get_or<double>("model.params.linear_start", 0.0015),
                               cfg.get_or<double>("model.params.linear_end", 0.0155),
                               cfg.get_or<std::string>("model.params.beta_schedule", "linear"),
@@ -203,16 +243,38 @@ VideoPipeline random_from_config(const std::string& cfg_text, const std::string&
 VideoPipeline load(const StateDict& sd, const ModelSource& src, const PipelineLoadOptions& opts) {
   auto [cfg_text, cfg_origin] = model_config_text(sd, src.checkpoint, src.config);
   Built b = build_from_config(cfg_text, cfg_origin);
-  LvdmAutoencoder3D ae = std::move(b.ae);
+  FirstStage ae = std::move(b.ae);
   auto schedule = std::move(b.schedule);
   auto caps = b.caps;
   std::string why;
   auto which = load_lvdm_unet(b.net.module(), sd, choose_lvdm_weights(sd, opts.weights, caps.masked, &why));
-  load_lvdm_ae3d(*ae, sd);
+  load_first_stage(ae, sd);
   spdlog::info("loaded {} ({} {} weights: {}; {:.1f}M denoiser parameters)", src.checkpoint.string(),
                to_string(which), b.net.latte ? "Latte" : "U-Net", why, b.net.num_parameters() / 1e6);
   auto p = assemble(make_denoiser(std::move(b.net), caps, opts), std::move(ae), std::move(schedule), opts);
   p.weights_id = checkpoint_file_id(src.checkpoint) + (which == LvdmWeights::Ema ? ":ema" : ":raw");
+  if (caps.context_dim > 0) {
+    // FrozenCLIPEmbedder: the weights are in the checkpoint (cond_stage_model.transformer.*), the
+    // tokenizer is not (the official code downloads openai/clip-vit-large-patch14's).
+    if (src.tokenizer.empty())
+      fail_hint("pass --tokenizer: a folder with openai/clip-vit-large-patch14's vocab.json + merges.txt, or openai "
+                "CLIP's bpe_simple_vocab_16e6.txt (gunzipped)",
+                "{}: a text-to-video model: its CLIP text encoder needs its tokenizer files", src.checkpoint.string());
+    // The head count is not in the weights: width / 64 (CLIP), or cond_stage_config.params.num_heads
+    // (a longvid key, for reduced test models).
+    Config cfg = Config::parse_yaml(cfg_text, cfg_origin);
+    p.text_encoder = load_clip_text_encoder(sd, src.tokenizer, opts.device, false,
+                                            cfg.get_or<int64_t>("model.params.cond_stage_config.params.num_heads", -1));
+    if (p.text_encoder->width() != caps.context_dim)
+      fail("{}: the text encoder is {} wide, the U-Net attends to a context of {}", src.checkpoint.string(),
+           p.text_encoder->width(), caps.context_dim);
+    p.weights_id += "+" + checkpoint_file_id(src.tokenizer);
+    // scripts/sample_text2video.py: DDIM 50, eta 1, unconditional_guidance_scale 15.
+    p.default_cfg_scale = 15.0;
+    spdlog::info("text encoder: {}", p.text_encoder->describe());
+  } else if (!src.tokenizer.empty()) {
+    fail("--tokenizer {}: the model {} takes no text", src.tokenizer.string(), src.checkpoint.string());
+  }
   return p;
 }
 
@@ -310,7 +372,7 @@ VideoPipeline random_tiny_impl(uint64_t weight_seed, int64_t latent_size, bool m
     caps.p_pred = 0.5;
     caps.p_interp = 0.4;
   }
-  auto p = assemble(make_denoiser(Net{std::move(unet), Latte{nullptr}}, caps, opts), std::move(ae),
+  auto p = assemble(make_denoiser(Net{std::move(unet), Latte{nullptr}}, caps, opts), FirstStage{std::move(ae), nullptr},
                     NoiseSchedule::lvdm(), opts);
   p.weights_id = masked ? fmt::format("random_tiny_masked:{}:{}", weight_seed, latent_size)
                         : fmt::format("random_tiny:{}", weight_seed);

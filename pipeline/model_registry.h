@@ -36,6 +36,10 @@ struct ModelSource {
   std::filesystem::path interp_checkpoint, interp_config;
   // The autoencoder, for families whose checkpoints hold none (Latte: the SD VAE, --vae).
   std::filesystem::path autoencoder;
+  // The text encoder's tokenizer, for text-conditioned models whose checkpoints hold the encoder
+  // weights but not its vocabulary (LVDM text2video: a folder with CLIP's vocab.json + merges.txt,
+  // or openai's bpe_simple_vocab_16e6.txt).
+  std::filesystem::path tokenizer;
 };
 
 struct ModelFamily {

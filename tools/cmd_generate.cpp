@@ -25,6 +25,8 @@ int run_generate(int argc, char** argv) {
     ("fps", "frames per second of the output", cxxopts::value<std::string>()->default_value("8"))
     ("crf", "encoder quality for mp4/webm (-1 = codec default)", cxxopts::value<int>()->default_value("-1"))
     ("class", "class label of a class-conditional model (default: drawn from the seed, as Latte's sample.py)", cxxopts::value<int64_t>()->default_value("-1"))
+    ("p,prompt", "text prompt of a text-conditioned model", cxxopts::value<std::string>())
+    ("n,negative-prompt", "negative prompt: the unconditional branch of classifier-free guidance (default \"\")", cxxopts::value<std::string>()->default_value(""))
     ("cfg-scale", "classifier-free guidance scale (default: the model's, Latte UCF-101 7; 1 = off)", cxxopts::value<double>()->default_value("-1"))
     ("decode-window", "latent frames per decode window (0 = all at once; -1 = the autoencoder's default: one clip at once, long videos 32 for LVDM's AEs, the training clip length for AEs trained on short clips)", cxxopts::value<int64_t>()->default_value("-1"))
     ("h,help", "show this help");
@@ -45,6 +47,10 @@ int run_generate(int argc, char** argv) {
   req.frames = a["frames"].as<int64_t>();
   req.class_label = a["class"].as<int64_t>();
   req.cfg_scale = a["cfg-scale"].as<double>();
+  req.has_prompt = a.count("prompt") > 0;
+  if (req.has_prompt) req.prompt = a["prompt"].as<std::string>();
+  req.negative_prompt = a["negative-prompt"].as<std::string>();
+  if (a.count("negative-prompt") && !req.has_prompt) fail("-n/--negative-prompt given without -p/--prompt");
   if (req.class_label < -1) fail("--class {}: must be >= 0", req.class_label);
   if (req.cfg_scale < 0 && a.count("cfg-scale")) fail("--cfg-scale {}: must be >= 0", req.cfg_scale);
   cli::read_long_video_options(a, req);

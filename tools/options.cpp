@@ -15,6 +15,7 @@ void add_model_options(cxxopts::Options& o, const std::string& group, const std:
     ("interp-model", "interpolation model checkpoint (long videos, hierarchical mode)", cxxopts::value<std::string>()->default_value(""))
     ("interp-config", "interpolation model config", cxxopts::value<std::string>()->default_value(""))
     ("vae", "autoencoder for models whose checkpoint holds none (Latte: a diffusers vae/ folder or an SD VAE file)", cxxopts::value<std::string>()->default_value(""))
+    ("tokenizer", "tokenizer of a text-conditioned model's text encoder (LVDM text2video: a folder with CLIP's vocab.json + merges.txt, or openai's bpe_simple_vocab_16e6.txt)", cxxopts::value<std::string>()->default_value(""))
     ("random-latent-size", "with --model random: latent size of the random-weight model (frames are 8x larger)", cxxopts::value<int64_t>()->default_value("8"))
     ("weights", "raw or EMA weights of a checkpoint that holds both: raw | ema | auto (what the model's own scripts sample with; LVDM: EMA for long-video models, raw for short clips)", cxxopts::value<std::string>()->default_value("auto"))
     ("ema", "alias of --weights ema", cxxopts::value<bool>()->default_value("false"));
@@ -28,6 +29,7 @@ ModelSpec read_model_options(const cxxopts::ParseResult& a) {
   s.interp_model = a["interp-model"].as<std::string>();
   s.interp_config = a["interp-config"].as<std::string>();
   s.vae = a["vae"].as<std::string>();
+  s.tokenizer = a["tokenizer"].as<std::string>();
   s.random_latent_size = a["random-latent-size"].as<int64_t>();
   WeightsChoice w = parse_weights_choice(a["weights"].as<std::string>());
   if (a["ema"].as<bool>()) {
