@@ -23,6 +23,7 @@
 #include "tests/helpers.h"
 #include "tests/parity.h"
 #include "vae3d/frame_autoencoder_kl.h"
+#include "sampler/schedule.h"
 
 using namespace longvid;
 namespace fs = std::filesystem;
@@ -151,4 +152,60 @@ TEST_CASE("text2video bad input gives one line") {
   CHECK(r2.exit_code == 1);
   CHECK(r2.err.find("takes no text") != std::string::npos);
   CHECK_FALSE(fs::exists(dir / "y.y4m"));
+}
+
+TEST_CASE("text2video two DDIM steps with guidance equal LVDM's DDIMSampler") {
+  // Fixture: tests/data/gen/gen_t2v_step.py ran the official DDIMSampler (50 steps, eta 1, scale 15,
+  // uc = "") on the reduced text2video U-Net (det_fill weights) with the context of the tiny CLIP.
+  // Here the context comes from the engine's own tokenizer + encoder.
+  auto fx = load_checkpoint(kText / "t2v_ddim_step.safetensors");
+  auto clip = load_checkpoint(kText / "clip_text_tiny.safetensors");
+  ClipTextModel tower(ClipTextConfig::from_json_text(clip.metadata.at("config"), "tiny clip"));
+  {
+    torch::NoGradGuard ng;
+    for (auto& p : tower->named_parameters(true))
+      p.value().copy_(test::det_param("text_model." + p.key(), p.value().sizes()));
+  }
+  ClipTextEncoder enc(ClipTokenizer::from_dir(kText / "clip_small"), tower);
+  torch::NoGradGuard ng;
+  Conditioning c, u;
+  c.context = enc.encode({fx.metadata.at("prompt")});
+  u.context = enc.encode({""});
+  test::check_parity("context", c.context, fx.get("context"));
+  test::check_parity("uncond context", u.context, fx.get("uncond_context"));
+
+  LvdmUNet3D unet(LvdmUNetConfig::from_yaml_string(kConfig, "t2v"));
+  test::det_fill(*unet);
+  LvdmUNetDenoiser den(unet);
+  // The official sampler runs the two branches as two batch-1 forwards (not batched).
+  GuidedDenoiser guided(den, u, 15.0, GuidanceMode::Cfg, /*allow_batching=*/false);
+  auto sched = NoiseSchedule::lvdm(0.00085, 0.012, "linear", 1000);
+  SamplerOptions so;
+  so.method = "ddim";
+  so.steps = 50;
+  so.eta = 1.0;
+  so.spacing = "lvdm";
+  std::vector<at::Tensor> xs, x0s;
+  std::vector<int64_t> ts;
+  StepHooks hooks;
+  hooks.after_step = [&](int i, int64_t t, at::Tensor& x, at::Tensor& x0) {
+    if (i < 2) {
+      xs.push_back(x.clone());
+      x0s.push_back(x0.clone());
+      ts.push_back(t);
+    }
+  };
+  NoiseFn noise = [&](int i, const at::Tensor& like) {
+    return i == 0 ? fx.get("noise_0") : (i == 1 ? fx.get("noise_1") : at::zeros_like(like));
+  };
+  at::Generator gen = at::detail::createCPUGenerator(0);
+  sample(guided, sched, fx.get("x_T").clone(), c, so, gen, {}, hooks, noise);
+  REQUIRE(xs.size() == 2);
+  CHECK(ts[0] == 981);
+  CHECK(ts[1] == 961);
+  // |pred_x0| reaches 228 at t = 981 (a_t = 0.0058) and the guided eps is 15x the branch difference.
+  test::check_parity("pred_x0 step 0", x0s[0], fx.get("pred_x0_0"));
+  test::check_parity("x after step 0", xs[0], fx.get("x_1"));
+  test::check_parity("pred_x0 step 1", x0s[1], fx.get("pred_x0_1"));
+  test::check_parity("x after step 1", xs[1], fx.get("x_2"));
 }
