@@ -476,7 +476,9 @@ def main():
         meta = tokenizer_meta(tok)
         meta["vocab"] = name
         meta["n_prompts"] = str(len(prompts))
-        save_file(t, path, metadata=meta)
+        # int16 keeps the committed small-vocabulary file small (ids < 6,514); the full one is int32.
+        save_file({k: v.to(torch.int16 if name == "small" else torch.int32).contiguous() for k, v in t.items()}, path,
+                  metadata=meta)
         results[name] = (tok, t)
         print(f"{name}: {len(tok)} ids, class {meta['tokenizer_class']}, pad {tok.pad_token_id}, "
               f"truncated {(t['ntokens_untruncated'] > MAX_LEN - 2).sum().item()} of {len(prompts)} -> {path}")
