@@ -17,10 +17,24 @@ at::TensorOptions& param_options() {
   return opts;
 }
 
-ParamOptionsScope::ParamOptionsScope(at::Device device) : saved_(param_options()) {
-  param_options() = at::TensorOptions().dtype(at::kFloat).device(device);
+namespace {
+bool& init_flag() {
+  thread_local bool init = true;
+  return init;
 }
-ParamOptionsScope::~ParamOptionsScope() { param_options() = saved_; }
+}  // namespace
+
+bool param_init() { return init_flag(); }
+
+ParamOptionsScope::ParamOptionsScope(at::Device device, at::ScalarType dtype, bool init)
+    : saved_(param_options()), saved_init_(init_flag()) {
+  param_options() = at::TensorOptions().dtype(dtype).device(device);
+  init_flag() = init;
+}
+ParamOptionsScope::~ParamOptionsScope() {
+  param_options() = saved_;
+  init_flag() = saved_init_;
+}
 
 Tensor p_empty(at::IntArrayRef shape) { return at::empty(shape, param_options()); }
 Tensor p_zeros(at::IntArrayRef shape) { return at::zeros(shape, param_options()); }
@@ -28,7 +42,13 @@ Tensor p_ones(at::IntArrayRef shape) { return at::ones(shape, param_options()); 
 
 Tensor uniform_init(at::IntArrayRef shape, int64_t fan_in) {
   const double b = 1.0 / std::sqrt(static_cast<double>(std::max<int64_t>(fan_in, 1)));
-  return p_empty(shape).uniform_(-b, b);
+  Tensor t = p_empty(shape);
+  return param_init() ? t.uniform_(-b, b) : t;
+}
+
+Tensor normal_init(at::IntArrayRef shape, double mean, double std) {
+  Tensor t = p_empty(shape);
+  return param_init() ? t.normal_(mean, std) : t;
 }
 
 std::shared_ptr<torch::nn::Module> container(torch::nn::Module& parent, const std::string& name) {

@@ -23,23 +23,30 @@ namespace longvid::nn {
 // The options new parameters are created with on this thread (dtype float32, device CPU by default).
 at::TensorOptions& param_options();
 
-// Sets param_options() to float32 on `device` for its lifetime (a model constructor holds one).
+// Sets param_options() to `dtype` (float32) on `device` for its lifetime (a model constructor holds
+// one). init = false: the initialisers below leave the values unset (at::empty: no page is touched),
+// for models whose weights are loaded right after, e.g. shared with a memory-mapped checkpoint
+// (LoadIntoOptions::share_memory).
 class ParamOptionsScope {
  public:
-  explicit ParamOptionsScope(at::Device device);
+  explicit ParamOptionsScope(at::Device device, at::ScalarType dtype = at::kFloat, bool init = true);
   ~ParamOptionsScope();
   ParamOptionsScope(const ParamOptionsScope&) = delete;
   ParamOptionsScope& operator=(const ParamOptionsScope&) = delete;
 
  private:
   at::TensorOptions saved_;
+  bool saved_init_;
 };
+bool param_init();  // false inside a ParamOptionsScope(..., init = false)
 
 at::Tensor p_empty(at::IntArrayRef shape);
 at::Tensor p_zeros(at::IntArrayRef shape);
 at::Tensor p_ones(at::IntArrayRef shape);
 // PyTorch's default init of Linear/Conv weights and biases: uniform ±1/sqrt(fan_in).
 at::Tensor uniform_init(at::IntArrayRef shape, int64_t fan_in);
+// N(mean, std²) (nn.Embedding's init: N(0, 1)).
+at::Tensor normal_init(at::IntArrayRef shape, double mean = 0.0, double std = 1.0);
 
 // A plain container module registered as `name` on `parent`, for nn.Sequential / nn.ModuleList parents
 // whose children are not all parameterised (children then get the official indices "0", "2", ...).

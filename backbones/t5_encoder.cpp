@@ -103,7 +103,7 @@ struct BlockImpl : torch::nn::Module {
     o = att->register_module("o", std::make_shared<nn::LinearImpl>(inner, c.d_model, false));
     if (index == 0)
       *rel_bias = nn::container(*att, "relative_attention_bias")
-                      ->register_parameter("weight", nn::p_empty({c.num_buckets, c.num_heads}).normal_(), false);
+                      ->register_parameter("weight", nn::normal_init({c.num_buckets, c.num_heads}), false);
     ln0 = nn::container(*l0, "layer_norm")->register_parameter("weight", nn::p_ones({c.d_model}), false);
     auto ff = nn::container(*l1, "DenseReluDense");
     if (gated) {
@@ -133,11 +133,12 @@ struct BlockImpl : torch::nn::Module {
 
 using t5_detail::BlockImpl;
 
-T5EncoderImpl::T5EncoderImpl(T5EncoderConfig cfg, at::Device device) : cfg_(std::move(cfg)) {
+T5EncoderImpl::T5EncoderImpl(T5EncoderConfig cfg, at::Device device, at::ScalarType dtype, bool init)
+    : cfg_(std::move(cfg)) {
   cfg_.validate();
-  nn::ParamOptionsScope scope(device);
+  nn::ParamOptionsScope scope(device, dtype, init);
   shared_ = nn::container(*this, "shared")
-                ->register_parameter("weight", nn::p_empty({cfg_.vocab_size, cfg_.d_model}).normal_(), false);
+                ->register_parameter("weight", nn::normal_init({cfg_.vocab_size, cfg_.d_model}), false);
   auto enc = nn::container(*this, "encoder");
   auto list = nn::container(*enc, "block");
   for (int64_t i = 0; i < cfg_.num_layers; ++i)
@@ -171,7 +172,7 @@ Tensor T5EncoderImpl::forward(const Tensor& ids_in, const Tensor& mask) {
   return rms_norm(h, final_norm_, cfg_.eps);
 }
 
-void load_t5_encoder(T5EncoderImpl& model, const StateDict& sd_in) {
+void load_t5_encoder(T5EncoderImpl& model, const StateDict& sd_in, bool share_memory) {
   StateDict sd = sd_in;
   static const std::string tied = "encoder.embed_tokens.weight";
   if (sd.contains(tied)) {
@@ -183,6 +184,7 @@ void load_t5_encoder(T5EncoderImpl& model, const StateDict& sd_in) {
   LoadIntoOptions o;
   o.strict = true;
   o.ignore = {tied};
+  o.share_memory = share_memory;
   load_into(model, sd, o);
 }
 

@@ -45,7 +45,10 @@ struct BlockImpl;
 
 class T5EncoderImpl : public torch::nn::Module {
  public:
-  explicit T5EncoderImpl(T5EncoderConfig cfg, at::Device device = at::kCPU);
+  // dtype: of every parameter (bf16 / fp16: the RMS norm still accumulates in float32); init = false:
+  // values left unset, for weights loaded right after (load_t5_encoder with share_memory).
+  explicit T5EncoderImpl(T5EncoderConfig cfg, at::Device device = at::kCPU, at::ScalarType dtype = at::kFloat,
+                         bool init = true);
   // ids [B, L] int64; mask [B, L] (1 = token, 0 = padding; undefined = all tokens) -> last_hidden_state
   // [B, L, d_model] (after the final norm), in the dtype of the embedding.
   at::Tensor forward(const at::Tensor& ids, const at::Tensor& mask = {});
@@ -64,6 +67,7 @@ at::Tensor t5_relative_position_buckets(int64_t q_len, int64_t k_len, int64_t nu
 
 // Loads transformers weights (strict; `encoder.embed_tokens.weight`, the tied copy of `shared.weight`,
 // is accepted when equal to it, or alone).
-void load_t5_encoder(T5EncoderImpl& model, const StateDict& sd);
+// share_memory: parameters view the checkpoint's memory mapping where dtypes match (no copy).
+void load_t5_encoder(T5EncoderImpl& model, const StateDict& sd, bool share_memory = false);
 
 }  // namespace longvid

@@ -67,6 +67,10 @@ struct LoadOptions {
 // Detects the format by content (never by extension) and loads. Throws longvid::Error with one
 // line naming the file (and the tensor / record / global) when anything is wrong.
 StateDict load_checkpoint(const std::filesystem::path& path, const LoadOptions& opts = {});
+// A sharded safetensors checkpoint (transformers / diffusers `*.safetensors.index.json`: {"weight_map":
+// {name: shard file}}): every shard memory-mapped, merged into one StateDict in the index's order.
+// A missing shard or a tensor missing from its shard is one error naming both.
+StateDict load_sharded_safetensors(const std::filesystem::path& index_json);
 
 // "safetensors", "torch-zip", "torch-legacy", or "" when the bytes are none of these.
 std::string detect_checkpoint_format(const uint8_t* data, size_t size);
@@ -100,6 +104,10 @@ struct LoadIntoOptions {
   // Glob patterns ('*' any run of characters, '?' one) on the mapped checkpoint names and on the
   // module's names: matching keys are neither loaded nor reported (e.g. "loss.*").
   std::vector<std::string> ignore;
+  // Share the checkpoint's memory instead of copying where a tensor already has the module
+  // tensor's dtype, device and shape (the parameter then views the file's memory mapping: a model
+  // loads without a second copy, and only the pages it reads become resident).
+  bool share_memory = false;
 };
 
 // Copies the checkpoint tensors into the module's parameters and buffers (NoGradGuard; dtype and

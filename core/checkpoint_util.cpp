@@ -1,8 +1,13 @@
 // load_into (state dict -> module) and checkpoint layout detection.
 #include <spdlog/spdlog.h>
 
+#include <nlohmann/json.hpp>
+
+#include <map>
+
 #include "core/checkpoint.h"
 #include "core/error.h"
+#include "core/fs.h"
 
 namespace longvid {
 
@@ -114,7 +119,13 @@ void load_into(torch::nn::Module& module, const StateDict& sd, const LoadIntoOpt
   if (!unexpected.empty())
     spdlog::warn("load_into: {} checkpoint entries not used: {}", unexpected.size(), summarise(unexpected, 5));
   torch::NoGradGuard no_grad;
-  for (auto& [dst, src] : copies) dst.copy_(src);
+  for (auto& [dst, src] : copies) {
+    if (opts.share_memory && src.scalar_type() == dst.scalar_type() && src.device() == dst.device() &&
+        src.sizes() == dst.sizes() && src.is_contiguous())
+      dst.set_data(src);
+    else
+      dst.copy_(src);
+  }
 }
 
 StateDict with_dotless_ema(const StateDict& sd, const std::string& model_prefix, const std::string& ema_prefix,
@@ -169,6 +180,38 @@ bool StateDict::has_prefix(const std::string& prefix) const {
   for (const auto& k : keys_)
     if (k.compare(0, prefix.size(), prefix) == 0) return true;
   return false;
+}
+
+StateDict load_sharded_safetensors(const std::filesystem::path& index_json) {
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(read_text_file(index_json, "sharded checkpoint index"));
+  } catch (const nlohmann::json::exception& e) {
+    fail("{}: not a JSON index: {}", index_json.string(), e.what());
+  }
+  if (!j.contains("weight_map") || !j["weight_map"].is_object())
+    fail("{}: not a sharded checkpoint index (no \"weight_map\" object)", index_json.string());
+  const auto dir = index_json.parent_path();
+  std::map<std::string, StateDict> shards;
+  StateDict out;
+  out.format = "safetensors";
+  out.path = index_json;
+  for (auto it = j["weight_map"].begin(); it != j["weight_map"].end(); ++it) {
+    if (!it.value().is_string()) fail("{}: weight_map['{}'] is not a file name", index_json.string(), it.key());
+    const std::string file = it.value().get<std::string>();
+    auto s = shards.find(file);
+    if (s == shards.end()) {
+      const auto path = dir / file;
+      if (!std::filesystem::exists(path))
+        fail("{}: shard '{}' (holding '{}') is missing", index_json.string(), path.string(), it.key());
+      s = shards.emplace(file, load_checkpoint(path)).first;
+      for (const auto& [k, v] : s->second.metadata) out.metadata.emplace(k, v);
+    }
+    if (!s->second.contains(it.key()))
+      fail("{}: '{}' is not in its shard {} (the index and the shards disagree)", index_json.string(), it.key(), file);
+    out.set(it.key(), s->second.get(it.key()));
+  }
+  return out;
 }
 
 }  // namespace longvid
