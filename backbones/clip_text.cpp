@@ -1,10 +1,10 @@
 #include "backbones/clip_text.h"
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "backbones/nn_blocks.h"
 #include "core/checkpoint.h"
+#include "core/config.h"
 #include "core/error.h"
 
 namespace longvid {
@@ -22,27 +22,18 @@ void ClipTextConfig::validate() const {
 }
 
 ClipTextConfig ClipTextConfig::from_json_text(const std::string& text, const std::string& origin) {
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::exception& e) {
-    fail("{}: not a JSON config: {}", origin, e.what());
-  }
-  if (j.contains("text_config") && j["text_config"].is_object()) j = j["text_config"];
+  Config root = Config::parse_json(text, origin);
+  const Config j = root.has("text_config") && root.at("text_config").is_map() ? root.at("text_config") : root;
   ClipTextConfig c;
-  try {
-    c.vocab_size = j.value("vocab_size", c.vocab_size);
-    c.hidden_size = j.value("hidden_size", c.hidden_size);
-    c.intermediate_size = j.value("intermediate_size", c.intermediate_size);
-    c.num_layers = j.value("num_hidden_layers", c.num_layers);
-    c.num_heads = j.value("num_attention_heads", c.num_heads);
-    c.max_positions = j.value("max_position_embeddings", c.max_positions);
-    c.layer_norm_eps = j.value("layer_norm_eps", c.layer_norm_eps);
-    c.hidden_act = j.value("hidden_act", c.hidden_act);
-    c.eos_token_id = j.value("eos_token_id", c.eos_token_id);
-  } catch (const nlohmann::json::exception& e) {
-    fail("{}: bad CLIP text config value: {}", origin, e.what());
-  }
+  c.vocab_size = j.get_or<int64_t>("vocab_size", c.vocab_size);
+  c.hidden_size = j.get_or<int64_t>("hidden_size", c.hidden_size);
+  c.intermediate_size = j.get_or<int64_t>("intermediate_size", c.intermediate_size);
+  c.num_layers = j.get_or<int64_t>("num_hidden_layers", c.num_layers);
+  c.num_heads = j.get_or<int64_t>("num_attention_heads", c.num_heads);
+  c.max_positions = j.get_or<int64_t>("max_position_embeddings", c.max_positions);
+  c.layer_norm_eps = j.get_or<double>("layer_norm_eps", c.layer_norm_eps);
+  c.hidden_act = j.get_or<std::string>("hidden_act", c.hidden_act);
+  c.eos_token_id = j.get_or<int64_t>("eos_token_id", c.eos_token_id);
   try {
     c.validate();
   } catch (const Error& e) {

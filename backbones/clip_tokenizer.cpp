@@ -6,7 +6,7 @@
 #include <unicode/unistr.h>
 #include <unicode/locid.h>
 
-#include <fstream>
+#include <algorithm>
 #include <sstream>
 
 #include "core/error.h"

@@ -1,13 +1,13 @@
 #include "backbones/t5_encoder.h"
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include <cmath>
 #include <limits>
 
 #include "backbones/nn_blocks.h"
 #include "core/checkpoint.h"
+#include "core/config.h"
 #include "core/error.h"
 
 namespace longvid {
@@ -24,27 +24,18 @@ void T5EncoderConfig::validate() const {
 }
 
 T5EncoderConfig T5EncoderConfig::from_json_text(const std::string& text, const std::string& origin) {
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::exception& e) {
-    fail("{}: not a JSON config: {}", origin, e.what());
-  }
+  const Config j = Config::parse_json(text, origin);
   T5EncoderConfig c;
-  try {
-    c.vocab_size = j.value("vocab_size", c.vocab_size);
-    c.d_model = j.value("d_model", c.d_model);
-    c.d_kv = j.value("d_kv", c.d_kv);
-    c.d_ff = j.value("d_ff", c.d_ff);
-    c.num_layers = j.value("num_layers", c.num_layers);
-    c.num_heads = j.value("num_heads", c.num_heads);
-    c.num_buckets = j.value("relative_attention_num_buckets", c.num_buckets);
-    c.max_distance = j.value("relative_attention_max_distance", c.max_distance);
-    c.eps = j.value("layer_norm_epsilon", c.eps);
-    c.feed_forward_proj = j.value("feed_forward_proj", c.feed_forward_proj);
-  } catch (const nlohmann::json::exception& e) {
-    fail("{}: bad T5 config value: {}", origin, e.what());
-  }
+  c.vocab_size = j.get_or<int64_t>("vocab_size", c.vocab_size);
+  c.d_model = j.get_or<int64_t>("d_model", c.d_model);
+  c.d_kv = j.get_or<int64_t>("d_kv", c.d_kv);
+  c.d_ff = j.get_or<int64_t>("d_ff", c.d_ff);
+  c.num_layers = j.get_or<int64_t>("num_layers", c.num_layers);
+  c.num_heads = j.get_or<int64_t>("num_heads", c.num_heads);
+  c.num_buckets = j.get_or<int64_t>("relative_attention_num_buckets", c.num_buckets);
+  c.max_distance = j.get_or<int64_t>("relative_attention_max_distance", c.max_distance);
+  c.eps = j.get_or<double>("layer_norm_epsilon", c.eps);
+  c.feed_forward_proj = j.get_or<std::string>("feed_forward_proj", c.feed_forward_proj);
   try {
     c.validate();
   } catch (const Error& e) {
@@ -119,8 +110,7 @@ struct BlockImpl : torch::nn::Module {
     const int64_t B = h.size(0), L = h.size(1);
     Tensor x = rms_norm(h, ln0, eps);
     auto split = [&](const Tensor& t) { return t.view({B, L, heads, d_kv}).transpose(1, 2); };
-    Tensor a = nn::attention_heads(split(q->forward(x)), split(k->forward(x)), split(v->forward(x)),
-                                   bias.to(x.scalar_type()), 1.0);
+    Tensor a = nn::attention_heads(split(q->forward(x)), split(k->forward(x)), split(v->forward(x)), bias, 1.0);
     Tensor r = h + o->forward(a.transpose(1, 2).reshape({B, L, heads * d_kv}));
     Tensor y = rms_norm(r, ln1, eps);
     Tensor f = gated ? at::gelu(wi_0->forward(y), "tanh") * wi_1->forward(y) : at::relu(wi_0->forward(y));
@@ -168,6 +158,7 @@ Tensor T5EncoderImpl::forward(const Tensor& ids_in, const Tensor& mask) {
     Tensor m = mask.to(ids.device()).to(bias.scalar_type()).view({ids.size(0), 1, 1, L});
     bias = bias + (1.0 - m) * std::numeric_limits<float>::lowest();
   }
+  bias = bias.to(h.scalar_type());  // once, not per block
   for (auto& b : blocks_) h = b->forward(h, bias);
   return rms_norm(h, final_norm_, cfg_.eps);
 }

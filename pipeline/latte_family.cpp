@@ -143,6 +143,9 @@ VideoPipeline load(const StateDict& sd_in, const ModelSource& src, const Pipelin
   if (src.autoencoder.empty())
     fail_hint("pass --vae: the Latte folder's vae/ (diffusers), or a Stable Diffusion VAE (sd-vae-ft-ema)",
               "{}: Latte checkpoints hold no autoencoder", src.checkpoint.string());
+  if (!src.tokenizer.empty())
+    fail("--tokenizer {}: the Latte model {} takes no text (its extras are class labels or none)",
+         src.tokenizer.string(), src.checkpoint.string());
   std::string which;
   StateDict sd = choose_weights(sd_in, src.checkpoint, opts.weights, &which);
   // The config: the official YAML, else the one a longvid-saved file carries, else the shapes.

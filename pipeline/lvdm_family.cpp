@@ -4,12 +4,11 @@
 
 #include <fmt/format.h>
 
-#include <fstream>
-#include <sstream>
 
 #include "core/checkpoint.h"
 #include "core/config.h"
 #include "core/error.h"
+#include "core/fs.h"
 #include "core/log.h"
 #include "backbones/latte.h"
 #include "pipeline/clip_text_encoder.h"
@@ -96,11 +95,7 @@ std::pair<std::string, std::string> model_config_text(const StateDict& sd, const
                 kConfigMetadataKey);
     return {it->second, checkpoint.string() + " (stored config)"};
   }
-  std::ifstream f(config_path);
-  if (!f) fail("{}: cannot open config", config_path.string());
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return {ss.str(), config_path.string()};
+  return {read_text_file(config_path, "config"), config_path.string()};
 }
 
 std::string describe_net(Net& n) {
@@ -209,6 +204,9 @@ struct Built {
   FirstStage ae;
   NoiseSchedule schedule;
   DenoiserCaps caps;
+  // The text encoder's head count when the config states it (cond_stage_config.params.num_heads, a
+  // longvid key for reduced models); -1: width / 64, as every CLIP text tower.
+  int64_t text_num_heads = -1;
 };
 
 Built build_from_config(const std::string& cfg_text, const std::string& cfg_origin) {
@@ -220,6 +218,7 @@ Built build_from_config(const std::string& cfg_text, const std::string& cfg_orig
                               cfg.get_or<int64_t>("model.params.timesteps", 1000)),
           {}};
   b.caps = caps_from(cfg, b.net, latent_size_of(cfg, b.net, cfg_origin));
+  b.text_num_heads = cfg.get_or<int64_t>("model.params.cond_stage_config.params.num_heads", -1);
   return b;
 }
 
@@ -243,9 +242,19 @@ VideoPipeline random_from_config(const std::string& cfg_text, const std::string&
 VideoPipeline load(const StateDict& sd, const ModelSource& src, const PipelineLoadOptions& opts) {
   auto [cfg_text, cfg_origin] = model_config_text(sd, src.checkpoint, src.config);
   Built b = build_from_config(cfg_text, cfg_origin);
+  // FrozenCLIPEmbedder: the weights are in the checkpoint (cond_stage_model.transformer.*), the
+  // tokenizer is not (the official code downloads openai/clip-vit-large-patch14's). Checked before
+  // any weight is loaded.
+  if (b.caps.context_dim > 0 && src.tokenizer.empty())
+    fail_hint("pass --tokenizer: a folder with openai/clip-vit-large-patch14's vocab.json + merges.txt, or openai "
+              "CLIP's bpe_simple_vocab_16e6.txt (gunzipped)",
+              "{}: a text-to-video model: its CLIP text encoder needs its tokenizer files", src.checkpoint.string());
+  if (b.caps.context_dim == 0 && !src.tokenizer.empty())
+    fail("--tokenizer {}: the model {} takes no text", src.tokenizer.string(), src.checkpoint.string());
   FirstStage ae = std::move(b.ae);
   auto schedule = std::move(b.schedule);
   auto caps = b.caps;
+  const int64_t text_heads = b.text_num_heads;
   std::string why;
   auto which = load_lvdm_unet(b.net.module(), sd, choose_lvdm_weights(sd, opts.weights, caps.masked, &why));
   load_first_stage(ae, sd);
@@ -254,17 +263,7 @@ VideoPipeline load(const StateDict& sd, const ModelSource& src, const PipelineLo
   auto p = assemble(make_denoiser(std::move(b.net), caps, opts), std::move(ae), std::move(schedule), opts);
   p.weights_id = checkpoint_file_id(src.checkpoint) + (which == LvdmWeights::Ema ? ":ema" : ":raw");
   if (caps.context_dim > 0) {
-    // FrozenCLIPEmbedder: the weights are in the checkpoint (cond_stage_model.transformer.*), the
-    // tokenizer is not (the official code downloads openai/clip-vit-large-patch14's).
-    if (src.tokenizer.empty())
-      fail_hint("pass --tokenizer: a folder with openai/clip-vit-large-patch14's vocab.json + merges.txt, or openai "
-                "CLIP's bpe_simple_vocab_16e6.txt (gunzipped)",
-                "{}: a text-to-video model: its CLIP text encoder needs its tokenizer files", src.checkpoint.string());
-    // The head count is not in the weights: width / 64 (CLIP), or cond_stage_config.params.num_heads
-    // (a longvid key, for reduced test models).
-    Config cfg = Config::parse_yaml(cfg_text, cfg_origin);
-    p.text_encoder = load_clip_text_encoder(sd, src.tokenizer, opts.device, false,
-                                            cfg.get_or<int64_t>("model.params.cond_stage_config.params.num_heads", -1));
+    p.text_encoder = load_clip_text_encoder(sd, src.tokenizer, opts.device, false, text_heads);
     if (p.text_encoder->width() != caps.context_dim)
       fail("{}: the text encoder is {} wide, the U-Net attends to a context of {}", src.checkpoint.string(),
            p.text_encoder->width(), caps.context_dim);
@@ -272,8 +271,6 @@ VideoPipeline load(const StateDict& sd, const ModelSource& src, const PipelineLo
     // scripts/sample_text2video.py: DDIM 50, eta 1, unconditional_guidance_scale 15.
     p.default_cfg_scale = 15.0;
     spdlog::info("text encoder: {}", p.text_encoder->describe());
-  } else if (!src.tokenizer.empty()) {
-    fail("--tokenizer {}: the model {} takes no text", src.tokenizer.string(), src.checkpoint.string());
   }
   return p;
 }

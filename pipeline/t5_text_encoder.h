@@ -60,10 +60,10 @@ class T5TextEncoder : public TextEncoder {
   int64_t hits_ = 0;
 };
 
-// text_encoder: a folder (config.json + model.safetensors | model.safetensors.index.json) or one
-// safetensors file (config from its shapes is not possible for T5: the folder's config.json is
-// needed then next to it); tokenizer: spiece.model or its folder. dtype: the computation dtype
-// (default: the weights' own).
+// text_encoder: a folder (config.json + model.safetensors | model.safetensors.index.json), or one
+// safetensors file with the folder's config.json next to it (T5's head count and FFN kind are not in
+// the shapes); tokenizer: spiece.model or its folder. dtype: the computation dtype (default: the
+// weights' own).
 std::shared_ptr<T5TextEncoder> load_t5_text_encoder(const std::filesystem::path& text_encoder,
                                                     const std::filesystem::path& tokenizer, c10::Device device,
                                                     std::optional<c10::ScalarType> dtype = std::nullopt,

@@ -75,6 +75,7 @@ int run_text(int argc, char** argv) {
   } else {
     require_readable_file(clip, "--clip");
     if (dtype && *dtype != at::kFloat) fail("--dtype: the CLIP text encoder runs in fp32");
+    if (max_length != 0 && max_length != 77) fail("--max-length {}: CLIP contexts are 77 tokens", max_length);
     auto enc = load_clip_text_encoder(load_checkpoint(clip), tok, at::kCPU);
     load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     what = enc->describe();

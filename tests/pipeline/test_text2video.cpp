@@ -143,6 +143,11 @@ TEST_CASE("text2video bad input gives one line") {
   fs::copy_file(kText / "clip_small" / "merges.txt", dir / "tok" / "merges.txt");
   src.tokenizer = dir / "tok";
   CHECK_THROWS_WITH_AS(load_pipeline(src), doctest::Contains("tokenizer files of another model"), Error);
+  // A tokenizer for a checkpoint that takes no text (the bundled model): refused before loading.
+  ModelSource plain;
+  plain.checkpoint = fs::path(LONGVID_TEST_DATA).parent_path().parent_path() / "assets" / "default" / "model.safetensors";
+  plain.tokenizer = kText / "clip_small";
+  CHECK_THROWS_WITH_AS(load_pipeline(plain), doctest::Contains("takes no text"), Error);
   // A tokenizer for a model that takes no text; a prompt for it.
   auto r = test::run_cli({"generate", "--model", "random", "--tokenizer", (kText / "clip_small").string(), "-o",
                           (dir / "x.y4m").string()});

@@ -121,6 +121,16 @@ def load_config(path):
     return cfg
 
 
+def load_timed(a):
+    """load_config + load_model, timed; prints timeit's --mark line (like longvid's 'loaded ...')."""
+    t0 = time.perf_counter()
+    config = load_config(a.config)
+    model = load_model(config, a.ckpt)
+    t_load = time.perf_counter() - t0
+    print("official: model loaded", flush=True)
+    return config, model, t_load
+
+
 def load_model(config, ckpt):
     """scripts/sample_utils.py load_model() without .cuda(): the official lines on the CPU."""
     import torch
@@ -380,11 +390,7 @@ def cmd_sample(a):
     if a.attention == "longvid-order":
         attention_in_longvid_order()
 
-    t0 = time.perf_counter()
-    config = load_config(a.config)
-    model = load_model(config, a.ckpt)
-    t_load = time.perf_counter() - t0
-    print("official: model loaded", flush=True)  # timeit's --mark, like longvid's 'loaded ...' line
+    config, model, t_load = load_timed(a)
     ctx = apply_mode(model, a.mode)
     shape = latent_shape(model, config, a.frames)
     masked = is_masked(model)
@@ -436,11 +442,7 @@ def cmd_forward(a):
     OmegaConf, instantiate_from_config, ddim, ddpm3d = import_official()
     from scripts.sample_long_videos_utils import add_conditions_long_video
 
-    t0 = time.perf_counter()
-    config = load_config(a.config)
-    model = load_model(config, a.ckpt)
-    t_load = time.perf_counter() - t0
-    print("official: model loaded", flush=True)
+    config, model, t_load = load_timed(a)
     ctx = apply_mode(model, a.mode)
     shape = latent_shape(model, config, None)
     masked = is_masked(model)
@@ -495,11 +497,7 @@ def cmd_decode(a):
     OmegaConf, instantiate_from_config, ddim, ddpm3d = import_official()
     from lvdm.utils.common_utils import torch_to_np
 
-    t0 = time.perf_counter()
-    config = load_config(a.config)
-    model = load_model(config, a.ckpt)
-    t_load = time.perf_counter() - t0
-    print("official: model loaded", flush=True)
+    config, model, t_load = load_timed(a)
     shape = latent_shape(model, config, None)
     shape[2] = a.latent_frames
     g = torch.Generator().manual_seed(a.seed)
