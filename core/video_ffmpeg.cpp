@@ -513,6 +513,10 @@ class FfmpegSource : public VideoReader::Source {
     info_.codec = avcodec_get_name(st->codecpar->codec_id);
     const char* pf = av_get_pix_fmt_name(static_cast<AVPixelFormat>(st->codecpar->format));
     info_.pixel_format = pf ? pf : "?";
+    for (unsigned i = 0; i < ic_->nb_streams; ++i)
+      if (ic_->streams[i]->codecpar->codec_type == AVMEDIA_TYPE_AUDIO) {
+        if (!info_.audio_streams++) info_.audio_codec = avcodec_get_name(ic_->streams[i]->codecpar->codec_id);
+      }
     count_frames(url, ifmt, opts);
     spdlog::debug("{}: {} {} {}x{} {} @ {} fps, {} frames{}", p, info_.container, info_.codec, info_.width,
                   info_.height, info_.pixel_format, info_.fps.str(), info_.frame_count,

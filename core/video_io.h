@@ -156,6 +156,8 @@ struct VideoInfo {
   std::string container;          // "yuv4mpegpipe", "mov,mp4,m4a,3gp,3g2,mj2", "image2", ...
   std::string codec;              // "h264", "vp9", "gif", "png", "y4m:C444p16", ...
   std::string pixel_format;       // source pixel format ("yuv420p", "rgb24", ...)
+  int audio_streams = 0;          // audio streams in the container (never decoded or copied)
+  std::string audio_codec;        // the first one's codec ("aac", "opus", ...) or ""
 };
 
 // Which frames to read: start, start + stride, ... (count of them; -1 = up to the end).
