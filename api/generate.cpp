@@ -1,5 +1,6 @@
 // generate_video and the long-video run behind generate / extend / fvd --model.
 #include "api/generate.h"
+#include "api/interpolate.h"
 
 #include <torch/torch.h>
 
@@ -261,9 +262,25 @@ int64_t generate_video_file(VideoPipeline& pipe, GenerateRequest req, const fs::
                             const WriteOptions& wopts) {
   if (req.state_dir.empty()) req.state_dir = default_state_dir(output);
   if (req.resume) remove_stale_temps(output);
-  VideoWriter writer(output, wopts);
-  int64_t n = generate_video(pipe, req, writer);
-  if (n >= 0) spdlog::info("wrote {} ({} frames, {} fps)", output.string(), writer.frames_written(), wopts.fps.str());
+  WriteOptions wo = wopts;
+  std::optional<IFNet> rife_net;
+  if (req.rife) {
+    check_rife_options(*req.rife);
+    rife_net = load_rife_model(req.rife_model);
+    wo.fps = Fps{static_cast<int>(wopts.fps.num * req.rife->multi), wopts.fps.den};
+  }
+  VideoWriter writer(output, wo);
+  int64_t n = 0;
+  if (rife_net) {
+    RifeInterpolatingSink rife(*rife_net, *req.rife, writer);
+    n = generate_video(pipe, req, rife);
+    if (n >= 0)
+      spdlog::info("RIFE x{}: {} frames -> {} ({} duplicates, {} scene cuts)", req.rife->multi, rife.stats().frames_in,
+                   rife.stats().frames_out, rife.stats().duplicates, rife.stats().scene_cuts);
+  } else {
+    n = generate_video(pipe, req, writer);
+  }
+  if (n >= 0) spdlog::info("wrote {} ({} frames, {} fps)", output.string(), writer.frames_written(), wo.fps.str());
   return n;  // stopped early: the writer's destructor removes the partial output; the state stays
 }
 

@@ -3,10 +3,12 @@
 #pragma once
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 
 #include "core/video_io.h"
 #include "hierarchy/long_video.h"
+#include "pipeline/rife_interpolator.h"
 #include "pipeline/video_pipeline.h"
 #include "sampler/sampler.h"
 
@@ -40,6 +42,11 @@ struct GenerateRequest {
   std::filesystem::path stats_path;
   int64_t stats_window = 64;
   bool show_progress = true;  // a progress bar / lines on stderr
+  // Frame-rate upsampling of the decoded frames as they stream into the output file (RIFE, multi
+  // frames per interval; generate_video_file only). The output's frame rate is then the given one
+  // times multi, so the duration is unchanged.
+  std::optional<RifeOptions> rife;
+  std::filesystem::path rife_model;
 };
 
 // Checks the request's own values (frames, windows, intervals, s) with one clear line each; the

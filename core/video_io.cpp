@@ -326,6 +326,13 @@ bool VideoReader::next(uint8_t* rgb) {
   return true;
 }
 
+void require_distinct_output(const std::filesystem::path& input, const std::filesystem::path& output) {
+  std::error_code ec;
+  if (std::filesystem::equivalent(input, output, ec) ||
+      std::filesystem::absolute(input).lexically_normal() == std::filesystem::absolute(output).lexically_normal())
+    fail("{}: the output would replace the input; write to another file", output.string());
+}
+
 VideoInfo probe_video(const fs::path& path) { return VideoReader(path).info(); }
 
 void require_readable_video(const fs::path& path) { VideoReader probe(path); }

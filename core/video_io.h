@@ -118,6 +118,10 @@ void check_write_options(const std::filesystem::path& path, const WriteOptions& 
 // input with this (or opens it with VideoReader), so all accept the same inputs.
 void require_readable_video(const std::filesystem::path& path);
 
+// Throws longvid::Error (one line) when writing `output` would replace `input` (the same file, also
+// through another spelling or a link).
+void require_distinct_output(const std::filesystem::path& input, const std::filesystem::path& output);
+
 class VideoWriter : public FrameSink {
  public:
   VideoWriter(const std::filesystem::path& path, const WriteOptions& options = {});

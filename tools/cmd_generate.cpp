@@ -6,6 +6,7 @@
 
 #include "core/device.h"
 #include "core/error.h"
+#include "core/fs.h"
 #include "core/log.h"
 #include "core/rng.h"
 #include "core/video_io.h"
@@ -29,6 +30,9 @@ int run_generate(int argc, char** argv) {
     ("n,negative-prompt", "negative prompt: the unconditional branch of classifier-free guidance (default \"\")", cxxopts::value<std::string>()->default_value(""))
     ("cfg-scale", "classifier-free guidance scale (default: the model's, Latte UCF-101 7; 1 = off)", cxxopts::value<double>()->default_value("-1"))
     ("decode-window", "latent frames per decode window (0 = all at once; -1 = the autoencoder's default: one clip at once, long videos 32 for LVDM's AEs, the training clip length for AEs trained on short clips)", cxxopts::value<int64_t>()->default_value("-1"))
+    ("rife-multi", "raise the frame rate N times with RIFE as frames stream out (the output plays at --fps x N)", cxxopts::value<std::string>())
+    ("rife-model", "the RIFE checkpoint for --rife-multi (Practical-RIFE flownet.pkl, IFNet 4.x)", cxxopts::value<std::string>())
+    ("rife-scale", "RIFE flow scale (0.25 0.5 1 2 4)", cxxopts::value<double>()->default_value("1"))
     ("h,help", "show this help");
   cli::add_sampler_options(o);
   cli::add_device_options(o);
@@ -54,6 +58,23 @@ int run_generate(int argc, char** argv) {
   if (req.class_label < -1) fail("--class {}: must be >= 0", req.class_label);
   if (req.cfg_scale < 0 && a.count("cfg-scale")) fail("--cfg-scale {}: must be >= 0", req.cfg_scale);
   cli::read_long_video_options(a, req);
+  if (a.count("rife-multi")) {
+    RifeOptions r;
+    const std::string m = a["rife-multi"].as<std::string>();
+    if (m.empty() || m.find_first_not_of("0123456789") != std::string::npos)
+      fail("--rife-multi must be a whole number >= 2 (got '{}')", m);
+    r.multi = std::stoll(m);
+    if (r.multi < 2) fail("--rife-multi must be a whole number >= 2 (got {})", r.multi);
+    r.scale = a["rife-scale"].as<double>();
+    r.device = policy.device;
+    check_rife_options(r);
+    if (!a.count("rife-model")) fail("--rife-multi needs --rife-model (a RIFE checkpoint, e.g. Practical-RIFE's flownet.pkl)");
+    req.rife_model = a["rife-model"].as<std::string>();
+    require_readable_file(req.rife_model, "--rife-model");
+    req.rife = r;
+  } else if (a.count("rife-model")) {
+    fail("--rife-model given without --rife-multi");
+  }
   WriteOptions wopts;
   wopts.fps = Fps::parse(a["fps"].as<std::string>());
   wopts.crf = a["crf"].as<int>();

@@ -92,12 +92,7 @@ int video_convert(int argc, char** argv) {
   ro.count = a["count"].as<int64_t>();
   ro.stride = a["stride"].as<int64_t>();
   ro.image_sequence_fps = Fps::parse(a["input-fps"].as<std::string>());
-  {
-    std::error_code ec;
-    if (std::filesystem::equivalent(in, out, ec) ||
-        std::filesystem::absolute(in).lexically_normal() == std::filesystem::absolute(out).lexically_normal())
-      fail("{}: the output would replace the input; write to another file", out);
-  }
+  require_distinct_output(in, out);
   VideoReader r(in, ro);
   WriteOptions wo;
   wo.fps = a["fps"].as<std::string>().empty() ? r.info().fps : Fps::parse(a["fps"].as<std::string>());

@@ -1,0 +1,101 @@
+// longvid interpolate: raise a video's frame rate with RIFE (Practical-RIFE's inference_video.py).
+//   longvid interpolate IN -o OUT --model flownet.pkl [--multi N | --exp K] [--fps R] [--scale S]
+//                      [--pad N] [--no-scene-detect] [--device D] [--dtype T] [--crf N]
+#include <cxxopts.hpp>
+
+#include <cstdio>
+
+#include "api/interpolate.h"
+#include "core/device.h"
+#include "core/error.h"
+#include "tools/cli.h"
+
+namespace longvid::cli {
+namespace {
+
+// A whole number >= 2 from the command line, or one clear line.
+int64_t parse_multi(const std::string& s, const char* what) {
+  size_t used = 0;
+  long long v = 0;
+  try {
+    v = std::stoll(s, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != s.size() || s.empty()) fail("{} must be a whole number (got '{}')", what, s);
+  return v;
+}
+
+int run_interpolate(int argc, char** argv) {
+  cxxopts::Options o("longvid interpolate",
+                     "Raise a video's frame rate with RIFE (any published IFNet 4.x checkpoint), as Practical-RIFE's "
+                     "inference_video.py does: duplicate frames replaced, no morphing across scene cuts");
+  o.add_options()("o,output", "output video (.mp4 .webm .y4m .gif, dir/)", cxxopts::value<std::string>())(
+      "model", "RIFE checkpoint: Practical-RIFE's flownet.pkl (4.0 - 4.26, .lite, .heavy), a zip mirror or safetensors",
+      cxxopts::value<std::string>())("multi", "frames per source interval (2: double the rate)",
+                                     cxxopts::value<std::string>()->default_value("2"))(
+      "exp", "multi = 2^exp (inference_video.py --exp)", cxxopts::value<std::string>())(
+      "fps", "output frame rate (default: the input's times multi)", cxxopts::value<std::string>())(
+      "scale", "flow scale: 0.25 0.5 1 2 4 (0.5 for 4K)", cxxopts::value<double>()->default_value("1"))(
+      "pad", "pad frames to multiples of N (0: the model's unit, 32/64/128; inference_video.py: 128)",
+      cxxopts::value<int64_t>()->default_value("0"))(
+      "no-scene-detect", "interpolate every pair (no duplicate-frame / scene-cut handling)")(
+      "device", "cpu | cuda | cuda:N", cxxopts::value<std::string>()->default_value("cpu"))(
+      "dtype", "fp32 | fp16 | bf16 (the network; warps stay fp32)", cxxopts::value<std::string>()->default_value("fp32"))(
+      "crf", "output quality (-1: codec default)", cxxopts::value<int>()->default_value("-1"))(
+      "no-progress", "no progress bar")("input", "input video", cxxopts::value<std::string>())("h,help", "this help");
+  o.parse_positional({"input"});
+  o.positional_help("IN");
+  auto a = o.parse(argc, argv);
+  if (a.count("help")) {
+    std::printf("%s\n", o.help().c_str());
+    return kExitOk;
+  }
+  if (!a.count("input") || !a.count("output")) {
+    std::fprintf(stderr, "longvid interpolate: error: need IN and -o OUT (see --help)\n");
+    return kExitUsage;
+  }
+  InterpolateRequest req;
+  if (a.count("exp")) {
+    const int64_t e = parse_multi(a["exp"].as<std::string>(), "--exp");
+    if (e < 1 || e > 10) fail("--exp must be 1 - 10 (multi = 2^exp; got {})", e);
+    req.rife.multi = int64_t{1} << e;
+  } else {
+    req.rife.multi = parse_multi(a["multi"].as<std::string>(), "--multi");
+  }
+  req.rife.scale = a["scale"].as<double>();
+  req.rife.pad = a["pad"].as<int64_t>();
+  req.rife.detect = !a.count("no-scene-detect");
+  req.rife.device = parse_device(a["device"].as<std::string>());
+  req.rife.dtype = parse_dtype(a["dtype"].as<std::string>());
+  req.show_progress = !a.count("no-progress");
+  if (a.count("fps")) req.fps = Fps::parse(a["fps"].as<std::string>());
+  check_rife_options(req.rife);  // before loading anything
+  if (!a.count("model"))
+    fail("interpolate needs --model: a RIFE checkpoint (Practical-RIFE's train_log/flownet.pkl, any 4.x)");
+  const std::string in = a["input"].as<std::string>(), out = a["output"].as<std::string>();
+  require_readable_video(in);
+  require_distinct_output(in, out);
+  WriteOptions wo;
+  wo.crf = a["crf"].as<int>();
+  check_write_options(out, wo);
+  IFNet net = load_rife_model(a["model"].as<std::string>());
+  InterpolateResult r = interpolate_video_file(std::move(net), in, out, req, wo);
+  std::string audio = "no audio";
+  if (r.input.audio_streams)
+    audio = std::to_string(r.input.audio_streams) + " audio stream" + (r.input.audio_streams > 1 ? "s" : "") + " (" +
+            r.input.audio_codec + "), not copied";
+  std::printf("%s: %lld frames at %s fps, %s -> %s: %lld frames at %s fps (%lld duplicate%s replaced, %lld scene cut%s "
+              "not morphed)\n",
+              in.c_str(), static_cast<long long>(r.stats.frames_in), r.input.fps.str().c_str(), audio.c_str(),
+              out.c_str(), static_cast<long long>(r.stats.frames_out), r.fps_out.str().c_str(),
+              static_cast<long long>(r.stats.duplicates), r.stats.duplicates == 1 ? "" : "s",
+              static_cast<long long>(r.stats.scene_cuts), r.stats.scene_cuts == 1 ? "" : "s");
+  return kExitOk;
+}
+
+}  // namespace
+
+LONGVID_COMMAND("interpolate", "raise a video's frame rate with RIFE (IFNet 4.0 - 4.26)", run_interpolate);
+
+}  // namespace longvid::cli
