@@ -23,8 +23,10 @@ torch::nn::ConvTranspose2d deconv(int64_t in, int64_t out) {
 }
 at::Tensor leaky(const at::Tensor& x) { return at::leaky_relu(x, 0.2); }
 
-// F.interpolate(x, scale_factor=s, mode="bilinear") (align_corners False, scale used as given).
+// F.interpolate(x, scale_factor=s, mode="bilinear") (align_corners False, scale used as given). At
+// s = 1 every output pixel takes weight 1 on its own input pixel and 0 on the next: the input itself.
 at::Tensor resize(const at::Tensor& x, double s) {
+  if (s == 1.0) return x;
   return at::upsample_bilinear2d(x, c10::nullopt, false, std::vector<double>{s, s});
 }
 
@@ -357,9 +359,20 @@ at::Tensor IFNetBlockImpl::conv_act(size_t i, const at::Tensor& x) {
   return cfg_.prelu ? prelus_[i]->forward(y) : leaky(y);
 }
 
-IFNetBlockImpl::Out IFNetBlockImpl::forward(const at::Tensor& x_in, const at::Tensor& flow_in, double scale) {
-  at::Tensor x = resize(x_in, 1.0 / scale);
-  if (flow_in.defined()) x = at::cat({x, resize(flow_in, 1.0 / scale) / scale}, 1);
+IFNetBlockImpl::Out IFNetBlockImpl::forward(const std::vector<at::Tensor>& parts, const at::Tensor& flow_in,
+                                             double scale) {
+  // The reference concatenates at full resolution, then resizes. upsample_bilinear2d's CPU kernel
+  // vectorises over groups of 8 channels, so resizing the parts one by one rounds some values 1 ulp
+  // differently; the fast mode (exact_ false) does that and skips the full-resolution copy.
+  std::vector<at::Tensor> groups;
+  if (exact_ || parts.size() == 1)
+    groups.push_back(parts.size() == 1 ? parts[0] : at::cat(parts, 1));
+  else
+    groups = parts;
+  std::vector<at::Tensor> low;
+  for (const auto& p : groups) low.push_back(resize(p, 1.0 / scale));
+  if (flow_in.defined()) low.push_back(resize(flow_in, 1.0 / scale) / scale);
+  at::Tensor x = at::cat(low, 1);
   at::Tensor feat = conv_act(1, conv_act(0, x));
   at::Tensor h = feat;
   for (size_t i = 0; i < 8; ++i) {
@@ -414,6 +427,11 @@ IFNetImpl::IFNetImpl(const IFNetConfig& cfg) : cfg_(cfg) {
   }
 }
 
+void IFNetImpl::set_exact(bool exact) {
+  exact_ = exact || cfg_.large_motion_restart;
+  for (auto& b : blocks_) b->set_exact(exact_);
+}
+
 at::Tensor IFNetImpl::encode(const at::Tensor& img) {
   using E = IFNetConfig::Encoder;
   if (cfg_.encoder == E::None) return {};
@@ -439,7 +457,7 @@ at::Tensor IFNetImpl::forward(const at::Tensor& img0_in, const at::Tensor& img1_
   for (double s : cfg_.scale_base) scales.push_back(s / scale);
   at::Tensor flow, mask, feat, warped0 = img0, warped1 = img1;
   auto first_block = [&](size_t i) {
-    at::Tensor in = enc ? at::cat({img0, img1, f0, f1, t}, 1) : at::cat({img0, img1, t}, 1);
+    std::vector<at::Tensor> in = enc ? std::vector<at::Tensor>{img0, img1, f0, f1, t} : std::vector<at::Tensor>{img0, img1, t};
     auto o = blocks_[i]->forward(in, {}, scales[i]);
     flow = o.flow;
     mask = o.mask;
@@ -457,7 +475,7 @@ at::Tensor IFNetImpl::forward(const at::Tensor& img0_in, const at::Tensor& img1_
       parts.push_back(t);
       parts.push_back(mask);
       if (cfg_.feat_channels) parts.push_back(feat);
-      auto o = blocks_[i]->forward(at::cat(parts, 1), flow, scales[i]);
+      auto o = blocks_[i]->forward(parts, flow, scales[i]);
       if (cfg_.large_motion_restart && i == 1 && o.flow.slice(1, 0, 2).abs().max().item<double>() > 32 &&
           o.flow.slice(1, 2, 4).abs().max().item<double>() > 32) {
         // 4.0/4.1: large motion: every scale doubles and block 0 runs again.
@@ -465,7 +483,7 @@ at::Tensor IFNetImpl::forward(const at::Tensor& img0_in, const at::Tensor& img1_
         first_block(0);
         warped0 = rife_warp(img0, flow.slice(1, 0, 2));
         warped1 = rife_warp(img1, flow.slice(1, 2, 4));
-        o = blocks_[i]->forward(at::cat({warped0, warped1, t, mask}, 1), flow, scales[i]);
+        o = blocks_[i]->forward({warped0, warped1, t, mask}, flow, scales[i]);
       }
       mask = cfg_.additive_mask ? mask + o.mask : o.mask;
       flow = flow + o.flow;

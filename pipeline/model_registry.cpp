@@ -1,5 +1,6 @@
 #include "pipeline/model_registry.h"
 
+#include "backbones/ifnet.h"
 #include "core/checkpoint.h"
 #include "core/error.h"
 #include "core/fs.h"
@@ -37,6 +38,27 @@ ModelFamily autoencoder_family() {
   return f;
 }
 
+// RIFE's IFNet (backbones/ifnet.h): `longvid interpolate` and `generate --rife-multi` load it; no pipeline.
+ModelFamily rife_family() {
+  ModelFamily f;
+  f.id = "rife";
+  f.description = "RIFE frame interpolation: IFNet 4.0 - 4.26 (Practical-RIFE flownet.pkl)";
+  f.detect = [](const StateDict& sd) -> std::string {
+    const bool plain = sd.contains("block0.conv0.0.0.weight"), ddp = sd.contains("module.block0.conv0.0.0.weight");
+    return plain || ddp ? "rife-ifnet" : "";
+  };
+  f.describe = [](const StateDict& sd, const std::string&) -> std::string {
+    const bool ddp = sd.has_prefix("module.");
+    try {
+      IFNetConfig c = ifnet_config_from_state_dict(ddp ? sd.select_prefix("module.") : sd);
+      return "RIFE IFNet " + c.version + " (" + std::to_string(c.num_blocks()) + " flow blocks, pads to " +
+             std::to_string(c.modulo) + (ddp ? "; DDP module. prefix)" : ")");
+    } catch (const Error& e) {
+      return std::string("RIFE IFNet-like tensors, but: ") + e.what();
+    }
+  };
+  return f;
+}
 
 // A config of another family than the checkpoint's: one line naming both (and a tensor with its shape).
 void check_config_family(const std::filesystem::path& config, const ModelFamily& family, const StateDict& sd,
@@ -66,6 +88,7 @@ const std::vector<ModelFamily>& model_families() {
       lvdm_family(),
       latte_family(),
       autoencoder_family(),
+      rife_family(),
   };
   return families;
 }
@@ -100,7 +123,9 @@ VideoPipeline load_pipeline(const ModelSource& src, const PipelineLoadOptions& o
   if (!found.family->load)
     fail("{}: a {} ({}) cannot generate on its own{}", src.checkpoint.string(), found.description,
          found.family->id,
-         found.family->id == "autoencoder" ? ": it is an autoencoder, use `longvid vae`" : ": not supported yet");
+         found.family->id == "autoencoder" ? ": it is an autoencoder, use `longvid vae`"
+         : found.family->id == "rife"      ? ": it interpolates frames, use `longvid interpolate` or `generate --rife-multi`"
+                                           : ": not supported yet");
   if (!src.config.empty()) check_config_family(src.config, *found.family, sd, src.checkpoint);
   VideoPipeline pipe = found.family->load(sd, src, opts);
   if (!src.interp_checkpoint.empty()) {

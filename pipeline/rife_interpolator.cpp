@@ -176,6 +176,7 @@ RifeInterpolatingSink::RifeInterpolatingSink(IFNet net, const RifeOptions& opts,
     : s_(std::make_unique<State>(std::move(net), opts, out)) {
   check_rife_options(opts);
   s_->batch = opts.batch_timesteps && !s_->net->config().large_motion_restart;
+  s_->net->set_exact(opts.exact);
   s_->net->to(opts.device, opts.dtype);
   s_->net->eval();
 }

@@ -34,6 +34,7 @@ struct RifeOptions {
   double duplicate_ssim = 0.996, scene_cut_ssim = 0.2;
   bool batch_timesteps = true;  // the multi - 1 timesteps of a pair in one forward (equal up to float
                                 // rounding; off: one forward each, as the reference)
+  bool exact = true;            // the reference's operations bit for bit; false: IFNetImpl::set_exact(false)
   c10::Device device = c10::Device(c10::kCPU);
   c10::ScalarType dtype = c10::kFloat;  // the network's dtype; warps are always float32
 };

@@ -5,6 +5,9 @@
 
 #include <cstdio>
 #include <cstring>
+#include <cstdlib>
+#include <limits>
+#include <malloc.h>
 #include <iostream>
 
 #include "core/error.h"
@@ -53,6 +56,18 @@ std::string first_line(const char* what) {
 
 }  // namespace
 
+// Keeps freed tensor memory in the process. glibc serves blocks above its mmap threshold (at most 32 MiB)
+// with fresh mmaps and returns them with munmap on free, so every large activation of every step
+// page-faults its memory in again: at 720p half of RIFE's time went to the kernel (sys 11.4 s of 26.7 s;
+// 1.5 s of 14.8 s without). The CLI owns the process, so it sets this; the library does not.
+// LONGVID_MALLOC=default keeps glibc's behaviour.
+void configure_allocator() {
+  const char* m = std::getenv("LONGVID_MALLOC");
+  if (m && std::strcmp(m, "default") == 0) return;
+  mallopt(M_MMAP_MAX, 0);
+  mallopt(M_TRIM_THRESHOLD, std::numeric_limits<int>::max());
+}
+
 int main(int argc, char** argv) {
   using namespace longvid;
   int verbosity = 0;
@@ -75,6 +90,7 @@ int main(int argc, char** argv) {
     return cli::kExitUsage;
   }
   init_logging(verbosity);
+  configure_allocator();
   std::string name = argv[i];
   const cli::Command* cmd = nullptr;
   for (const auto& c : cli::commands())
