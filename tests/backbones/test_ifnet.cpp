@@ -127,3 +127,19 @@ TEST_CASE("ifnet: checkpoints that are not an IFNet are refused with one line na
   CHECK(IFNetConfig::published("4.18").pad_multiple(2.0) == 32);
   CHECK(IFNetConfig::published("4.18").pad_multiple(0.5) == 64);
 }
+
+TEST_CASE("ifnet: the fast mode stays within 1e-5 of the reference, 4.0 keeps the exact path") {
+  torch::NoGradGuard ng;
+  auto fx = load_checkpoint(fixture("ifnet_versions.safetensors"));
+  for (const char* v : {"4.26", "4.18", "4.25.lite", "4.7"}) {
+    IFNet m = det_model(v);
+    m->set_exact(false);
+    CHECK(!m->exact());
+    const std::string key = std::string("out_v") + v + "_s0.5_t0.3";
+    test::check_parity(key.c_str(), interpolate(m, fx.get("img0"), fx.get("img1"), torch::tensor({0.3}), 0.5),
+                       fx.get(key));
+  }
+  IFNet old = det_model("4.0");
+  old->set_exact(false);
+  CHECK(old->exact());  // the large-motion restart is a threshold: never approximated
+}
