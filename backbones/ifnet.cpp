@@ -442,7 +442,7 @@ at::Tensor IFNetImpl::encode(const at::Tensor& img) {
 }
 
 at::Tensor IFNetImpl::forward(const at::Tensor& img0_in, const at::Tensor& img1_in, const at::Tensor& timestep,
-                              double scale, at::Tensor f0, at::Tensor f1) {
+                              double scale, at::Tensor f0, at::Tensor f1, at::Tensor* flow_out) {
   at::Tensor img0 = img0_in.clamp(0.0, 1.0), img1 = img1_in.clamp(0.0, 1.0);
   const int64_t n = img0.size(0), h = img0.size(2), w = img0.size(3);
   at::Tensor t = timestep.to(img0.scalar_type()).reshape({-1, 1, 1, 1});
@@ -492,6 +492,7 @@ at::Tensor IFNetImpl::forward(const at::Tensor& img0_in, const at::Tensor& img1_
     warped0 = rife_warp(img0, flow.slice(1, 0, 2));
     warped1 = rife_warp(img1, flow.slice(1, 2, 4));
   }
+  if (flow_out) *flow_out = flow;
   at::Tensor m = at::sigmoid(mask);
   return warped0 * m + warped1 * (1 - m);
 }

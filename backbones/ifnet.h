@@ -102,8 +102,9 @@ class IFNetImpl : public torch::nn::Module {
   // The frame at time t between img0 (t = 0) and img1 (t = 1): [N, 3, H, W] in [0, 1], H and W
   // multiples of pad_multiple(scale) (pad first: rife_pad). `timestep`: [N] or a scalar tensor,
   // one t per batch item. f0 / f1: encode(img0 / img1), or undefined to compute them here.
+  // flow_out: the last block's flow [N, 4, H, W] (training: RIFE's smoothness loss).
   at::Tensor forward(const at::Tensor& img0, const at::Tensor& img1, const at::Tensor& timestep, double scale = 1.0,
-                     at::Tensor f0 = {}, at::Tensor f1 = {});
+                     at::Tensor f0 = {}, at::Tensor f1 = {}, at::Tensor* flow_out = nullptr);
   const IFNetConfig& config() const { return cfg_; }
   // Exact (default): the reference's operations in its order, equal to it bit for bit on the CPU.
   // Fast: the blocks' inputs resized part by part instead of concatenated at full resolution first
