@@ -3,6 +3,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <chrono>
+
 #include "core/error.h"
 #include "core/progress.h"
 
@@ -59,11 +61,13 @@ InterpolateResult interpolate_video_file(IFNet net, const std::filesystem::path&
   Progress progress("rife", expect, req.show_progress);
   ProgressSink counted(writer, progress);
   RifeInterpolatingSink rife(std::move(net), req.rife, counted);
+  const auto t0 = std::chrono::steady_clock::now();
   std::vector<uint8_t> frame;
   while (reader.next(frame)) rife.push(frame.data(), reader.width(), reader.height());
   if (rife.stats().frames_in == 0) fail("{}: no frames to interpolate", input.string());
   rife.close();
   progress.finish();
+  res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   res.stats = rife.stats();
   return res;
 }

@@ -20,6 +20,7 @@ struct InterpolateResult {
   RifeStats stats;
   VideoInfo input;
   Fps fps_out;
+  double seconds = 0;  // reading, interpolating and writing (model loading not included)
 };
 
 // The IFNet of a RIFE checkpoint (flownet.pkl, a zip mirror, safetensors), with a one-line log of its

@@ -3,6 +3,7 @@
 //                      [--pad N] [--no-scene-detect] [--device D] [--dtype T] [--crf N]
 #include <cxxopts.hpp>
 
+#include <algorithm>
 #include <cstdio>
 
 #include "api/interpolate.h"
@@ -88,11 +89,12 @@ int run_interpolate(int argc, char** argv) {
     audio = std::to_string(r.input.audio_streams) + " audio stream" + (r.input.audio_streams > 1 ? "s" : "") + " (" +
             r.input.audio_codec + "), not copied";
   std::printf("%s: %lld frames at %s fps, %s -> %s: %lld frames at %s fps (%lld duplicate%s replaced, %lld scene cut%s "
-              "not morphed)\n",
+              "not morphed) in %.2f s (%.2f frames/s)\n",
               in.c_str(), static_cast<long long>(r.stats.frames_in), r.input.fps.str().c_str(), audio.c_str(),
               out.c_str(), static_cast<long long>(r.stats.frames_out), r.fps_out.str().c_str(),
               static_cast<long long>(r.stats.duplicates), r.stats.duplicates == 1 ? "" : "s",
-              static_cast<long long>(r.stats.scene_cuts), r.stats.scene_cuts == 1 ? "" : "s");
+              static_cast<long long>(r.stats.scene_cuts), r.stats.scene_cuts == 1 ? "" : "s", r.seconds,
+              static_cast<double>(r.stats.frames_out) / std::max(r.seconds, 1e-9));
   return kExitOk;
 }
 
