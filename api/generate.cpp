@@ -266,7 +266,7 @@ int64_t generate_video_file(VideoPipeline& pipe, GenerateRequest req, const fs::
   std::optional<IFNet> rife_net;
   if (req.rife) {
     check_rife_options(*req.rife);
-    rife_net = load_rife_model(req.rife_model);
+    rife_net = load_rife_model(req.rife_model, &*req.rife);
     wo.fps = Fps{static_cast<int>(wopts.fps.num * req.rife->multi), wopts.fps.den};
   }
   VideoWriter writer(output, wo);

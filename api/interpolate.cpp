@@ -10,8 +10,9 @@
 
 namespace longvid {
 
-IFNet load_rife_model(const std::filesystem::path& path) {
+IFNet load_rife_model(const std::filesystem::path& path, const RifeOptions* check) {
   IFNet net = load_ifnet(path);
+  if (check) check_rife_options(*check, net->config());
   int64_t n = 0;
   for (const auto& p : net->parameters()) n += p.numel();
   spdlog::info("RIFE model {}: IFNet {} ({} flow blocks, {:.2f} M parameters)", path.string(), net->config().version,

@@ -24,8 +24,8 @@ struct InterpolateResult {
 };
 
 // The IFNet of a RIFE checkpoint (flownet.pkl, a zip mirror, safetensors), with a one-line log of its
-// detected version(s) and parameter count.
-IFNet load_rife_model(const std::filesystem::path& path);
+// detected version(s) and parameter count; with `check`, the options are checked against it first.
+IFNet load_rife_model(const std::filesystem::path& path, const RifeOptions* check = nullptr);
 
 // `input` streamed through RIFE into `output` (written atomically: nothing is left on failure, and an
 // existing file is replaced only by a complete video). Memory does not grow with the video's length.

@@ -9,6 +9,8 @@
 #include <cstring>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "core/error.h"
 
 namespace longvid {
@@ -21,6 +23,14 @@ void check_rife_options(const RifeOptions& o) {
   if (o.pad < 0) throw Error("--pad must be >= 0 (0: the model's padding unit)");
   if (!(o.duplicate_ssim > o.scene_cut_ssim))
     throw Error("the duplicate-frame SSIM threshold must be above the scene-cut one");
+}
+
+void check_rife_options(const RifeOptions& o, const IFNetConfig& cfg) {
+  check_rife_options(o);
+  const int64_t unit = cfg.pad_multiple(o.scale);
+  if (o.pad && o.pad % unit != 0)
+    throw Error(fmt::format("--pad {}: must be a multiple of {} (IFNet {} at scale {})", o.pad, unit, cfg.version,
+                            o.scale));
 }
 
 at::Tensor rife_thumbnail(const at::Tensor& img) {
@@ -176,6 +186,7 @@ RifeInterpolatingSink::RifeInterpolatingSink(IFNet net, const RifeOptions& opts,
     : s_(std::make_unique<State>(std::move(net), opts, out)) {
   check_rife_options(opts);
   s_->batch = opts.batch_timesteps && !s_->net->config().large_motion_restart;
+  check_rife_options(opts, s_->net->config());
   s_->net->set_exact(opts.exact);
   s_->net->to(opts.device, opts.dtype);
   s_->net->eval();

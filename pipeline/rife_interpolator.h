@@ -41,6 +41,8 @@ struct RifeOptions {
 
 // One line (longvid::Error) for a value RIFE cannot take: multi < 2, a scale outside the set, ...
 void check_rife_options(const RifeOptions& o);
+// ... and for this network: a --pad that is not a multiple of its padding unit at the scale.
+void check_rife_options(const RifeOptions& o, const IFNetConfig& cfg);
 
 // Practical-RIFE model/pytorch_msssim ssim_matlab of two [1, 3, h, w] images in [0, 1] (L = 1).
 double rife_ssim_matlab(const at::Tensor& a, const at::Tensor& b);

@@ -82,7 +82,7 @@ int run_interpolate(int argc, char** argv) {
   WriteOptions wo;
   wo.crf = a["crf"].as<int>();
   check_write_options(out, wo);
-  IFNet net = load_rife_model(a["model"].as<std::string>());
+  IFNet net = load_rife_model(a["model"].as<std::string>(), &req.rife);
   InterpolateResult r = interpolate_video_file(std::move(net), in, out, req, wo);
   std::string audio = "no audio";
   if (r.input.audio_streams)

@@ -70,6 +70,7 @@ TEST_CASE("interpolate: bad input gives one error line, exit 1 and no output") {
       {{"interpolate", in.string(), "-o", out.string()}, "interpolate needs --model"},
       {{"interpolate", (dir / "missing.y4m").string(), "-o", out.string(), "--model", model()}, "no such file"},
       {{"interpolate", in.string(), "-o", in.string(), "--model", model()}, "the output would replace the input"},
+      {{"interpolate", in.string(), "-o", out.string(), "--pad", "96", "--model", model()}, "--pad 96: must be a multiple of 64"},
       {{"generate", "--model", "random", "--frames", "4", "-o", out.string(), "--rife-multi", "2"}, "--rife-multi needs --rife-model"},
       {{"generate", "--model", "random", "--frames", "4", "-o", out.string(), "--rife-multi", "1", "--rife-model", model()}, "--rife-multi must be a whole number >= 2"},
   };
