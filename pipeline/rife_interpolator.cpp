@@ -95,7 +95,7 @@ struct RifeInterpolatingSink::State {
   }
   std::vector<uint8_t> to_frame(const at::Tensor& img) const {
     // (img[0] * 255.).byte(), cropped: truncation, as inference_video.py writes its frames.
-    at::Tensor u = (img.to(at::kFloat)[0] * 255.0).to(at::kByte).slice(1, 0, h).slice(2, 0, w);
+    at::Tensor u = (img.to(at::kCPU, at::kFloat)[0] * 255.0).to(at::kByte).slice(1, 0, h).slice(2, 0, w);
     u = u.permute({1, 2, 0}).contiguous();
     return std::vector<uint8_t>(u.data_ptr<uint8_t>(), u.data_ptr<uint8_t>() + u.numel());
   }
@@ -176,7 +176,7 @@ struct RifeInterpolatingSink::State {
     at::Tensor F2 = to_tensor(f2);
     at::Tensor feat2 = net->config().encoder != IFNetConfig::Encoder::None ? features(F2) : at::Tensor();
     set_I1(net->forward(net_in(I0_wait), net_in(F2), torch::tensor({0.5}, at::kDouble), o.scale, f0_wait, feat2)
-               .to(at::kFloat));
+               .to(at::kCPU, at::kFloat));
     const double ssim = rife_ssim_matlab(I0_small_wait.slice(1, 0, 3), I1_small.slice(1, 0, 3));
     finish(I0_wait, f0_wait, ssim, to_frame(I1), st);
   }

@@ -52,8 +52,8 @@ cmake --build "$build" -j "$(nproc)" > "$OUT/build.log" 2>&1 || { say "build fai
 say "built in $(( $(date +%s) - t0 )) s"
 
 # CUDA tests: the device parsing / policy tests and the parity tests (fixtures made on the CPU).
-( cd "$build" && ctest -R "device|cuda|latte|lvdm_unet3d|sampler" --output-on-failure -j 4 ) > "$OUT/ctest.log" 2>&1
-say "ctest (device, cuda, latte, U-Net, sampler): $(grep -E 'tests passed|tests failed' "$OUT/ctest.log" | tail -1)"
+( cd "$build" && ctest -R "device|cuda|latte|lvdm_unet3d|sampler|ifnet|rife" --output-on-failure -j 4 ) > "$OUT/ctest.log" 2>&1
+say "ctest (device, cuda, latte, U-Net, sampler, ifnet, rife): $(grep -E 'tests passed|tests failed' "$OUT/ctest.log" | tail -1)"
 
 lv="$build/longvid"
 bench() {  # name, then longvid bench arguments
@@ -74,6 +74,35 @@ bench sky_fp32 --model random --config "$cfg" --cases denoiser,step,clip,decode 
 bench sky_bf16 --model random --config "$cfg" --dtype bf16 --cases denoiser,step,clip --steps 5
 bench latte_xl2_fp32 --model random --config "$latte_cfg" --cases denoiser,step --steps 5
 bench latte_xl2_bf16 --model random --config "$latte_cfg" --dtype bf16 --cases denoiser,step --steps 5
+# RIFE on the GPU (issue 17): an IFNet of the 4.26 layout (train-rife --preset 4.26, one step: any
+# weights time the same) on 16 frames of 1280x720 (y4m: FFmpeg is off here), fp32 and fp16, then
+# the same on the CPU for the ratio.
+"$lv" -q synth -o "$OUT/rife_data" --videos 1 --frames 8 --size 64 --format y4m > /dev/null 2>&1
+"$lv" -q train-rife --data "$OUT/rife_data" -o "$OUT/rife426.safetensors" --preset 4.26 --steps 1 --batch 1 \
+  --workers 0 --warmup 1 > "$OUT/rife_train.log" 2>&1 || say "train-rife failed: $(tail -1 "$OUT/rife_train.log")"
+python3 - "$OUT/in720.y4m" <<'PY'
+import sys
+import numpy as np
+w, h, n = 1280, 720, 16
+y, x = np.mgrid[0:h, 0:w]
+with open(sys.argv[1], "wb") as f:
+    f.write(f"YUV4MPEG2 W{w} H{h} F8:1 Ip A1:1 C444\n".encode())
+    for i in range(n):
+        f.write(b"FRAME\n")
+        luma = (16 + ((x + 8 * i) % 256) * 219 // 255).astype(np.uint8)
+        luma[200:320, 300 + 10 * i:420 + 10 * i] = 235
+        f.write(luma.tobytes() + np.full((2, h, w), 128, np.uint8).tobytes())
+PY
+for dev in "cuda fp32" "cuda fp16" "cpu fp32"; do
+  set -- $dev
+  if "$lv" -q interpolate "$OUT/in720.y4m" -o "$OUT/out720_$1_$2.y4m" --model "$OUT/rife426.safetensors" \
+       --device "$1" --dtype "$2" --no-progress > "$OUT/rife_$1_$2.txt" 2> "$OUT/rife_$1_$2.log"; then
+    say "rife 720p x2 $1 $2: $(sed 's/.* in \(.*\)/\1/' "$OUT/rife_$1_$2.txt")"
+  else
+    say "rife $1 $2 failed: $(tail -1 "$OUT/rife_$1_$2.log")"
+  fi
+  rm -f "$OUT/out720_$1_$2.y4m"
+done
 # Memory of long videos on the GPU: 64 against 4,096 frames (target: <= 1.1x).
 bench long64 --cases long --long-frames 64 --iters 1
 bench long4096 --cases long --long-frames 4096 --iters 1 --warmup 0
