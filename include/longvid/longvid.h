@@ -21,4 +21,5 @@
 #include "api/generate.h"
 #include "api/fvd.h"
 #include "api/bench.h"
+#include "api/interpolate.h"
 #include "core/video_io.h"

