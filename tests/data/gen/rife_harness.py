@@ -4,6 +4,7 @@ skvideo, tqdm) and its model (train_log/RIFE_HDv3.py) are replaced by in-memory 
 decides (duplicates, scene cuts, padding, frame order) is its own code.
 
   vsrife_ifnet(src, version)          vs-rife's IFNet_HDv3_v4_* module (vsrife/__init__ not run)
+  mini_ifnet(m)                       the narrow 4.26-shaped IFNet of ifnet_mini.pkl
   run_inference_video(rife_src, video, net, multi)
                                       -> (frames written as uint8 RGB, seconds in the script's loop)
 """
@@ -22,6 +23,16 @@ def vsrife_ifnet(src, version):
     pkg.__path__ = [src]  # a namespace for the relative `.warplayer` import; __init__ (vapoursynth) not run
     sys.modules["vsrife"] = pkg
     return importlib.import_module("vsrife.IFNet_HDv3_v" + version.replace(".", "_"))
+
+
+def mini_ifnet(m):
+    """A narrow 4.26-shaped IFNet (every block of width 8) from vs-rife's 4.26 module `m`, on the CPU,
+    its parameters uninitialised (ifnet_mini.pkl's network)."""
+    with torch.device("meta"):
+        net = m.IFNet(1.0, False)
+    net.block0, net.block1, net.block2 = m.IFBlock(7 + 8, c=8), m.IFBlock(28, c=8), m.IFBlock(28, c=8)
+    net.block3, net.block4, net.encode = m.IFBlock(28, c=8), m.IFBlock(28, c=8), m.Head()
+    return net.to_empty(device="cpu")
 
 
 def _model_class(net, version):
