@@ -194,7 +194,10 @@ IFNetConfig ifnet_config_from_state_dict(const StateDict& sd) {
     k.block_in.push_back(w0[1]);
     k.block_c.push_back(w1[0]);
   }
-  if (k.block_c.size() < 2) need("block0.conv0.0.0.weight", 4), need("block1.conv0.0.0.weight", 4);
+  if (k.block_c.size() < 2) {
+    need("block0.conv0.0.0.weight", 4);
+    need("block1.conv0.0.0.weight", 4);
+  }
   const int64_t c0 = k.block_c[0];
   k.prelu = sd.contains("block0.conv0.0.1.weight");
   k.resconv = sd.contains("block0.convblock.0.beta");

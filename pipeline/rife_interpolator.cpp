@@ -17,6 +17,7 @@ namespace longvid {
 
 void check_rife_options(const RifeOptions& o) {
   if (o.multi < 2) throw Error("--multi must be a whole number >= 2 (got " + std::to_string(o.multi) + ")");
+  if (o.multi > 1024) throw Error("--multi " + std::to_string(o.multi) + ": at most 1024 frames per interval");
   bool ok = false;
   for (double s : {0.25, 0.5, 1.0, 2.0, 4.0}) ok = ok || o.scale == s;
   if (!ok) throw Error("--scale must be 0.25, 0.5, 1, 2 or 4 (got " + std::to_string(o.scale) + ")");

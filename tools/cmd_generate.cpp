@@ -61,7 +61,7 @@ int run_generate(int argc, char** argv) {
   if (a.count("rife-multi")) {
     RifeOptions r;
     const std::string m = a["rife-multi"].as<std::string>();
-    if (m.empty() || m.find_first_not_of("0123456789") != std::string::npos)
+    if (m.empty() || m.size() > 6 || m.find_first_not_of("0123456789") != std::string::npos)
       fail("--rife-multi must be a whole number >= 2 (got '{}')", m);
     r.multi = std::stoll(m);
     if (r.multi < 2) fail("--rife-multi must be a whole number >= 2 (got {})", r.multi);
