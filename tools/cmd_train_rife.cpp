@@ -33,6 +33,8 @@ int run_train_rife(int argc, char** argv) {
     ("steps", "optimizer steps", cxxopts::value<int64_t>()->default_value("2000"))
     ("batch", "samples per step", cxxopts::value<int64_t>()->default_value("16"))
     ("max-interval", "inputs up to K frames apart, the target between them (t = j / k)", cxxopts::value<int64_t>()->default_value("4"))
+    ("flow-scale", "the flow scale to train (and run: interpolate --scale) at; 2 suits small frames", cxxopts::value<double>()->default_value("1"))
+    ("smooth-weight", "weight of the flow-smoothness term (published: 0.1)", cxxopts::value<double>()->default_value("0.1"))
     ("lr", "peak learning rate", cxxopts::value<double>()->default_value("3e-4"))
     ("warmup", "warm-up steps", cxxopts::value<int64_t>()->default_value("200"))
     ("seed", "seed (weights, data order, augmentation)", cxxopts::value<uint64_t>()->default_value("0"))
@@ -57,7 +59,8 @@ int run_train_rife(int argc, char** argv) {
   if (!a["eval-only"].as<std::string>().empty()) {
     if (eval_data.empty()) fail("--eval-only needs --eval-data");
     IFNet net = load_rife_model(a["eval-only"].as<std::string>());
-    print_eval(eval_rife(net, {eval_data}, a["size"].as<int64_t>(), eval_samples, a["max-interval"].as<int64_t>(), 12345));
+    print_eval(eval_rife(net, {eval_data}, a["size"].as<int64_t>(), eval_samples, a["max-interval"].as<int64_t>(), 12345,
+                         a["flow-scale"].as<double>()));
     return cli::kExitOk;
   }
   RifeTrainOptions t;
@@ -70,6 +73,8 @@ int run_train_rife(int argc, char** argv) {
   t.batch = a["batch"].as<int64_t>();
   t.max_interval = a["max-interval"].as<int64_t>();
   t.lr = a["lr"].as<double>();
+  t.flow_scale = a["flow-scale"].as<double>();
+  t.smooth_weight = a["smooth-weight"].as<double>();
   t.warmup = a["warmup"].as<int64_t>();
   t.seed = a["seed"].as<uint64_t>();
   t.workers = a["workers"].as<int>();
@@ -87,7 +92,8 @@ int run_train_rife(int argc, char** argv) {
   std::printf("wrote %s: %lld steps, L1 %.4f -> %.4f\n", t.output.string().c_str(), static_cast<long long>(r.steps),
               r.first_loss, r.last_loss);
   if (!eval_data.empty())
-    print_eval(eval_rife(load_rife_model(t.output), {eval_data}, t.size, eval_samples, t.max_interval, 12345));
+    print_eval(eval_rife(load_rife_model(t.output), {eval_data}, t.size, eval_samples, t.max_interval, 12345,
+                         t.flow_scale));
   return cli::kExitOk;
 }
 

@@ -3,6 +3,7 @@
 #include "train/rife_trainer.h"
 
 #include <ATen/ATen.h>
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
@@ -103,9 +104,12 @@ RifeTrainResult train_rife(const RifeTrainOptions& o) {
   if (o.output.empty()) fail("train-rife needs -o OUTPUT");
   if (o.steps < 1 || o.batch < 1) fail("--steps and --batch must be >= 1");
   if (o.max_interval < 2) fail("--max-interval must be >= 2 (the target lies between the two inputs)");
+  if (!(o.smooth_weight >= 0)) fail("--smooth-weight must be >= 0");
+  if (!(o.flow_scale == 0.5 || o.flow_scale == 1.0 || o.flow_scale == 2.0 || o.flow_scale == 4.0))
+    fail("--flow-scale must be 0.5, 1, 2 or 4");
   const IFNetConfig cfg = rife_train_preset(o.preset);
-  if (o.size % cfg.pad_multiple(1.0) != 0)
-    fail("--size {}: must be a multiple of {} (the {} layout's padding unit)", o.size, cfg.pad_multiple(1.0),
+  if (o.size % cfg.pad_multiple(o.flow_scale) != 0)
+    fail("--size {}: must be a multiple of {} (the {} layout's padding unit)", o.size, cfg.pad_multiple(o.flow_scale),
          cfg.version);
   torch::manual_seed(static_cast<uint64_t>(o.seed));
   IFNet net(cfg);
@@ -155,10 +159,10 @@ RifeTrainResult train_rife(const RifeTrainOptions& o) {
     opt.set_lr(rife_lr(o, step));
     opt.zero_grad();
     at::Tensor flow;
-    at::Tensor merged = net->forward(tr.img0, tr.img1, tr.t, 1.0, {}, {}, &flow);
+    at::Tensor merged = net->forward(tr.img0, tr.img1, tr.t, o.flow_scale, {}, {}, &flow);
     at::Tensor loss_l1 = (merged - tr.gt).abs().mean();
     at::Tensor loss_smooth = sobel_abs(flow).mean();
-    at::Tensor loss = loss_l1 + loss_smooth * 0.1;
+    at::Tensor loss = loss_l1 + loss_smooth * o.smooth_weight;
     loss.backward();
     opt.step();
     ++step;
@@ -178,6 +182,7 @@ RifeTrainResult train_rife(const RifeTrainOptions& o) {
   StateDict sd = weights_of(net);
   save_safetensors(o.output, sd,
                    {{"longvid.rife", cfg.version},
+                    {"longvid.rife.scale", fmt::format("{}", o.flow_scale)},
                     {"longvid.rife.recipe", "train-rife --preset " + o.preset + " --steps " + std::to_string(o.steps) +
                                                 " --batch " + std::to_string(o.batch) + " --size " +
                                                 std::to_string(o.size) + " --seed " + std::to_string(o.seed)}});
@@ -188,7 +193,7 @@ RifeTrainResult train_rife(const RifeTrainOptions& o) {
 }
 
 RifeEvalResult eval_rife(IFNet net, const std::vector<std::filesystem::path>& data, int64_t size, int64_t samples,
-                         int64_t max_interval, uint64_t seed) {
+                         int64_t max_interval, uint64_t seed, double scale) {
   torch::NoGradGuard ng;
   net->eval();
   VideoDatasetOptions dso;
@@ -200,8 +205,8 @@ RifeEvalResult eval_rife(IFNet net, const std::vector<std::filesystem::path>& da
   VideoDataset ds(dso);
   at::Generator gen = make_generator(seed + 17);
   Triplet tr = make_triplets(ds.next_batch(samples), max_interval, gen, false);
-  const int64_t mult = net->config().pad_multiple(1.0);
-  at::Tensor out = net->forward(rife_pad(tr.img0, mult), rife_pad(tr.img1, mult), tr.t, 1.0)
+  const int64_t mult = net->config().pad_multiple(scale);
+  at::Tensor out = net->forward(rife_pad(tr.img0, mult), rife_pad(tr.img1, mult), tr.t, scale)
                        .slice(2, 0, size)
                        .slice(3, 0, size);
   auto psnr = [&](const at::Tensor& x) {

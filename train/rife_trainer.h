@@ -25,7 +25,10 @@ struct RifeTrainOptions {
   int64_t size = 64;                        // frames are size x size
   int64_t steps = 2000, batch = 16;
   int64_t max_interval = 4;
+  double flow_scale = 1.0;  // the --scale the network is trained (and meant to run) at: 2 halves every
+                            // block's downsampling, for small frames where 1/16 leaves 4x4 pixels
   double lr = 3e-4, weight_decay = 1e-4;
+  double smooth_weight = 0.1;  // the published weight of the flow-smoothness term
   int64_t warmup = 200;
   uint64_t seed = 0;
   int workers = 2;
@@ -52,6 +55,6 @@ struct RifeEvalResult {
   double psnr_model = 0, psnr_repeat = 0, psnr_blend = 0;
 };
 RifeEvalResult eval_rife(IFNet net, const std::vector<std::filesystem::path>& data, int64_t size, int64_t samples,
-                         int64_t max_interval, uint64_t seed);
+                         int64_t max_interval, uint64_t seed, double scale = 1.0);
 
 }  // namespace longvid
