@@ -60,10 +60,7 @@ int run_generate(int argc, char** argv) {
   cli::read_long_video_options(a, req);
   if (a.count("rife-multi")) {
     RifeOptions r;
-    const std::string m = a["rife-multi"].as<std::string>();
-    if (m.empty() || m.size() > 6 || m.find_first_not_of("0123456789") != std::string::npos)
-      fail("--rife-multi must be a whole number >= 2 (got '{}')", m);
-    r.multi = std::stoll(m);
+    r.multi = cli::parse_whole_number(a["rife-multi"].as<std::string>(), "--rife-multi");
     if (r.multi < 2) fail("--rife-multi must be a whole number >= 2 (got {})", r.multi);
     r.scale = a["rife-scale"].as<double>();
     r.device = policy.device;

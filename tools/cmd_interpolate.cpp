@@ -10,22 +10,10 @@
 #include "core/device.h"
 #include "core/error.h"
 #include "tools/cli.h"
+#include "tools/options.h"
 
 namespace longvid::cli {
 namespace {
-
-// A whole number >= 2 from the command line, or one clear line.
-int64_t parse_multi(const std::string& s, const char* what) {
-  size_t used = 0;
-  long long v = 0;
-  try {
-    v = std::stoll(s, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used != s.size() || s.empty()) fail("{} must be a whole number (got '{}')", what, s);
-  return v;
-}
 
 int run_interpolate(int argc, char** argv) {
   cxxopts::Options o("longvid interpolate",
@@ -59,11 +47,11 @@ int run_interpolate(int argc, char** argv) {
   }
   InterpolateRequest req;
   if (a.count("exp")) {
-    const int64_t e = parse_multi(a["exp"].as<std::string>(), "--exp");
+    const int64_t e = parse_whole_number(a["exp"].as<std::string>(), "--exp");
     if (e < 1 || e > 10) fail("--exp must be 1 - 10 (multi = 2^exp; got {})", e);
     req.rife.multi = int64_t{1} << e;
   } else {
-    req.rife.multi = parse_multi(a["multi"].as<std::string>(), "--multi");
+    req.rife.multi = parse_whole_number(a["multi"].as<std::string>(), "--multi");
   }
   req.rife.scale = a["scale"].as<double>();
   req.rife.pad = a["pad"].as<int64_t>();

@@ -121,4 +121,16 @@ void read_long_video_options(const cxxopts::ParseResult& a, GenerateRequest& r) 
   check_generate_request(r);
 }
 
+int64_t parse_whole_number(const std::string& s, const char* what) {
+  size_t used = 0;
+  long long v = 0;
+  try {
+    v = std::stoll(s, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != s.size() || s.empty()) fail("{} must be a whole number (got '{}')", what, s);
+  return v;
+}
+
 }  // namespace longvid::cli

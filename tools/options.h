@@ -26,6 +26,9 @@ SamplerOptions neutral_sampler();
 // `base` with the options the user gave on top (after loading: the pipeline's default_sampler).
 SamplerOptions read_sampler_options(const cxxopts::ParseResult& a, const SamplerOptions& base = lvdm_script_sampler());
 
+// A whole number from the command line (`what`: the option's name), or one clear line.
+int64_t parse_whole_number(const std::string& s, const char* what);
+
 // --device --dtype
 void add_device_options(cxxopts::Options& o, const std::string& group = "");
 

@@ -91,9 +91,9 @@ Triplet make_triplets(const at::Tensor& clips, int64_t max_interval, at::Generat
 
 std::filesystem::path state_path(const std::filesystem::path& out) { return out.string() + ".train-state"; }
 
-StateDict weights_of(IFNet& net) {
+StateDict weights_of(IFNet& net, const std::string& prefix = "") {
   StateDict sd;
-  for (const auto& p : net->named_parameters()) sd.set(p.key(), p.value().detach().clone());
+  for (const auto& p : net->named_parameters()) sd.set(prefix + p.key(), p.value().detach().clone());
   return sd;
 }
 
@@ -140,8 +140,7 @@ RifeTrainResult train_rife(const RifeTrainOptions& o) {
     spdlog::info("train-rife: resumed at step {}", step);
   }
   auto save_state = [&] {
-    StateDict st;
-    for (const auto& p : net->named_parameters()) st.set("model." + p.key(), p.value().detach().clone());
+    StateDict st = weights_of(net, "model.");
     opt.save(st, "optim.");
     save_safetensors(state_path(o.output), st, {{"step", std::to_string(step)}, {"dataset", ds.state()}});
   };
