@@ -231,21 +231,6 @@ int64_t generate_video(VideoPipeline& pipe, const GenerateRequest& req_in, Frame
   return counted.frames();
 }
 
-namespace {
-// Temp files an earlier, killed run of this output left (core/fs.h temp_path_for naming).
-void remove_stale_temps(const fs::path& out) {
-  fs::path dir = out.parent_path().empty() ? fs::path(".") : out.parent_path();
-  std::string prefix = "." + out.filename().string() + ".tmp";
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(dir, ec)) {
-    std::string n = e.path().filename().string();
-    if (n.rfind(prefix, 0) == 0 && n.size() >= prefix.size() + 8) {
-      spdlog::info("removing {} (left by the interrupted run)", e.path().string());
-      fs::remove_all(e.path(), ec);
-    }
-  }
-}
-}  // namespace
 
 fs::path default_state_dir(const fs::path& output) {
   std::string s = output.string();
@@ -261,7 +246,7 @@ fs::path default_state_dir(const fs::path& output) {
 int64_t generate_video_file(VideoPipeline& pipe, GenerateRequest req, const fs::path& output,
                             const WriteOptions& wopts) {
   if (req.state_dir.empty()) req.state_dir = default_state_dir(output);
-  if (req.resume) remove_stale_temps(output);
+  if (req.resume) remove_stale_temps(output);  // core/fs.h
   WriteOptions wo = wopts;
   std::optional<IFNet> rife_net;
   if (req.rife) {

@@ -14,6 +14,16 @@ struct InterpolateRequest {
   RifeOptions rife;
   std::optional<Fps> fps;  // output frame rate; default: the input's times multi
   bool show_progress = true;
+  // Copy the input's audio streams (packets, no re-encoding) when the output keeps the input's
+  // duration (no --fps) and its container can hold them; as inference_video.py's transferAudio.
+  bool copy_audio = true;
+  // Checkpoints: the output is written as segments in state_dir (empty: <output>.longvid-run),
+  // a new one every checkpoint_every source frames, and joined at the end (core/video_join.h).
+  // A killed run continues with resume = true and writes the video the uninterrupted run writes.
+  std::filesystem::path state_dir;
+  bool resume = false;
+  int64_t checkpoint_every = 250;
+  int64_t stop_after = -1;  // testing: stop after N checkpoints as if killed (the state stays)
 };
 
 struct InterpolateResult {
@@ -21,7 +31,16 @@ struct InterpolateResult {
   VideoInfo input;
   Fps fps_out;
   double seconds = 0;  // reading, interpolating and writing (model loading not included)
+  int64_t resumed_at = -1;  // the source frame a resumed run continued from (-1: not resumed)
+  int64_t segments = 0;
+  int audio_streams_copied = 0;
+  std::string audio_note;  // why the input's audio was not copied ("" if it was, or it had none)
+  bool stopped = false;    // stop_after was reached: the state waits for resume
 };
+
+// The bundled IFNet (assets/default/rife.safetensors, trained by `longvid train-rife` on the
+// synthetic sprites the default model makes; see its model card).
+std::filesystem::path bundled_rife_model();
 
 // The IFNet of a RIFE checkpoint (flownet.pkl, a zip mirror, safetensors), with a one-line log of its
 // detected version(s) and parameter count; with `check`, the options are checked against it first.

@@ -262,6 +262,9 @@ IFNetConfig ifnet_config_from_state_dict(const StateDict& sd) {
   k.version = "unknown 4.x layout";
   for (const auto& p : published_table())
     if (same_layout(k, p.cfg)) k.version = p.cfg.version;
+  // An IFNet longvid trained (train-rife) names its preset, e.g. "longvid-tiny (4.26 layout)".
+  if (auto it = sd.metadata.find("longvid.rife"); it != sd.metadata.end() && k.version == "unknown 4.x layout")
+    k.version = it->second;
   return k;
 }
 

@@ -18,4 +18,8 @@ std::filesystem::path find_asset(const std::string& relative, const std::string&
 // prediction / interpolation U-Net).
 inline constexpr const char* kDefaultModelAsset = "default/model.safetensors";
 
+// The bundled RIFE frame interpolator (an IFNet trained by `longvid train-rife` on the same synthetic
+// data): the default of `interpolate --model` and `generate --rife-model`.
+inline constexpr const char* kDefaultRifeAsset = "default/rife.safetensors";
+
 }  // namespace longvid

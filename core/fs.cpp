@@ -6,6 +6,7 @@
 #include <system_error>
 
 #include "core/error.h"
+#include "core/log.h"
 
 namespace fs = std::filesystem;
 
@@ -18,6 +19,19 @@ fs::path temp_path_for(const fs::path& target) {
   // Keep the extension last: FFmpeg and friends choose formats by it.
   name += target.extension().string();
   return dir.empty() ? fs::path(name) : dir / name;
+}
+
+void remove_stale_temps(const fs::path& target) {
+  fs::path dir = target.parent_path().empty() ? fs::path(".") : target.parent_path();
+  std::string prefix = "." + target.filename().string() + ".tmp";
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    std::string n = e.path().filename().string();
+    if (n.rfind(prefix, 0) == 0 && n.size() >= prefix.size() + 8) {
+      spdlog::info("removing {} (left by the interrupted run)", e.path().string());
+      fs::remove_all(e.path(), ec);
+    }
+  }
 }
 
 void write_atomically(const fs::path& target, const std::function<void(const fs::path&)>& write) {

@@ -16,6 +16,9 @@ std::filesystem::path temp_path_for(const std::filesystem::path& target);
 void write_atomically(const std::filesystem::path& target,
                       const std::function<void(const std::filesystem::path& tmp)>& write);
 
+// Removes the temp files (temp_path_for naming) a killed writer of `target` left next to it, logging each.
+void remove_stale_temps(const std::filesystem::path& target);
+
 // RAII guard for a temp file/dir that becomes `target` on commit(); removed otherwise.
 class AtomicOutput {
  public:

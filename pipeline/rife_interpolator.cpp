@@ -2,6 +2,8 @@
 // (duplicate frames, scene cuts, make_inference for 4.x) and model/pytorch_msssim ssim_matlab.
 #include "pipeline/rife_interpolator.h"
 
+#include "core/checkpoint.h"
+
 #include <ATen/ATen.h>
 #include <torch/torch.h>
 
@@ -215,6 +217,53 @@ void RifeInterpolatingSink::push(const FrameView& frame) {
   ++stats_.frames_in;
   if (s.awaiting) s.resolve_duplicate(frame, stats_);
   s.step(frame, stats_);
+}
+
+bool RifeInterpolatingSink::can_checkpoint() const { return s_->started && !s_->awaiting && !s_->closed; }
+
+void RifeInterpolatingSink::save(const std::filesystem::path& file) const {
+  const State& s = *s_;
+  if (!can_checkpoint()) throw Error("RIFE: no checkpoint possible here (a duplicate frame waits for the next)");
+  StateDict sd;
+  sd.set("lastframe", at::from_blob(const_cast<uint8_t*>(s.lastframe.data()), {s.h, s.w, 3}, at::kByte).clone());
+  sd.set("I1", s.I1.to(at::kCPU, at::kFloat).contiguous());
+  // Its memory layout too: a source frame is a permuted HWC image (as inference_video.py makes it),
+  // and the network's convolutions round differently on it than on a contiguous copy.
+  sd.set("I1_strides", at::tensor(s.I1.strides().vec(), at::kLong));
+  sd.set("stats", at::tensor({stats_.frames_in, stats_.frames_out, stats_.duplicates, stats_.scene_cuts,
+                              stats_.interpolated},
+                             at::kLong));
+  save_safetensors(file, sd, {{"longvid.rife_carry", "1"}});
+}
+
+void RifeInterpolatingSink::restore(const std::filesystem::path& file) {
+  State& s = *s_;
+  if (s.started) throw Error("RIFE: restore() into a sink that has frames");
+  StateDict sd = load_checkpoint(file);
+  if (!sd.metadata.count("longvid.rife_carry")) throw Error(file.string() + ": not a RIFE checkpoint");
+  const at::Tensor last = sd.get("lastframe"), I1 = sd.get("I1"), st = sd.get("stats").to(at::kLong);
+  if (last.dim() != 3 || last.size(2) != 3 || last.scalar_type() != at::kByte || I1.dim() != 4 || st.numel() != 5)
+    throw Error(file.string() + ": a RIFE checkpoint of unexpected shapes");
+  s.h = static_cast<int>(last.size(0));
+  s.w = static_cast<int>(last.size(1));
+  s.pad = s.o.pad ? s.o.pad : s.net->config().pad_multiple(s.o.scale);
+  if (I1.size(2) != (s.h + s.pad - 1) / s.pad * s.pad || I1.size(3) != (s.w + s.pad - 1) / s.pad * s.pad)
+    throw Error(file.string() + ": made with another padding (other RIFE options or model)");
+  const at::Tensor lc = last.contiguous();
+  s.lastframe.assign(lc.data_ptr<uint8_t>(), lc.data_ptr<uint8_t>() + lc.numel());
+  at::Tensor img = I1.to(at::kFloat);
+  if (sd.contains("I1_strides")) {
+    const at::Tensor str = sd.get("I1_strides").to(at::kLong).contiguous();
+    std::vector<int64_t> strides(str.data_ptr<int64_t>(), str.data_ptr<int64_t>() + str.numel());
+    if (static_cast<int64_t>(strides.size()) != img.dim()) throw Error(file.string() + ": bad I1 strides");
+    img = at::empty_strided(img.sizes(), strides, img.options()).copy_(img);
+  } else {
+    img = img.clone();
+  }
+  s.set_I1(img);
+  const int64_t* v = st.data_ptr<int64_t>();
+  stats_ = RifeStats{v[0], v[1], v[2], v[3], v[4]};
+  s.started = true;
 }
 
 void RifeInterpolatingSink::close() {

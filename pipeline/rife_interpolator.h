@@ -18,6 +18,7 @@
 #include <c10/core/ScalarType.h>
 
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 
 #include "backbones/ifnet.h"
@@ -64,6 +65,16 @@ class RifeInterpolatingSink : public FrameSink {
   void push(const FrameView& frame) override;
   void close() override;
   const RifeStats& stats() const { return stats_; }
+
+  // Checkpoints (interpolate --resume). Between two pushes, unless a duplicate frame waits for the
+  // frame after it (can_checkpoint() false), all the sink holds is the frame it writes next and the
+  // newest frame as the network sees it (a source frame, or a replaced duplicate's float image).
+  // save() stores them and the counts in a safetensors file; restore() loads one into a new sink
+  // (same network and options) before the next source frame is pushed, and the frames that then come
+  // out are the ones the uninterrupted sink would have written.
+  bool can_checkpoint() const;
+  void save(const std::filesystem::path& file) const;
+  void restore(const std::filesystem::path& file);
 
  private:
   struct State;

@@ -4,6 +4,7 @@
 
 #include <optional>
 
+#include "api/interpolate.h"
 #include "core/device.h"
 #include "core/error.h"
 #include "core/fs.h"
@@ -31,7 +32,7 @@ int run_generate(int argc, char** argv) {
     ("cfg-scale", "classifier-free guidance scale (default: the model's, Latte UCF-101 7; 1 = off)", cxxopts::value<double>()->default_value("-1"))
     ("decode-window", "latent frames per decode window (0 = all at once; -1 = the autoencoder's default: one clip at once, long videos 32 for LVDM's AEs, the training clip length for AEs trained on short clips)", cxxopts::value<int64_t>()->default_value("-1"))
     ("rife-multi", "raise the frame rate N times with RIFE as frames stream out (the output plays at --fps x N)", cxxopts::value<std::string>())
-    ("rife-model", "the RIFE checkpoint for --rife-multi (Practical-RIFE flownet.pkl, IFNet 4.x)", cxxopts::value<std::string>())
+    ("rife-model", "the RIFE checkpoint for --rife-multi (Practical-RIFE flownet.pkl, IFNet 4.x; default: the bundled IFNet, trained on the default model's synthetic data)", cxxopts::value<std::string>())
     ("rife-scale", "RIFE flow scale (0.25 0.5 1 2 4)", cxxopts::value<double>()->default_value("1"))
     ("h,help", "show this help");
   cli::add_sampler_options(o);
@@ -65,8 +66,7 @@ int run_generate(int argc, char** argv) {
     r.scale = a["rife-scale"].as<double>();
     r.device = policy.device;
     check_rife_options(r);
-    if (!a.count("rife-model")) fail("--rife-multi needs --rife-model (a RIFE checkpoint, e.g. Practical-RIFE's flownet.pkl)");
-    req.rife_model = a["rife-model"].as<std::string>();
+    req.rife_model = a.count("rife-model") ? a["rife-model"].as<std::string>() : bundled_rife_model().string();
     require_readable_file(req.rife_model, "--rife-model");
     req.rife = r;
   } else if (a.count("rife-model")) {

@@ -1,7 +1,9 @@
 // longvid interpolate: raise a video's frame rate with RIFE (Practical-RIFE's inference_video.py).
-//   longvid interpolate IN -o OUT --model flownet.pkl [--multi N | --exp K] [--fps R] [--scale S]
-//                      [--pad N] [--no-scene-detect] [--device D] [--dtype T] [--crf N]
+//   longvid interpolate IN -o OUT [--model flownet.pkl] [--multi N | --exp K] [--fps R] [--scale S]
+//                      [--pad N] [--no-scene-detect] [--device D] [--dtype T] [--crf N] [--no-audio]
+//                      [--resume] [--state DIR] [--checkpoint-every N]
 #include <cxxopts.hpp>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -20,7 +22,9 @@ int run_interpolate(int argc, char** argv) {
                      "Raise a video's frame rate with RIFE (any published IFNet 4.x checkpoint), as Practical-RIFE's "
                      "inference_video.py does: duplicate frames replaced, no morphing across scene cuts");
   o.add_options()("o,output", "output video (.mp4 .webm .y4m .gif, dir/)", cxxopts::value<std::string>())(
-      "model", "RIFE checkpoint: Practical-RIFE's flownet.pkl (4.0 - 4.26, .lite, .heavy), a zip mirror or safetensors",
+      "model",
+      "RIFE checkpoint: Practical-RIFE's flownet.pkl (4.0 - 4.26, .lite, .heavy), a zip mirror or safetensors "
+      "(default: the bundled IFNet, trained on longvid's synthetic sprites; for camera footage use flownet.pkl)",
       cxxopts::value<std::string>())("multi", "frames per source interval (2: double the rate)",
                                      cxxopts::value<std::string>()->default_value("2"))(
       "exp", "multi = 2^exp (inference_video.py --exp)", cxxopts::value<std::string>())(
@@ -33,6 +37,12 @@ int run_interpolate(int argc, char** argv) {
       "device", "cpu | cuda | cuda:N", cxxopts::value<std::string>()->default_value("cpu"))(
       "dtype", "fp32 | fp16 | bf16 (the network; warps stay fp32)", cxxopts::value<std::string>()->default_value("fp32"))(
       "crf", "output quality (-1: codec default)", cxxopts::value<int>()->default_value("-1"))(
+      "no-audio", "do not copy the input's audio streams")(
+      "resume", "continue an interrupted run of the same command (see --state)")(
+      "state", "directory of the run's segments and checkpoint (default: <output>.longvid-run; removed at the end)",
+      cxxopts::value<std::string>()->default_value(""))(
+      "checkpoint-every", "source frames between checkpoints", cxxopts::value<std::string>()->default_value("250"))(
+      "stop-after", "testing: stop after N checkpoints as if killed", cxxopts::value<int64_t>()->default_value("-1"))(
       "no-progress", "no progress bar")("input", "input video", cxxopts::value<std::string>())("h,help", "this help");
   o.parse_positional({"input"});
   o.positional_help("IN");
@@ -61,21 +71,38 @@ int run_interpolate(int argc, char** argv) {
   req.rife.dtype = parse_dtype(a["dtype"].as<std::string>());
   req.show_progress = !a.count("no-progress");
   if (a.count("fps")) req.fps = Fps::parse(a["fps"].as<std::string>());
+  req.copy_audio = !a.count("no-audio");
+  req.resume = a.count("resume") > 0;
+  req.state_dir = a["state"].as<std::string>();
+  req.checkpoint_every = parse_whole_number(a["checkpoint-every"].as<std::string>(), "--checkpoint-every");
+  if (req.checkpoint_every < 1) fail("--checkpoint-every must be >= 1 (got {})", req.checkpoint_every);
+  req.stop_after = a["stop-after"].as<int64_t>();
   check_rife_options(req.rife);  // before loading anything
-  if (!a.count("model"))
-    fail("interpolate needs --model: a RIFE checkpoint (Practical-RIFE's train_log/flownet.pkl, any 4.x)");
   const std::string in = a["input"].as<std::string>(), out = a["output"].as<std::string>();
   require_readable_video(in);
   require_distinct_output(in, out);
   WriteOptions wo;
   wo.crf = a["crf"].as<int>();
   check_write_options(out, wo);
-  IFNet net = load_rife_model(a["model"].as<std::string>(), &req.rife);
+  std::string model = a.count("model") ? a["model"].as<std::string>() : std::string();
+  if (model.empty()) {
+    model = bundled_rife_model().string();
+    spdlog::info("no --model: the bundled IFNet (trained on longvid's synthetic sprites, for the default model's "
+                 "videos; for camera footage give Practical-RIFE's flownet.pkl)");
+  }
+  IFNet net = load_rife_model(model, &req.rife);
   InterpolateResult r = interpolate_video_file(std::move(net), in, out, req, wo);
+  if (r.stopped) {
+    std::printf("stopped after %lld checkpoints (--stop-after); continue with --resume\n",
+                static_cast<long long>(req.stop_after));
+    return kExitOk;
+  }
   std::string audio = "no audio";
-  if (r.input.audio_streams)
+  if (r.input.audio_streams) {
     audio = std::to_string(r.input.audio_streams) + " audio stream" + (r.input.audio_streams > 1 ? "s" : "") + " (" +
-            r.input.audio_codec + "), not copied";
+            r.input.audio_codec + ")";
+    audio += r.audio_streams_copied ? ", copied" : ", not copied: " + r.audio_note;
+  }
   std::printf("%s: %lld frames at %s fps, %s -> %s: %lld frames at %s fps (%lld duplicate%s replaced, %lld scene cut%s "
               "not morphed) in %.2f s (%.2f frames/s)\n",
               in.c_str(), static_cast<long long>(r.stats.frames_in), r.input.fps.str().c_str(), audio.c_str(),

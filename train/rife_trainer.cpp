@@ -99,6 +99,15 @@ StateDict weights_of(IFNet& net, const std::string& prefix = "") {
 
 }  // namespace
 
+std::string rife_recipe(const RifeTrainOptions& o) {
+  // Every option that shapes the weights (the data folders aside), so the file says how to make it again.
+  return fmt::format(
+      "train-rife --preset {} --steps {} --batch {} --size {} --seed {} --max-interval {} --flow-scale {} --lr {} "
+      "--smooth-weight {} --warmup {}",
+      o.preset, o.steps, o.batch, o.size, o.seed, o.max_interval, o.flow_scale, o.lr, o.smooth_weight,
+      o.warmup);
+}
+
 RifeTrainResult train_rife(const RifeTrainOptions& o) {
   if (o.data.empty()) fail("train-rife needs --data (folders of videos, e.g. `longvid synth` output)");
   if (o.output.empty()) fail("train-rife needs -o OUTPUT");
@@ -182,9 +191,7 @@ RifeTrainResult train_rife(const RifeTrainOptions& o) {
   save_safetensors(o.output, sd,
                    {{"longvid.rife", cfg.version},
                     {"longvid.rife.scale", fmt::format("{}", o.flow_scale)},
-                    {"longvid.rife.recipe", "train-rife --preset " + o.preset + " --steps " + std::to_string(o.steps) +
-                                                " --batch " + std::to_string(o.batch) + " --size " +
-                                                std::to_string(o.size) + " --seed " + std::to_string(o.seed)}});
+                    {"longvid.rife.recipe", rife_recipe(o)}});
   std::error_code ec;
   std::filesystem::remove(state_path(o.output), ec);
   res.steps = step;

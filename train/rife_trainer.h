@@ -48,6 +48,9 @@ struct RifeTrainResult {
 
 RifeTrainResult train_rife(const RifeTrainOptions& o);
 
+// The command line that makes these weights again (stored in the file as longvid.rife.recipe).
+std::string rife_recipe(const RifeTrainOptions& o);
+
 // Held-out quality: PSNR (dB) of the frames the model makes at t = j / k between real frames, against
 // the real ones, beside repeating the nearer input and blending the two linearly.
 struct RifeEvalResult {

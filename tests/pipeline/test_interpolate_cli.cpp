@@ -67,11 +67,11 @@ TEST_CASE("interpolate: bad input gives one error line, exit 1 and no output") {
       {{"interpolate", in.string(), "-o", out.string(), "--multi", "2.5", "--model", model()}, "--multi must be a whole number (got '2.5')"},
       {{"interpolate", in.string(), "-o", out.string(), "--scale", "3", "--model", model()}, "--scale must be 0.25, 0.5, 1, 2 or 4"},
       {{"interpolate", in.string(), "-o", out.string(), "--model", not_ifnet}, "not an IFNet checkpoint: no tensor 'block0.conv0.0.0.weight'"},
-      {{"interpolate", in.string(), "-o", out.string()}, "interpolate needs --model"},
+      {{"interpolate", in.string(), "-o", out.string(), "--checkpoint-every", "0", "--model", model()}, "--checkpoint-every must be >= 1"},
+      {{"interpolate", in.string(), "-o", out.string(), "--checkpoint-every", "1e3", "--model", model()}, "--checkpoint-every must be a whole number"},
       {{"interpolate", (dir / "missing.y4m").string(), "-o", out.string(), "--model", model()}, "no such file"},
       {{"interpolate", in.string(), "-o", in.string(), "--model", model()}, "the output would replace the input"},
       {{"interpolate", in.string(), "-o", out.string(), "--pad", "96", "--model", model()}, "--pad 96: must be a multiple of 64"},
-      {{"generate", "--model", "random", "--frames", "4", "-o", out.string(), "--rife-multi", "2"}, "--rife-multi needs --rife-model"},
       {{"generate", "--model", "random", "--frames", "4", "-o", out.string(), "--rife-multi", "1", "--rife-model", model()}, "--rife-multi must be a whole number >= 2"},
   };
   for (const auto& [args, want] : cases) {

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include "backbones/ifnet.h"
+#include "core/assets.h"
 #include "core/checkpoint.h"
 #include "tests/helpers.h"
 #include "train/rife_trainer.h"
@@ -67,4 +68,20 @@ TEST_CASE("train-rife: bad options give one line") {
     CHECK_MESSAGE(r.err.find(want) != std::string::npos, r.err);
   }
   CHECK(dir.entries().empty());
+}
+
+TEST_CASE("train-rife: the bundled IFNet follows the sprites, beating blending on held-out frames") {
+  test::ScratchDir dir("riftbundled");
+  auto data = dir / "heldout";
+  auto r0 = test::run_cli({"-q", "synth", "-o", data.string(), "--videos", "2", "--frames", "24", "--size", "64",
+                           "--seed", "4242", "--format", "y4m"});
+  REQUIRE(r0.exit_code == 0);
+  IFNet net = load_ifnet(find_asset(kDefaultRifeAsset));
+  CHECK(net->config().version == "longvid-tiny (4.26 layout)");
+  RifeEvalResult e = eval_rife(net, {data}, 64, 64, 4, 12345);
+  MESSAGE("bundled IFNet on " << e.samples << " held-out frames: " << e.psnr_model << " dB, blending "
+                              << e.psnr_blend << " dB, repeating " << e.psnr_repeat << " dB");
+  CHECK(e.samples == 64);
+  CHECK(e.psnr_model > e.psnr_blend + 2.0);
+  CHECK(e.psnr_model > e.psnr_repeat + 4.0);
 }
