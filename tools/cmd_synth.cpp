@@ -4,6 +4,7 @@
 //                 [--format mp4|webm|png|y4m] [--crf N] [--preset P]
 //   longvid synth score VIDEO [--truth JSON] [--window 64] [--sprites N] [--json OUT] [--frames-json]
 #include <cxxopts.hpp>
+#include <nlohmann/json.hpp>
 
 #include <chrono>
 #include <cstdio>
@@ -13,6 +14,7 @@
 #include "core/log.h"
 #include "core/progress.h"
 #include "train/physics_score.h"
+#include "train/synth_caption.h"
 #include "train/synth.h"
 #include "tools/cli.h"
 
@@ -88,6 +90,8 @@ int synth_score(int argc, char** argv) {
       cxxopts::value<int>()->default_value("-1"))(
       "json", "write the scores as JSON here", cxxopts::value<std::string>()->default_value(""))(
       "frames-json", "include per-frame detections in the JSON", cxxopts::value<bool>()->default_value("false"))(
+      "prompt", "also score prompt adherence to this prompt (\"two red squares moving left\"; see docs/synth.md)",
+      cxxopts::value<std::string>()->default_value(""))(
       "video", "video file", cxxopts::value<std::string>())("h,help", "this help");
   o.parse_positional({"video"});
   o.positional_help("VIDEO");
@@ -99,6 +103,13 @@ int synth_score(int argc, char** argv) {
   if (!a.count("video")) {
     std::fprintf(stderr, "longvid synth score: error: missing VIDEO (see --help)\n");
     return kExitUsage;
+  }
+  const std::string prompt_text = a["prompt"].as<std::string>();
+  std::optional<PromptSpec> prompt;
+  if (!prompt_text.empty()) {
+    prompt = parse_synth_prompt(prompt_text);
+    if (!a["truth"].as<std::string>().empty())
+      fail("--prompt scores against the synth palette; give it without --truth");
   }
   PhysicsScoreOptions so;
   so.window = a["window"].as<int64_t>();
@@ -122,11 +133,29 @@ int synth_score(int argc, char** argv) {
   for (const auto& w : s.windows) print_window(w, t);
   std::printf("overall:\n");
   print_window(s.overall, t);
+  std::optional<PromptAdherence> adh;
+  if (prompt) {
+    adh = prompt_adherence(s, *prompt);
+    std::printf("prompt \"%s\": %zu sprites asked; count right %.3f, colours right %.3f, motion right %s; score %.3f\n",
+                prompt_text.c_str(), prompt->sprites.size(), adh->count_ok, adh->colors_ok,
+                adh->motion_ok < 0 ? "n/a" : fmt::format("{:.3f}", adh->motion_ok).c_str(), adh->score());
+  }
   if (!json_out.empty())
     write_atomically(json_out, [&](const std::filesystem::path& tmp) {
       std::FILE* f = std::fopen(tmp.c_str(), "wb");
       if (!f) fail("{}: cannot open for writing", tmp.string());
-      const std::string text = s.to_json(a["frames-json"].as<bool>()) + "\n";
+      std::string text = s.to_json(a["frames-json"].as<bool>());
+      if (adh) {
+        auto j = nlohmann::json::parse(text);
+        j["prompt"] = {{"text", prompt_text},
+                       {"sprites", prompt->sprites.size()},
+                       {"count_ok", adh->count_ok},
+                       {"colors_ok", adh->colors_ok},
+                       {"motion_ok", adh->motion_ok},
+                       {"score", adh->score()}};
+        text = j.dump(1);
+      }
+      text += "\n";
       const bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
       if (std::fclose(f) != 0 || !ok) fail("{}: write error", tmp.string());
     });

@@ -1,5 +1,7 @@
 #include "train/synth.h"
 
+#include "train/synth_caption.h"
+
 #include <nlohmann/json.hpp>
 
 #include <chrono>
@@ -389,22 +391,29 @@ SynthDatasetReport write_synth_dataset(const SynthDatasetOptions& o,
     jt["video"] = vname;
     nlohmann::json frames = nlohmann::json::array();
     SynthFrameTruth ft;
+    SynthTruth truth;  // for the caption
+    truth.sprites = v.sprites();
+    truth.background = v.background();
     for (;;) {
       const auto r0 = clock::now();
       const bool more = v.next(rgb.data(), &ft);
       render_s += std::chrono::duration<double>(clock::now() - r0).count();
       if (!more) break;
       frames.push_back(frame_json(v.frame_index() - 1, ft));
+      if (truth.per_frame.size() < size_t(kSynthCaptionFrames)) truth.per_frame.push_back(ft);
       w.push(rgb.data(), o.size, o.size);
     }
     w.close();
+    const std::string caption = synth_caption(truth);
+    jt["caption"] = caption;
+    jt["caption_frames"] = static_cast<int64_t>(truth.per_frame.size());
     jt["per_frame"] = std::move(frames);
     {
       std::ofstream f(out.temp() / synth_truth_name(i), std::ios::binary);
       f << jt.dump() << "\n";
       if (!f) fail("{}: write error", (out.temp() / synth_truth_name(i)).string());
     }
-    files.push_back({{"video", vname}, {"truth", synth_truth_name(i)}, {"seed", v.seed()}});
+    files.push_back({{"video", vname}, {"truth", synth_truth_name(i)}, {"seed", v.seed()}, {"caption", caption}});
     rep.videos = i + 1;
     rep.frames += o.frames;
     if (progress) progress(i + 1, o.videos);

@@ -10,6 +10,7 @@
 #include "core/checkpoint.h"
 #include "core/error.h"
 #include "tests/helpers.h"
+#include "tests/module_state.h"
 #include "tests/parity.h"
 
 using namespace longvid;
@@ -30,11 +31,7 @@ IFNet det_model(const std::string& version) {
   return m;
 }
 
-StateDict state_of(torch::nn::Module& m) {
-  StateDict sd;
-  for (const auto& p : m.named_parameters()) sd.set(p.key(), p.value().detach().clone());
-  return sd;
-}
+using test::state_of;  // tests/module_state.h
 }  // namespace
 
 TEST_CASE("ifnet: every published layout matches the reference at scale 1 and 0.5, t 0.5 and 0.3") {

@@ -8,6 +8,7 @@
 #include "backbones/latte_blocks.h"
 #include "core/checkpoint.h"
 #include "core/error.h"
+#include "tests/module_state.h"
 #include "tests/parity.h"
 
 using namespace longvid;
@@ -40,11 +41,7 @@ Latte make(const LatteConfig& c, int64_t seed) {
   return m;
 }
 
-StateDict state_of(torch::nn::Module& m) {
-  StateDict sd;
-  for (const auto& p : m.named_parameters()) sd.set(p.key(), p.value().detach().clone());
-  return sd;
-}
+using test::state_of;  // tests/module_state.h
 
 // How much output frame 0 moves when input frame 2 changes (0: no temporal mixing).
 double cross_frame_effect(Latte& m) {
