@@ -94,4 +94,12 @@ TEST_CASE("interpolate: generate --rife-multi streams the decoded frames through
   VideoInfo info = probe_video(out);
   CHECK(info.frame_count == 15);
   CHECK(info.fps.num == 16);
+  // Without --rife-model: the bundled IFNet.
+  auto out2 = dir / "g2.y4m";
+  auto r2 = test::run_cli({"generate", "--model", "random", "--frames", "8", "--steps", "2", "--seed", "3", "-o",
+                           out2.string(), "--rife-multi", "3"});
+  INFO(r2.err);
+  REQUIRE(r2.exit_code == 0);
+  CHECK(r2.err.find("longvid-tiny (4.26 layout)") != std::string::npos);
+  CHECK(probe_video(out2).frame_count == 22);
 }
