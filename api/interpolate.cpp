@@ -101,9 +101,10 @@ std::string fingerprint(const fs::path& input, const fs::path& output, IFNet& ne
                         const Fps& fps, const WriteOptions& w, bool audio) {
   std::error_code ec;
   const auto size = fs::file_size(input, ec);
+  const bool size_ok = !ec;
   const auto mtime = fs::last_write_time(input, ec).time_since_epoch().count();
   nlohmann::json j = {{"input", fs::absolute(input).lexically_normal().string()},
-                      {"input_size", ec ? 0 : size},
+                      {"input_size", size_ok ? size : 0},
                       {"input_mtime", mtime},
                       {"weights", weights_hash(net)},
                       {"multi", o.multi},
@@ -122,6 +123,18 @@ std::string fingerprint(const fs::path& input, const fs::path& output, IFNet& ne
                       {"segment", segment_extension(output)},
                       {"audio", audio}};
   return j.dump();
+}
+
+// The files a run writes in its directory (and their temp files); nothing else there is touched.
+bool is_run_file(const std::string& n) {
+  for (const char* p : {"seg_", ".seg_", "carry_", ".carry_", "state.json", ".state.json"})
+    if (n.rfind(p, 0) == 0) return true;
+  return false;
+}
+
+// A plain file name written by this code (a state file names nothing else).
+bool plain_name(const std::string& n) {
+  return !n.empty() && n.find('/') == std::string::npos && n != "." && n != ".." && is_run_file(n);
 }
 
 struct RunState {
@@ -151,18 +164,24 @@ RunState read_state(const fs::path& dir, const std::string& fp) {
   } catch (const nlohmann::json::exception& e) {
     fail("{}: a damaged run state ({}); delete {} to start again", file.string(), e.what(), dir.string());
   }
-  if (j.value("fingerprint", std::string()) != fp)
+  if (!j.is_object() || j.value("fingerprint", std::string()) != fp)
     fail_hint("run the same command (input, model, options, output format) with --resume, or delete that directory",
               "{}: the interrupted run there was made by another command", dir.string());
   RunState st;
-  st.frames_in = j.at("frames_in").get<int64_t>();
-  st.carry = j.at("carry").get<std::string>();
-  for (const auto& s : j.at("segments")) {
-    st.segments.emplace_back(s.at("file").get<std::string>(), s.at("frames").get<int64_t>());
-    if (!fs::exists(dir / st.segments.back().first))
-      fail("{}: segment {} of the interrupted run is missing; delete {} to start again", file.string(),
-           st.segments.back().first, dir.string());
+  try {
+    st.frames_in = j.at("frames_in").get<int64_t>();
+    st.carry = j.at("carry").get<std::string>();
+    for (const auto& s : j.at("segments"))
+      st.segments.emplace_back(s.at("file").get<std::string>(), s.at("frames").get<int64_t>());
+  } catch (const nlohmann::json::exception& e) {
+    fail("{}: a damaged run state ({}); delete {} to start again", file.string(), e.what(), dir.string());
   }
+  if (!plain_name(st.carry) || st.frames_in < 1)
+    fail("{}: a damaged run state; delete {} to start again", file.string(), dir.string());
+  for (const auto& s : st.segments)
+    if (!plain_name(s.first) || s.second < 1 || !fs::exists(dir / s.first))
+      fail("{}: segment '{}' of the interrupted run is missing or damaged; delete {} to start again", file.string(),
+           s.first, dir.string());
   return st;
 }
 
@@ -172,11 +191,22 @@ void remove_uncommitted(const fs::path& dir, const RunState& st) {
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(dir, ec)) {
     const std::string n = e.path().filename().string();
-    bool keep = n == "state.json" || n == st.carry;
+    bool keep = n == "state.json" || n == st.carry || !is_run_file(n);
     for (const auto& s : st.segments) keep = keep || n == s.first;
     if (!keep) fs::remove_all(e.path(), ec);
   }
 }
+
+// The run's files, the state first (a kill part way leaves no state naming missing segments), then
+// the directory if nothing else is in it.
+void clear_run_dir(const fs::path& dir) {
+  std::error_code ec;
+  fs::remove(dir / "state.json", ec);
+  for (const auto& e : fs::directory_iterator(dir, ec))
+    if (is_run_file(e.path().filename().string())) fs::remove_all(e.path(), ec);
+  fs::remove(dir, ec);  // only if empty
+}
+
 
 }  // namespace
 
@@ -197,6 +227,18 @@ InterpolateResult interpolate_video_file(IFNet net, const fs::path& input, const
     res.audio_note = req.fps ? "--fps changes the duration" : "not asked for";
 
   const fs::path dir = req.state_dir.empty() ? default_state_dir(output) : req.state_dir;
+  {
+    // The run's directory is cleared at the end: it must not hold the output or the input.
+    auto inside = [](const fs::path& p, const fs::path& d) {
+      std::error_code e;
+      const std::string a = fs::weakly_canonical(fs::absolute(p), e).string();
+      std::string b = fs::weakly_canonical(fs::absolute(d), e).string();
+      if (!b.empty() && b.back() != '/') b += '/';
+      return a.rfind(b, 0) == 0;
+    };
+    if (inside(output, dir) || inside(input, dir))
+      fail("--state {}: the run's directory must not hold the {}", dir.string(), inside(output, dir) ? "output" : "input");
+  }
   const std::string fp = fingerprint(input, output, net, req.rife, res.fps_out, wopts, audio);
   std::error_code ec;
   RunState st;
@@ -213,15 +255,16 @@ InterpolateResult interpolate_video_file(IFNet net, const fs::path& input, const
   } else {
     if (fs::exists(dir, ec)) {
       // A run killed before its first checkpoint leaves only its own files: start afresh.
-      bool ours = fs::is_directory(dir, ec);
+      bool ours = fs::is_directory(dir, ec), any = false;
       for (const auto& e : fs::directory_iterator(dir, ec)) {
-        const std::string n = e.path().filename().string();
-        ours = ours && (n.rfind("seg_", 0) == 0 || n.rfind(".seg_", 0) == 0 || n.rfind("carry_", 0) == 0 ||
-                        n.rfind(".carry_", 0) == 0 || n.rfind(".state.json", 0) == 0);
+        ours = ours && is_run_file(e.path().filename().string());
+        any = true;
       }
       if (!ours) fail_hint("delete it, or give another output", "{}: exists and is not a run of longvid", dir.string());
-      spdlog::info("{} holds no checkpoint yet (the run stopped before its first one): starting afresh", dir.string());
-      fs::remove_all(dir, ec);
+      if (any)
+        spdlog::info("{} holds no checkpoint yet (the run stopped before its first one): starting afresh",
+                     dir.string());
+      clear_run_dir(dir);
     } else if (req.resume) {
       spdlog::info("--resume: nothing to resume at {}: starting the run", dir.string());
     }
@@ -236,7 +279,7 @@ InterpolateResult interpolate_video_file(IFNet net, const fs::path& input, const
     bool done = false;
     ~DropUncheckpointed() {
       std::error_code e;
-      if (!done && !fs::exists(dir / "state.json", e)) fs::remove_all(dir, e);
+      if (!done && !fs::exists(dir / "state.json", e)) clear_run_dir(dir);
     }
   } drop{dir};
   Progress progress("rife", rife_output_frames(res.input.frame_count, req.rife.multi), req.show_progress);
@@ -245,6 +288,13 @@ InterpolateResult interpolate_video_file(IFNet net, const fs::path& input, const
   RifeInterpolatingSink rife(std::move(net), req.rife, counted);
   if (res.resumed_at >= 0) {
     rife.restore(dir / st.carry);
+    int64_t seg_frames = 0;
+    for (const auto& sg : st.segments) seg_frames += sg.second;
+    if (rife.stats().frames_in != st.frames_in || rife.stats().frames_out != seg_frames)
+      fail("{}: the checkpoint and the segments disagree ({} / {} source frames, {} / {} frames written); delete {} "
+           "to start again",
+           (dir / "state.json").string(), rife.stats().frames_in, st.frames_in, rife.stats().frames_out, seg_frames,
+           dir.string());
     counted.set_count(rife.stats().frames_out);
   }
 
@@ -256,7 +306,7 @@ InterpolateResult interpolate_video_file(IFNet net, const fs::path& input, const
     auto seg = segs.cut();
     if (seg.second > 0) st.segments.push_back(seg);
     const std::string old = st.carry;
-    st.carry = fmt::format("carry_{:05d}.safetensors", st.segments.size());
+    st.carry = fmt::format("carry_{:09d}.safetensors", rife.stats().frames_in);  // new name every checkpoint
     rife.save(dir / st.carry);
     st.frames_in = rife.stats().frames_in;
     write_state(dir, fp, st);  // the commit point
@@ -293,14 +343,13 @@ InterpolateResult interpolate_video_file(IFNet net, const fs::path& input, const
   JoinOptions jo;
   jo.write = wopts;
   if (audio) jo.audio_from = input;
+  jo.expect_frames = res.stats.frames_out;  // checked before the output is put in place
   JoinResult j = join_video_segments(files, output, jo);
-  if (j.frames != res.stats.frames_out)
-    fail("{}: joined {} frames but RIFE made {}; the run's segments are in {}", output.string(), j.frames,
-         res.stats.frames_out, dir.string());
   res.segments = static_cast<int64_t>(files.size());
   res.audio_streams_copied = j.audio_streams_copied;
   if (audio && j.audio_streams_copied == 0) res.audio_note = j.audio_note;
-  fs::remove_all(dir, ec);
+  clear_run_dir(dir);
+  drop.done = true;
   res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return res;
 }

@@ -36,6 +36,9 @@ JoinResult join_video_segments(const std::vector<std::filesystem::path>& segment
     VideoReader r(s);
     while (r.next(frame)) w.push(frame.data(), r.width(), r.height());
   }
+  if (options.expect_frames >= 0 && w.frames_written() != options.expect_frames)
+    fail("{}: the segments hold {} frames, {} expected; nothing written", output.string(), w.frames_written(),
+         options.expect_frames);
   w.close();
   res.frames = w.frames_written();
   if (!options.audio_from.empty()) {

@@ -25,6 +25,7 @@ std::string segment_extension(const std::filesystem::path& output);
 struct JoinOptions {
   WriteOptions write;                   // the output's options (its frame rate, encoder settings)
   std::filesystem::path audio_from;     // copy this file's audio streams (empty: none)
+  int64_t expect_frames = -1;           // >= 0: fail (nothing written) unless the join has this many frames
 };
 
 struct JoinResult {

@@ -62,10 +62,10 @@ JoinResult remux_join(const std::vector<fs::path>& segments, const fs::path& out
   AVCodecParameters* first_par = avcodec_parameters_alloc();
   std::unique_ptr<AVCodecParameters, void (*)(AVCodecParameters*)> first(
       first_par, [](AVCodecParameters* q) { avcodec_parameters_free(&q); });
-  avcodec_parameters_copy(first.get(), seg->streams[vs]->codecpar);
+  if (!first || avcodec_parameters_copy(first.get(), seg->streams[vs]->codecpar) < 0) fail("{}: out of memory", p);
   AVStream* vout = avformat_new_stream(oc.get(), nullptr);
   if (!vout) fail("{}: out of memory", p);
-  avcodec_parameters_copy(vout->codecpar, first.get());
+  if (avcodec_parameters_copy(vout->codecpar, first.get()) < 0) fail("{}: out of memory", p);
   vout->codecpar->codec_tag = 0;
   vout->time_base = seg->streams[vs]->time_base;
   vout->avg_frame_rate = AVRational{fps.num, fps.den};
@@ -86,7 +86,7 @@ JoinResult remux_join(const std::vector<fs::path>& segments, const fs::path& out
       }
       AVStream* as = avformat_new_stream(oc.get(), nullptr);
       if (!as) fail("{}: out of memory", p);
-      avcodec_parameters_copy(as->codecpar, par);
+      if (avcodec_parameters_copy(as->codecpar, par) < 0) fail("{}: out of memory", p);
       as->codecpar->codec_tag = 0;
       as->time_base = ain->streams[i]->time_base;
       as->disposition = ain->streams[i]->disposition;
@@ -94,6 +94,17 @@ JoinResult remux_join(const std::vector<fs::path>& segments, const fs::path& out
       ++res.audio_streams_copied;
     }
     if (res.audio_streams_copied == 0) ain.reset();
+  }
+  // The output's video starts at 0 where the source's first video frame was: shift the audio alike
+  // (as ffmpeg does without -copyts), dropping what played before it.
+  int64_t video_start = 0;
+  AVRational video_start_tb{1, AV_TIME_BASE};
+  if (ain) {
+    const int sv = av_find_best_stream(ain.get(), AVMEDIA_TYPE_VIDEO, -1, -1, nullptr, 0);
+    if (sv >= 0 && ain->streams[sv]->start_time != AV_NOPTS_VALUE) {
+      video_start = ain->streams[sv]->start_time;
+      video_start_tb = ain->streams[sv]->time_base;
+    }
   }
 
   if (!(of->flags & AVFMT_NOFILE)) {
@@ -148,7 +159,15 @@ JoinResult remux_join(const std::vector<fs::path>& segments, const fs::path& out
         av_packet_unref(ap.get());
         continue;
       }
-      av_packet_rescale_ts(ap.get(), ain->streams[ap->stream_index]->time_base, oc->streams[to]->time_base);
+      const AVRational tb = ain->streams[ap->stream_index]->time_base;
+      const int64_t shift = av_rescale_q(video_start, video_start_tb, tb);
+      if (ap->pts != AV_NOPTS_VALUE) ap->pts -= shift;
+      if (ap->dts != AV_NOPTS_VALUE) ap->dts -= shift;
+      if (ap->pts != AV_NOPTS_VALUE && ap->pts < 0) {
+        av_packet_unref(ap.get());
+        continue;
+      }
+      av_packet_rescale_ts(ap.get(), tb, oc->streams[to]->time_base);
       ap->stream_index = to;
       ap->pos = -1;
       return true;
@@ -173,6 +192,8 @@ JoinResult remux_join(const std::vector<fs::path>& segments, const fs::path& out
       ahave = next_audio();
     }
   }
+  if (options.expect_frames >= 0 && res.frames != options.expect_frames)
+    fail("{}: the segments hold {} frames, {} expected; nothing written", p, res.frames, options.expect_frames);
   r = av_write_trailer(oc.get());
   if (r < 0) fail("{}: cannot finish the file: {}", p, av_error(r));
   if (!(of->flags & AVFMT_NOFILE)) {

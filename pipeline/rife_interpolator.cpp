@@ -7,6 +7,7 @@
 #include <ATen/ATen.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -255,7 +256,20 @@ void RifeInterpolatingSink::restore(const std::filesystem::path& file) {
   if (sd.contains("I1_strides")) {
     const at::Tensor str = sd.get("I1_strides").to(at::kLong).contiguous();
     std::vector<int64_t> strides(str.data_ptr<int64_t>(), str.data_ptr<int64_t>() + str.numel());
-    if (static_cast<int64_t>(strides.size()) != img.dim()) throw Error(file.string() + ": bad I1 strides");
+    // A dense layout in some dimension order (what to_tensor or the network makes), nothing else.
+    bool dense = static_cast<int64_t>(strides.size()) == img.dim();
+    if (dense) {
+      std::vector<std::pair<int64_t, int64_t>> ss;
+      for (int64_t d = 0; d < img.dim(); ++d) ss.push_back({strides[size_t(d)], img.size(d)});
+      std::sort(ss.begin(), ss.end());
+      int64_t run = 1;
+      for (const auto& [st, sz] : ss) {
+        if (sz == 1) continue;
+        dense = dense && st == run;
+        run *= sz;
+      }
+    }
+    if (!dense) throw Error(file.string() + ": bad I1 strides");
     img = at::empty_strided(img.sizes(), strides, img.options()).copy_(img);
   } else {
     img = img.clone();

@@ -38,11 +38,6 @@ std::pair<double, double> direction_vector(const std::string& d) {
   return {x / n, y / n};
 }
 
-const char* count_word(size_t n) {
-  static const char* w[] = {"no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
-                            "eleven", "twelve"};
-  return n < 13 ? w[n] : "many";
-}
 
 }  // namespace
 
@@ -60,6 +55,7 @@ int synth_color_from_name(const std::string& word) {
 std::string synth_caption(const SynthTruth& truth, int64_t first, int64_t frames) {
   const int64_t n_all = static_cast<int64_t>(truth.per_frame.size());
   if (first < 0 || first >= n_all) fail("caption: frame {} is outside the video's {} frames", first, n_all);
+  if (frames == 0) fail("caption: a window of 0 frames");
   const int64_t last = frames < 0 ? n_all : std::min(n_all, first + frames);
   std::vector<std::string> parts;
   for (size_t i = 0; i < truth.sprites.size(); ++i) {
@@ -129,7 +125,9 @@ PromptSpec parse_synth_prompt(const std::string& text) {
       count = it->second;
       ++i;
     } else if (std::all_of(x.begin(), x.end(), ::isdigit)) {
-      count = std::stoi(x);
+      count = x.size() <= 2 ? std::stoi(x) : 0;
+      if (count < 1 || count > kSynthPaletteSize)
+        fail("prompt \"{}\": '{}' sprites: a count must be 1 - {}", text, x, kSynthPaletteSize);
       ++i;
     }
     if (i >= words.size()) fail("prompt \"{}\": a count with nothing after it", text);

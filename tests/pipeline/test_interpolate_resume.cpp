@@ -12,6 +12,8 @@
 #include <set>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "core/checkpoint.h"
 #include "core/video_io.h"
 #include "core/video_join.h"
@@ -37,6 +39,16 @@ std::vector<std::string> cmd(const fs::path& in, const fs::path& out, std::vecto
                                 "--no-progress"};
   a.insert(a.end(), extra.begin(), extra.end());
   return a;
+}
+// Segments named by the committed state of a run directory (0 while there is none).
+size_t committed_segments(const fs::path& state) {
+  std::error_code ec;
+  if (!fs::exists(state / "state.json", ec)) return 0;
+  try {
+    return nlohmann::json::parse(slurp(state / "state.json")).at("segments").size();
+  } catch (...) {
+    return 0;  // replaced while being read: poll again
+  }
 }
 // A mono 16-bit PCM WAV of `seconds` (a 440 Hz tone at 8 kHz).
 void write_wav(const fs::path& p, double seconds) {
@@ -93,6 +105,12 @@ TEST_CASE("interpolate: --stop-after, then --resume, writes the uninterrupted vi
   CHECK(slurp(out) == slurp(ref));
   auto names = dir.entries();
   CHECK(std::set<std::string>(names.begin(), names.end()) == std::set<std::string>{"in.y4m", "ref.y4m", "out.y4m"});
+  // A --state directory that would hold the output (it is cleared at the end): refused.
+  fs::create_directory(dir / "runs");
+  auto r5 = test::run_cli(cmd(in, dir / "runs" / "o.y4m", {"--state", (dir / "runs").string()}));
+  CHECK(r5.exit_code == 1);
+  CHECK(r5.err.find("must not hold the output") != std::string::npos);
+  CHECK(fs::is_empty(dir / "runs"));
 }
 
 TEST_CASE("interpolate: kill -9 mid-run, then --resume, gives the uninterrupted video") {
@@ -115,7 +133,7 @@ TEST_CASE("interpolate: kill -9 mid-run, then --resume, gives the uninterrupted 
   bool ended = false;
   const auto t0 = std::chrono::steady_clock::now();
   std::error_code ec;
-  while (!fs::exists(state / "carry_00002.safetensors", ec)) {  // two checkpoints committed
+  while (committed_segments(state) < 2) {  // two checkpoints committed
     if (waitpid(pid, &status, WNOHANG) == pid) {
       ended = true;
       break;
