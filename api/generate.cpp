@@ -4,6 +4,7 @@
 
 #include <torch/torch.h>
 
+#include <fstream>
 #include <optional>
 
 #include "api/long_run.h"
@@ -267,6 +268,70 @@ int64_t generate_video_file(VideoPipeline& pipe, GenerateRequest req, const fs::
   }
   if (n >= 0) spdlog::info("wrote {} ({} frames, {} fps)", output.string(), writer.frames_written(), wo.fps.str());
   return n;  // stopped early: the writer's destructor removes the partial output; the state stays
+}
+
+fs::path numbered_output(const fs::path& output, int64_t k) {
+  const VideoFormat f = video_format_for(output);
+  if (f == VideoFormat::PNGSequence)
+    fail("{}: several videos need a file output to number (.mp4 .webm .gif .y4m), not PNG frames", output.string());
+  return output.parent_path() / fmt::format("{}_{:03d}{}", output.stem().string(), k, output.extension().string());
+}
+
+std::vector<std::string> read_prompt_file(const fs::path& path) {
+  const std::string text = read_text_file(path, "prompt file");
+  std::vector<std::string> prompts;
+  size_t i = 0;
+  while (i <= text.size()) {
+    size_t j = text.find('\n', i);
+    if (j == std::string::npos) j = text.size();
+    std::string line = text.substr(i, j - i);
+    const auto b = line.find_first_not_of(" \t\r\f\v");
+    const auto e = line.find_last_not_of(" \t\r\f\v");
+    if (b != std::string::npos) prompts.push_back(line.substr(b, e - b + 1));
+    i = j + 1;
+  }
+  if (prompts.empty()) fail("{}: the prompt file holds no prompt", path.string());
+  return prompts;
+}
+
+std::vector<fs::path> generate_video_files(VideoPipeline& pipe, const GenerateRequest& req,
+                                           const std::vector<std::string>& prompts, int64_t n_samples,
+                                           const fs::path& output, const WriteOptions& wopts) {
+  if (n_samples < 1) fail("--n-samples must be >= 1 (got {})", n_samples);
+  std::vector<std::optional<std::string>> ps;
+  if (prompts.empty())
+    ps.push_back(req.has_prompt ? std::optional<std::string>(req.prompt) : std::nullopt);
+  else
+    for (const auto& p : prompts) ps.emplace_back(p);
+  const fs::path index = output.parent_path() / (output.stem().string() + ".prompts.tsv");
+  std::string listing = "file\tseed\tprompt\n";
+  std::vector<fs::path> written;
+  int64_t k = 0;
+  for (const auto& p : ps) {
+    for (int64_t j = 0; j < n_samples; ++j, ++k) {
+      GenerateRequest r = req;
+      r.seed = req.seed + static_cast<uint64_t>(k);
+      r.has_prompt = p.has_value();
+      r.prompt = p.value_or("");
+      r.state_dir.clear();  // each video keeps its own (default_state_dir of its file)
+      const fs::path file = numbered_output(output, k);
+      spdlog::info("video {} of {}: {}{}", k + 1, static_cast<int64_t>(ps.size()) * n_samples, file.string(),
+                   p ? " \"" + *p + "\"" : std::string());
+      if (generate_video_file(pipe, r, file, wopts) < 0) return written;  // stopped early (testing)
+      written.push_back(file);
+      std::string tab_free = r.prompt;
+      for (char& c : tab_free)
+        if (c == '\t' || c == '\n') c = ' ';
+      listing += fmt::format("{}\t{}\t{}\n", file.filename().string(), r.seed, tab_free);
+      write_atomically(index, [&](const fs::path& tmp) {
+        std::ofstream f(tmp, std::ios::binary);
+        f << listing;
+        f.close();
+        if (!f) fail("{}: write error", tmp.string());
+      });
+    }
+  }
+  return written;
 }
 
 }  // namespace longvid

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/video_io.h"
 #include "hierarchy/long_video.h"
@@ -68,6 +69,21 @@ std::filesystem::path default_state_dir(const std::filesystem::path& output);
 // temporary files a killed run of this output left are removed on resume.
 int64_t generate_video_file(VideoPipeline& pipe, GenerateRequest req, const std::filesystem::path& output,
                             const WriteOptions& wopts);
+
+// Several videos from one request, as LVDM's sample_text2video.py makes them (a prompt file, n samples
+// per prompt): each of `prompts` (empty: the request's own prompt, or none) `n_samples` times, with
+// seeds req.seed, req.seed + 1, ... in that order, each written atomically as numbered_output(output,
+// k), and an index <stem>.prompts.tsv next to them (file, seed, prompt; rewritten after every video,
+// so it always lists the complete ones). Returns the files written.
+std::vector<std::filesystem::path> generate_video_files(VideoPipeline& pipe, const GenerateRequest& req,
+                                                        const std::vector<std::string>& prompts, int64_t n_samples,
+                                                        const std::filesystem::path& output,
+                                                        const WriteOptions& wopts);
+// out.mp4 -> out_000.mp4, out_001.mp4, ... (PNG patterns and directories cannot be numbered: Error).
+std::filesystem::path numbered_output(const std::filesystem::path& output, int64_t k);
+// The prompts of a prompt file: one a line, surrounding blanks trimmed, empty lines skipped (as
+// sample_text2video.py reads them). One error line when it cannot be read or holds no prompt.
+std::vector<std::string> read_prompt_file(const std::filesystem::path& path);
 
 // Continues `input`: its frames, unchanged, followed by req.frames new ones, into `sink` (closed at
 // the end). The input's last frames are encoded; its last latent (and, with cond_frames > 1,

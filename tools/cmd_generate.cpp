@@ -28,6 +28,8 @@ int run_generate(int argc, char** argv) {
     ("crf", "encoder quality for mp4/webm (-1 = codec default)", cxxopts::value<int>()->default_value("-1"))
     ("class", "class label of a class-conditional model (default: drawn from the seed, as Latte's sample.py)", cxxopts::value<int64_t>()->default_value("-1"))
     ("p,prompt", "text prompt of a text-conditioned model", cxxopts::value<std::string>())
+    ("prompt-file", "prompts, one a line: a video for each (as sample_text2video.py's --prompt FILE.txt); outputs numbered out_000.mp4, ...", cxxopts::value<std::string>())
+    ("n-samples", "videos per prompt (or of an unconditional model), seeds --seed, --seed + 1, ...; several are numbered out_000.mp4, ... with out.prompts.tsv", cxxopts::value<std::string>()->default_value("1"))
     ("n,negative-prompt", "negative prompt: the unconditional branch of classifier-free guidance (default \"\")", cxxopts::value<std::string>()->default_value(""))
     ("cfg-scale", "classifier-free guidance scale (default: the model's, Latte UCF-101 7; 1 = off)", cxxopts::value<double>()->default_value("-1"))
     ("decode-window", "latent frames per decode window (0 = all at once; -1 = the autoencoder's default: one clip at once, long videos 32 for LVDM's AEs, the training clip length for AEs trained on short clips)", cxxopts::value<int64_t>()->default_value("-1"))
@@ -55,7 +57,16 @@ int run_generate(int argc, char** argv) {
   req.has_prompt = a.count("prompt") > 0;
   if (req.has_prompt) req.prompt = a["prompt"].as<std::string>();
   req.negative_prompt = a["negative-prompt"].as<std::string>();
-  if (a.count("negative-prompt") && !req.has_prompt) fail("-n/--negative-prompt given without -p/--prompt");
+  std::vector<std::string> prompts;
+  if (a.count("prompt-file")) {
+    if (req.has_prompt) fail("give -p/--prompt or --prompt-file, not both");
+    prompts = read_prompt_file(a["prompt-file"].as<std::string>());
+  }
+  const int64_t n_samples = cli::parse_whole_number(a["n-samples"].as<std::string>(), "--n-samples");
+  if (n_samples < 1) fail("--n-samples must be >= 1 (got {})", n_samples);
+  const int64_t n_videos = std::max<int64_t>(1, static_cast<int64_t>(prompts.size())) * n_samples;
+  if (a.count("negative-prompt") && !req.has_prompt && prompts.empty())
+    fail("-n/--negative-prompt given without -p/--prompt");
   if (req.class_label < -1) fail("--class {}: must be >= 0", req.class_label);
   if (req.cfg_scale < 0 && a.count("cfg-scale")) fail("--cfg-scale {}: must be >= 0", req.cfg_scale);
   cli::read_long_video_options(a, req);
@@ -78,7 +89,7 @@ int run_generate(int argc, char** argv) {
   std::filesystem::path out = a["output"].as<std::string>();
   // Opened before the model is built, so a bad output path fails fast; nothing is left behind.
   std::optional<VideoWriter> probe;
-  probe.emplace(out, wopts);
+  probe.emplace(n_videos > 1 ? numbered_output(out, 0) : out, wopts);
   probe.reset();
 
   ModelSpec spec = cli::read_model_options(a);
@@ -90,7 +101,15 @@ int run_generate(int argc, char** argv) {
   check_sampler_options(req.sampler, pipe.schedule->num_train_timesteps());
   spdlog::info("{}", policy.describe());
   req.seed = resolve_seed(a["seed"].as<int64_t>());
-  generate_video_file(pipe, req, out, wopts);
+  if (!prompts.empty() && pipe.main.caps.context_dim == 0)
+    fail("--prompt-file: the model takes no text (it has no text encoder)");
+  if (n_videos > 1 || !prompts.empty()) {
+    auto files = generate_video_files(pipe, req, prompts, n_samples, out, wopts);
+    spdlog::info("wrote {} videos ({} ... ), index {}", files.size(), files.empty() ? "" : files.front().string(),
+                 (out.parent_path() / (out.stem().string() + ".prompts.tsv")).string());
+  } else {
+    generate_video_file(pipe, req, out, wopts);
+  }
   return cli::kExitOk;
 }
 

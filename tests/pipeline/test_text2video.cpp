@@ -214,3 +214,45 @@ TEST_CASE("text2video two DDIM steps with guidance equal LVDM's DDIMSampler") {
   test::check_parity("pred_x0 step 1", x0s[1], fx.get("pred_x0_1"));
   test::check_parity("x after step 1", xs[1], fx.get("x_2"));
 }
+
+TEST_CASE("text2video a prompt file and n samples per prompt, as sample_text2video.py") {
+  test::ScratchDir dir("t2v-many");
+  const fs::path ckpt = write_t2v(dir);
+  std::ofstream(dir / "prompts.txt") << "a red square moving left\n\n   two blue discs  \n";
+  const auto out = dir / "v.y4m";
+  auto base = [&](std::vector<std::string> extra) {
+    std::vector<std::string> a = {"generate", "--model", ckpt.string(), "--tokenizer", (kText / "clip_small").string(),
+                                  "--frames", "4", "--steps", "2", "--seed", "10"};
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  };
+  auto r = test::run_cli(base({"--prompt-file", (dir / "prompts.txt").string(), "--n-samples", "2", "-o", out.string()}));
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  for (int k = 0; k < 4; ++k) CHECK(fs::exists(dir / ("v_00" + std::to_string(k) + ".y4m")));
+  CHECK(read_text_file(dir / "v.prompts.tsv", "index") ==
+        "file\tseed\tprompt\nv_000.y4m\t10\ta red square moving left\nv_001.y4m\t11\ta red square moving left\n"
+        "v_002.y4m\t12\ttwo blue discs\nv_003.y4m\t13\ttwo blue discs\n");
+  // Video 2 is the second prompt at seed 12: the same as generating it alone.
+  auto one = test::run_cli(
+      base({"-p", "two blue discs", "-o", (dir / "one.y4m").string(), "--seed", "12"}));
+  REQUIRE(one.exit_code == 0);
+  CHECK(read_video(dir / "one.y4m").equal(read_video(dir / "v_002.y4m")));
+  CHECK_FALSE(read_video(dir / "v_002.y4m").equal(read_video(dir / "v_003.y4m")));
+  // Bad input: one line each, nothing written.
+  std::ofstream(dir / "empty.txt") << "\n  \n";
+  const std::vector<std::pair<std::vector<std::string>, std::string>> bad = {
+      {base({"--prompt-file", (dir / "missing.txt").string(), "-o", (dir / "b.y4m").string()}), "no such prompt file"},
+      {base({"--prompt-file", (dir / "empty.txt").string(), "-o", (dir / "b.y4m").string()}), "holds no prompt"},
+      {base({"--prompt-file", (dir / "prompts.txt").string(), "-p", "x", "-o", (dir / "b.y4m").string()}), "not both"},
+      {base({"--n-samples", "0", "-p", "x", "-o", (dir / "b.y4m").string()}), "--n-samples must be >= 1"},
+  };
+  for (const auto& [args, want] : bad) {
+    auto rb = test::run_cli(args);
+    CHECK(rb.exit_code == 1);
+    CHECK_MESSAGE(rb.err.find(want) != std::string::npos, rb.err);
+    CHECK(test::count_lines(rb.err) == 1);
+  }
+  CHECK_FALSE(fs::exists(dir / "b.y4m"));
+  CHECK_FALSE(fs::exists(dir / "b_000.y4m"));
+}
