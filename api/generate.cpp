@@ -277,6 +277,10 @@ fs::path numbered_output(const fs::path& output, int64_t k) {
   return output.parent_path() / fmt::format("{}_{:03d}{}", output.stem().string(), k, output.extension().string());
 }
 
+fs::path prompts_index(const fs::path& output) {
+  return output.parent_path() / (output.stem().string() + ".prompts.tsv");
+}
+
 std::vector<std::string> read_prompt_file(const fs::path& path) {
   const std::string text = read_text_file(path, "prompt file");
   std::vector<std::string> prompts;
@@ -298,12 +302,14 @@ std::vector<fs::path> generate_video_files(VideoPipeline& pipe, const GenerateRe
                                            const std::vector<std::string>& prompts, int64_t n_samples,
                                            const fs::path& output, const WriteOptions& wopts) {
   if (n_samples < 1) fail("--n-samples must be >= 1 (got {})", n_samples);
+  if (!req.state_dir.empty())
+    fail("--state {}: several videos keep one state directory each, next to each file", req.state_dir.string());
   std::vector<std::optional<std::string>> ps;
   if (prompts.empty())
     ps.push_back(req.has_prompt ? std::optional<std::string>(req.prompt) : std::nullopt);
   else
     for (const auto& p : prompts) ps.emplace_back(p);
-  const fs::path index = output.parent_path() / (output.stem().string() + ".prompts.tsv");
+  const fs::path index = prompts_index(output);
   std::string listing = "file\tseed\tprompt\n";
   std::vector<fs::path> written;
   int64_t k = 0;
@@ -313,7 +319,6 @@ std::vector<fs::path> generate_video_files(VideoPipeline& pipe, const GenerateRe
       r.seed = req.seed + static_cast<uint64_t>(k);
       r.has_prompt = p.has_value();
       r.prompt = p.value_or("");
-      r.state_dir.clear();  // each video keeps its own (default_state_dir of its file)
       const fs::path file = numbered_output(output, k);
       spdlog::info("video {} of {}: {}{}", k + 1, static_cast<int64_t>(ps.size()) * n_samples, file.string(),
                    p ? " \"" + *p + "\"" : std::string());
@@ -323,12 +328,7 @@ std::vector<fs::path> generate_video_files(VideoPipeline& pipe, const GenerateRe
       for (char& c : tab_free)
         if (c == '\t' || c == '\n') c = ' ';
       listing += fmt::format("{}\t{}\t{}\n", file.filename().string(), r.seed, tab_free);
-      write_atomically(index, [&](const fs::path& tmp) {
-        std::ofstream f(tmp, std::ios::binary);
-        f << listing;
-        f.close();
-        if (!f) fail("{}: write error", tmp.string());
-      });
+      write_text_atomically(index, listing);
     }
   }
   return written;

@@ -81,6 +81,8 @@ std::vector<std::filesystem::path> generate_video_files(VideoPipeline& pipe, con
                                                         const WriteOptions& wopts);
 // out.mp4 -> out_000.mp4, out_001.mp4, ... (PNG patterns and directories cannot be numbered: Error).
 std::filesystem::path numbered_output(const std::filesystem::path& output, int64_t k);
+// out.mp4 -> out.prompts.tsv: the index generate_video_files writes.
+std::filesystem::path prompts_index(const std::filesystem::path& output);
 // The prompts of a prompt file: one a line, surrounding blanks trimmed, empty lines skipped (as
 // sample_text2video.py reads them). One error line when it cannot be read or holds no prompt.
 std::vector<std::string> read_prompt_file(const std::filesystem::path& path);

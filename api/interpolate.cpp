@@ -148,12 +148,7 @@ void write_state(const fs::path& dir, const std::string& fp, const RunState& st)
   for (const auto& s : st.segments) segs.push_back({{"file", s.first}, {"frames", s.second}});
   const std::string text =
       nlohmann::json{{"fingerprint", fp}, {"frames_in", st.frames_in}, {"carry", st.carry}, {"segments", segs}}.dump(1);
-  write_atomically(dir / "state.json", [&](const fs::path& tmp) {
-    std::ofstream f(tmp, std::ios::binary);
-    f << text;
-    f.close();
-    if (!f) fail("{}: write error (disk full?)", tmp.string());
-  });
+  write_text_atomically(dir / "state.json", text);
 }
 
 RunState read_state(const fs::path& dir, const std::string& fp) {

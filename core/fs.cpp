@@ -21,6 +21,15 @@ fs::path temp_path_for(const fs::path& target) {
   return dir.empty() ? fs::path(name) : dir / name;
 }
 
+void write_text_atomically(const fs::path& target, const std::string& text) {
+  write_atomically(target, [&](const fs::path& tmp) {
+    std::ofstream f(tmp, std::ios::binary);
+    f << text;
+    f.close();  // a full disk shows at the flush: check after it
+    if (!f) fail("{}: write error (disk full?)", target.string());
+  });
+}
+
 void remove_stale_temps(const fs::path& target) {
   fs::path dir = target.parent_path().empty() ? fs::path(".") : target.parent_path();
   std::string prefix = "." + target.filename().string() + ".tmp";

@@ -16,6 +16,10 @@ std::filesystem::path temp_path_for(const std::filesystem::path& target);
 void write_atomically(const std::filesystem::path& target,
                       const std::function<void(const std::filesystem::path& tmp)>& write);
 
+// Write `text` to `target` atomically (write_atomically); a failed write (a full disk, also at the
+// final flush) is one error naming `target`, and `target` is left as it was.
+void write_text_atomically(const std::filesystem::path& target, const std::string& text);
+
 // Removes the temp files (temp_path_for naming) a killed writer of `target` left next to it, logging each.
 void remove_stale_temps(const std::filesystem::path& target);
 

@@ -86,12 +86,7 @@ std::string DriftStats::to_json(const std::string& extra_json) const {
 }
 
 void DriftStats::write(const std::filesystem::path& path, const std::string& extra_json) const {
-  std::string text = to_json(extra_json);
-  write_atomically(path, [&](const std::filesystem::path& tmp) {
-    std::ofstream f(tmp);
-    f << text << "\n";
-    if (!f) fail("{}: write failed", path.string());
-  });
+  write_text_atomically(path, to_json(extra_json) + "\n");
 }
 
 }  // namespace longvid

@@ -77,11 +77,7 @@ int run_bench(int argc, char** argv) {
                 r.flops / 1e9, r.gflops_per_s(), r.peak_gpu_mib >= 0 ? r.peak_gpu_mib : r.peak_rss_mib, r.what.c_str());
   if (!json_path.empty()) {
     const std::string doc = bench_json(pipe, req, rows);
-    write_atomically(json_path, [&](const std::filesystem::path& tmp) {
-      std::ofstream f(tmp);
-      f << doc << "\n";
-      if (!f) fail("{}: cannot write", json_path);
-    });
+    write_text_atomically(json_path, doc + "\n");
     spdlog::info("wrote {}", json_path);
   }
   return cli::kExitOk;

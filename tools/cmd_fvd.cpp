@@ -198,14 +198,6 @@ FeatureStats generated_stats(const cxxopts::ParseResult& a, const ClipOptions& c
   return s;
 }
 
-void write_text(const fs::path& path, const std::string& text) {
-  write_atomically(path, [&](const fs::path& tmp) {
-    std::ofstream f(tmp, std::ios::binary);
-    f << text;
-    if (!f) fail("{}: write error", path.string());
-  });
-}
-
 eval::ProtocolSpec spec_from(const cxxopts::ParseResult& a) {
   eval::ProtocolSpec spec = eval::protocol_spec(a["protocol"].as<std::string>());
   if (a.count("sqrt")) spec.sqrt = eval::parse_sqrt_method(a["sqrt"].as<std::string>());
@@ -303,7 +295,7 @@ int fvd_main(int argc, char** argv) {
   if (kvd)
     std::printf("KVD: %.8f (x1000: %.5f; %lld subsets of <= %lld, seed %llu)\n", kvd_v, kvd_v * 1000.0, static_cast<long long>(ko.num_subsets),
                 static_cast<long long>(ko.max_subset_size), static_cast<unsigned long long>(ko.seed));
-  if (a.count("json")) write_text(a["json"].as<std::string>(), j.dump(2) + "\n");
+  if (a.count("json")) write_text_atomically(a["json"].as<std::string>(), j.dump(2) + "\n");
   return kExitOk;
 }
 
@@ -437,8 +429,8 @@ int fvd_curve(int argc, char** argv) {
   if (single) j["segment"] = {{"frames", segment}, {"hop", seg_hop}};
   j["points"] = pts;
   const std::string title = fmt::format("FVD over time ({}, {}-frame clips)", spec.name, co.length);
-  write_text(a["json"].as<std::string>(), j.dump(2) + "\n");
-  write_text(a["svg"].as<std::string>(), eval::svg_line_plot(xs, ys, title, "first frame of the window", "FVD"));
+  write_text_atomically(a["json"].as<std::string>(), j.dump(2) + "\n");
+  write_text_atomically(a["svg"].as<std::string>(), eval::svg_line_plot(xs, ys, title, "first frame of the window", "FVD"));
   std::printf("protocol: %s; %zu positions -> %s, %s\n", spec.name.c_str(), xs.size(),
               a["json"].as<std::string>().c_str(), a["svg"].as<std::string>().c_str());
   return kExitOk;

@@ -70,6 +70,8 @@ int run_generate(int argc, char** argv) {
   if (req.class_label < -1) fail("--class {}: must be >= 0", req.class_label);
   if (req.cfg_scale < 0 && a.count("cfg-scale")) fail("--cfg-scale {}: must be >= 0", req.cfg_scale);
   cli::read_long_video_options(a, req);
+  if (n_videos > 1 && !req.state_dir.empty())
+    fail("--state {}: several videos keep one state directory each, next to each file", req.state_dir.string());
   if (a.count("rife-multi")) {
     RifeOptions r;
     r.multi = cli::parse_whole_number(a["rife-multi"].as<std::string>(), "--rife-multi");
@@ -106,7 +108,7 @@ int run_generate(int argc, char** argv) {
   if (n_videos > 1 || !prompts.empty()) {
     auto files = generate_video_files(pipe, req, prompts, n_samples, out, wopts);
     spdlog::info("wrote {} videos ({} ... ), index {}", files.size(), files.empty() ? "" : files.front().string(),
-                 (out.parent_path() / (out.stem().string() + ".prompts.tsv")).string());
+                 prompts_index(out).string());
   } else {
     generate_video_file(pipe, req, out, wopts);
   }

@@ -140,25 +140,20 @@ int synth_score(int argc, char** argv) {
                 prompt_text.c_str(), prompt->sprites.size(), adh->count_ok, adh->colors_ok,
                 adh->motion_ok < 0 ? "n/a" : fmt::format("{:.3f}", adh->motion_ok).c_str(), adh->score());
   }
-  if (!json_out.empty())
-    write_atomically(json_out, [&](const std::filesystem::path& tmp) {
-      std::FILE* f = std::fopen(tmp.c_str(), "wb");
-      if (!f) fail("{}: cannot open for writing", tmp.string());
-      std::string text = s.to_json(a["frames-json"].as<bool>());
-      if (adh) {
-        auto j = nlohmann::json::parse(text);
-        j["prompt"] = {{"text", prompt_text},
-                       {"sprites", prompt->sprites.size()},
-                       {"count_ok", adh->count_ok},
-                       {"colors_ok", adh->colors_ok},
-                       {"motion_ok", adh->motion_ok},
-                       {"score", adh->score()}};
-        text = j.dump(1);
-      }
-      text += "\n";
-      const bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
-      if (std::fclose(f) != 0 || !ok) fail("{}: write error", tmp.string());
-    });
+  if (!json_out.empty()) {
+    std::string text = s.to_json(a["frames-json"].as<bool>());
+    if (adh) {
+      auto j = nlohmann::json::parse(text);
+      j["prompt"] = {{"text", prompt_text},
+                     {"sprites", prompt->sprites.size()},
+                     {"count_ok", adh->count_ok},
+                     {"colors_ok", adh->colors_ok},
+                     {"motion_ok", adh->motion_ok},
+                     {"score", adh->score()}};
+      text = j.dump(1);
+    }
+    write_text_atomically(json_out, text + "\n");
+  }
   spdlog::info("scored {} frames in {:.2f} s ({:.0f} frames/s with decoding; segmentation alone {:.0f} frames/s)",
                s.frames, secs, secs > 0 ? s.frames / secs : 0.0,
                s.detect_seconds > 0 ? s.frames / s.detect_seconds : 0.0);

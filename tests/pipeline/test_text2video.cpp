@@ -246,6 +246,8 @@ TEST_CASE("text2video a prompt file and n samples per prompt, as sample_text2vid
       {base({"--prompt-file", (dir / "empty.txt").string(), "-o", (dir / "b.y4m").string()}), "holds no prompt"},
       {base({"--prompt-file", (dir / "prompts.txt").string(), "-p", "x", "-o", (dir / "b.y4m").string()}), "not both"},
       {base({"--n-samples", "0", "-p", "x", "-o", (dir / "b.y4m").string()}), "--n-samples must be >= 1"},
+      {base({"--n-samples", "2", "-p", "x", "--state", (dir / "st").string(), "-o", (dir / "b.y4m").string()}),
+       "keep one state directory each"},
   };
   for (const auto& [args, want] : bad) {
     auto rb = test::run_cli(args);

@@ -69,7 +69,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "data", "gen"))
-from official_report import cmd_compare, cmd_summarize, cmd_timeit  # noqa: E402
+from official_report import cmd_compare, cmd_summarize, cmd_timeit, write_json  # noqa: E402
 import lvdm_src  # noqa: E402  (the --lvdm-src / LVDM_SRC convention of the fixture generators)
 
 
@@ -77,17 +77,6 @@ import lvdm_src  # noqa: E402  (the --lvdm-src / LVDM_SRC convention of the fixt
 # common
 def peak_rss_mib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
-def write_json(path, obj):
-    if not path:
-        print(json.dumps(obj, indent=1))
-        return
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(obj, f, indent=1)
-        f.write("\n")
-    os.replace(tmp, path)
 
 
 def setup_torch(threads):

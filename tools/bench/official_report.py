@@ -89,11 +89,11 @@ def _load(path):
         return None
 
 
-def _best(d, prefix, key):
+def _best(d, prefix, key, suffix=".json"):
     """min over the repeats prefix.1.json, prefix.2.json, ... of key (None when absent)."""
     vals, i = [], 1
     while True:
-        j = _load(os.path.join(d, f"{prefix}.{i}.json"))
+        j = _load(os.path.join(d, f"{prefix}.{i}{suffix}"))
         if j is None:
             break
         if j.get(key) is not None:
@@ -250,12 +250,5 @@ def cmd_summarize(a):
 
 
 def _best_time(d, prefix, key):
-    vals, i = [], 1
-    while True:
-        j = _load(os.path.join(d, f"{prefix}.{i}.time.json"))
-        if j is None:
-            break
-        if j.get(key) is not None:
-            vals.append(j[key])
-        i += 1
-    return min(vals) if vals else None
+    """min over the timeit records prefix.1.time.json, prefix.2.time.json, ... of key."""
+    return _best(d, prefix, key, suffix=".time.json")
