@@ -18,6 +18,9 @@ int64_t extend_video(VideoPipeline& pipe, const fs::path& input, const GenerateR
   check_generate_request(req_in);
   check_sampler_options(req_in.sampler, pipe.schedule->num_train_timesteps());
   const int64_t add = req_in.frames;
+  if (pipe.main.caps.context_dim > 0)
+    fail("extend: text-conditioned models are not supported by extend yet (it takes no prompt); use generate "
+         "with a prompt schedule");
   GenerateRequest req = detail::resolve_long_request(pipe, req_in);
   const auto& opts = req.long_video;
   auto models = long_video_models(pipe, opts.mode);

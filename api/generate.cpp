@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "api/long_run.h"
+#include "api/prompt_schedule.h"
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/log.h"
@@ -57,7 +58,7 @@ class Tee : public LatentSink {
 };
 }  // namespace
 
-GenerateRequest resolve_long_request(const VideoPipeline& pipe, GenerateRequest req) {
+GenerateRequest resolve_long_request(VideoPipeline& pipe, GenerateRequest req) {
   req.long_video.seed = req.seed;
   req.long_video.sampler = req.sampler;
   req.long_video.mode = pick_mode(pipe, req.mode);
@@ -68,6 +69,11 @@ GenerateRequest resolve_long_request(const VideoPipeline& pipe, GenerateRequest 
   if (req.decode_window < 0) req.decode_window = d.window;
   if (req.decode_overlap < 0)
     req.decode_overlap = req.decode_window == d.window ? d.overlap : std::min<int64_t>(8, req.decode_window / 4);
+  if (pipe.main.caps.context_dim > 0) {
+    req.long_video.text = long_video_text(pipe, req);
+  } else if (!req.prompt_schedule.empty()) {
+    fail("--prompt-file with a schedule: the model takes no text");
+  }
   return req;
 }
 
@@ -164,8 +170,10 @@ int64_t generate_video(VideoPipeline& pipe, const GenerateRequest& req_in, Frame
     fail("--class {}: the model knows classes 0 to {}", req_in.class_label, caps.num_classes - 1);
   if (req_in.cfg_scale >= 0 && req_in.cfg_scale != 1.0 && caps.num_classes == 0 && caps.context_dim == 0)
     fail("--cfg-scale {}: the model takes no class or text condition to guide", req_in.cfg_scale);
-  if (req_in.has_prompt && caps.context_dim == 0)
+  if ((req_in.has_prompt || !req_in.prompt_schedule.empty()) && caps.context_dim == 0)
     fail("-p/--prompt: the model takes no text (it has no text encoder)");
+  if (req_in.has_prompt && !req_in.prompt_schedule.empty()) fail("give a prompt or a prompt schedule, not both");
+  if (!req_in.prompt_schedule.empty()) check_prompt_schedule(req_in.prompt_schedule, "prompt schedule");
   if (caps.context_dim > 0 && !pipe.text_encoder)
     fail("the model is text-conditioned but no text encoder is loaded");
   const int64_t clip_frames = caps.clip_len * ft;
@@ -179,8 +187,6 @@ int64_t generate_video(VideoPipeline& pipe, const GenerateRequest& req_in, Frame
     spdlog::warn("the model was trained on clips of {} frames and has no frame-mask conditioning to continue them: "
                  "generating all {} frames as one clip", clip_frames, frames);
   if (long_video) {
-    if (caps.context_dim > 0)
-      fail("a text-conditioned model with frame-mask conditioning: long videos with prompts are not supported yet");
     GenerateRequest req = detail::resolve_long_request(pipe, req_in);
     auto models = long_video_models(pipe, req.long_video.mode);  // checks the models can do the mode
     auto plan = LongVideoPlan::make(frames, ft, models.pred.clip_len, req.long_video.cond_frames,
@@ -192,6 +198,10 @@ int64_t generate_video(VideoPipeline& pipe, const GenerateRequest& req_in, Frame
     if (n >= 0) sink.close();
     return n;
   }
+  if (req_in.prompt_schedule.size() > 1)
+    fail("a prompt schedule of {} prompts needs a long video (keyframes + interpolation); this model makes the "
+         "{} frames as one clip",
+         req_in.prompt_schedule.size(), frames);
   auto shape = pipe.clip_shape(frames);
   if (shape.frames_decoded != frames)
     spdlog::info("--frames {}: the autoencoder makes frames in groups of {}; generating {} and keeping the first {}",
@@ -219,10 +229,12 @@ int64_t generate_video(VideoPipeline& pipe, const GenerateRequest& req_in, Frame
     uncond.class_label = at::full({1}, caps.num_classes, at::TensorOptions().dtype(at::kLong)).to(pipe.device);
   }
   if (caps.context_dim > 0) {
-    spdlog::info("prompt \"{}\"{}, guidance scale {}", req_in.prompt,
+    const std::string& prompt = req_in.prompt_schedule.empty() ? req_in.prompt : req_in.prompt_schedule[0].second;
+    spdlog::info("prompt \"{}\"{}, guidance scale {}", prompt,
                  req_in.negative_prompt.empty() ? std::string() : " (negative \"" + req_in.negative_prompt + "\")", cfg);
-    cond.context = pipe.text_encoder->encode({req_in.prompt}).to(pipe.device);
-    uncond.context = pipe.text_encoder->encode({req_in.negative_prompt}).to(pipe.device);
+    auto [pc, nc] = pipe.text_encoder->encode_pair(prompt, req_in.negative_prompt);
+    cond.context = pc.to(pipe.device);
+    uncond.context = nc.to(pipe.device);
   }
   detail::CountingSink counted(sink);
   pipe.generate(frames, req_in.sampler, gen, counted, progress ? progress->fn() : ProgressFn{}, dw, cond,
@@ -305,8 +317,13 @@ std::vector<fs::path> generate_video_files(VideoPipeline& pipe, const GenerateRe
   if (!req.state_dir.empty())
     fail("--state {}: several videos keep one state directory each, next to each file", req.state_dir.string());
   std::vector<std::optional<std::string>> ps;
-  if (prompts.empty())
+  if (prompts.empty() && !req.prompt_schedule.empty()) {
+    std::string all;  // the schedule, for the index
+    for (const auto& [f, p] : req.prompt_schedule) all += (all.empty() ? "" : " | ") + std::to_string(f) + ": " + p;
+    ps.push_back(all);
+  } else if (prompts.empty()) {
     ps.push_back(req.has_prompt ? std::optional<std::string>(req.prompt) : std::nullopt);
+  }
   else
     for (const auto& p : prompts) ps.emplace_back(p);
   const fs::path index = prompts_index(output);
@@ -317,8 +334,8 @@ std::vector<fs::path> generate_video_files(VideoPipeline& pipe, const GenerateRe
     for (int64_t j = 0; j < n_samples; ++j, ++k) {
       GenerateRequest r = req;
       r.seed = req.seed + static_cast<uint64_t>(k);
-      r.has_prompt = p.has_value();
-      r.prompt = p.value_or("");
+      r.has_prompt = p.has_value() && req.prompt_schedule.empty();
+      r.prompt = r.has_prompt ? p.value_or("") : req.prompt;
       const fs::path file = numbered_output(output, k);
       spdlog::info("video {} of {}: {}{}", k + 1, static_cast<int64_t>(ps.size()) * n_samples, file.string(),
                    p ? " \"" + *p + "\"" : std::string());

@@ -27,6 +27,9 @@ struct GenerateRequest {
   // classifier-free guidance; "" as LVDM's sample_text2video.py).
   std::string prompt, negative_prompt;
   bool has_prompt = false;
+  // Long videos of a text model: prompts over time (first frame, prompt), frame 0 first
+  // (api/prompt_schedule.h); empty: `prompt` throughout.
+  std::vector<std::pair<int64_t, std::string>> prompt_schedule;
   // Long videos (keyframes + interpolation): s, w, condition frames, anchor, ... (its mode, seed,
   // sampler and device are taken from the fields of this request).
   LongVideoOptions long_video;

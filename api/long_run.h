@@ -32,7 +32,7 @@ struct LongRunInput {
 
 // The request's long-video options completed from the request and the pipeline (mode, seed, sampler,
 // device; decode windows resolved).
-GenerateRequest resolve_long_request(const VideoPipeline& pipe, GenerateRequest req);
+GenerateRequest resolve_long_request(VideoPipeline& pipe, GenerateRequest req);
 
 // Runs `plan` into `sink` (not closed). Returns the latents' frames written, or -1 when stopped early.
 int64_t run_long_video(VideoPipeline& pipe, const LongVideoPlan& plan, const GenerateRequest& req, FrameSink& sink,

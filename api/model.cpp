@@ -12,7 +12,7 @@ VideoPipeline load_model(const ModelSpec& s) {
   if (s.model.empty() || s.model == "random") {
     if (!s.config.empty() && s.model.empty()) fail("--config given without --model");
     if (!s.vae.empty()) fail("--vae given without --model (the default model carries its autoencoder)");
-    if (!s.tokenizer.empty()) fail("--tokenizer given without --model (the default model takes no text)");
+    if (!s.tokenizer.empty()) fail("--tokenizer given without --model (the default models carry their own)");
     if (!s.interp_model.empty()) fail("--interp-model given without --model (the prediction model)");
   }
   if (s.model == "random" && !s.config.empty()) return random_pipeline_from_config(s.config, /*seed=*/0, s.load);
@@ -22,8 +22,11 @@ VideoPipeline load_model(const ModelSpec& s) {
   }
   ModelSource src;
   if (s.model.empty()) {
-    src.checkpoint = find_asset(kDefaultModelAsset, "pass --model, or set LONGVID_ASSETS to the folder holding default/");
-    spdlog::info("default model: {}", src.checkpoint.string());
+    src.checkpoint = find_asset(s.text ? kDefaultTextModelAsset : kDefaultModelAsset,
+                                "pass --model, or set LONGVID_ASSETS to the folder holding default/");
+    spdlog::info("default {}model: {}", s.text ? "text " : "", src.checkpoint.string());
+    // The text model shares the default model's autoencoder (it was trained on its latents).
+    if (s.text) src.autoencoder = find_asset(kDefaultModelAsset);
   } else {
     src.checkpoint = s.model;
     src.config = s.config;

@@ -16,6 +16,7 @@ struct ModelSpec {
   std::string interp_model, interp_config;  // a separate interpolation model (long videos)
   std::string vae;                         // the autoencoder, for checkpoints that hold none (Latte)
   std::string tokenizer;                   // the text encoder's tokenizer files (LVDM text2video)
+  bool text = false;                       // a prompt was given: with model "", the bundled text model
   int64_t random_latent_size = 8;          // "random": latent size (frames are 8x larger)
   PipelineLoadOptions load;                // weights choice, device, dtype
 };

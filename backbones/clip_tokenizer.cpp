@@ -7,6 +7,7 @@
 #include <unicode/locid.h>
 
 #include <algorithm>
+#include <map>
 #include <sstream>
 
 #include "core/error.h"
@@ -278,6 +279,91 @@ ClipTokenizer ClipTokenizer::from_openai_merges(const std::filesystem::path& bpe
   for (size_t i = 0; i < vocab.size(); ++i) t.vocab_.emplace(vocab[i], static_cast<int64_t>(i));
   t.finish(bpe_txt.string());
   return t;
+}
+
+ClipTokenizer ClipTokenizer::train(const std::vector<std::string>& corpus, int64_t max_merges) {
+  ClipTokenizer t;
+  std::vector<std::string> vocab;
+  for (const auto& [b, c] : bytes_to_unicode()) {
+    std::string s;
+    append_utf8(s, c);
+    vocab.push_back(s);
+  }
+  const size_t nbytes = vocab.size();
+  for (size_t i = 0; i < nbytes; ++i) vocab.push_back(vocab[i] + "</w>");
+  for (size_t i = 0; i < vocab.size(); ++i) t.vocab_.emplace(vocab[i], static_cast<int64_t>(i));
+  for (const auto& [b, c] : bytes_to_unicode()) {  // byte characters (finish() sets them again)
+    t.byte_char_[b].clear();
+    append_utf8(t.byte_char_[b], c);
+  }
+  // Word counts over the corpus, each word as its byte characters with "</w>" on the last.
+  std::map<std::vector<std::string>, int64_t> words;
+  for (const auto& text : corpus)
+    for (const auto& piece : t.pre_tokenize(normalize(text))) {
+      if (piece == kBos || piece == kEos) continue;
+      std::vector<std::string> w;
+      for (unsigned char b : piece) w.push_back(t.byte_char_[b]);
+      if (w.empty()) continue;
+      w.back() += "</w>";
+      ++words[w];
+    }
+  std::vector<std::pair<std::vector<std::string>, int64_t>> ws(words.begin(), words.end());
+  std::vector<std::string> merges;
+  while (static_cast<int64_t>(merges.size()) < max_merges) {
+    std::map<std::pair<std::string, std::string>, int64_t> pairs;
+    for (const auto& [w, n] : ws)
+      for (size_t i = 0; i + 1 < w.size(); ++i) pairs[{w[i], w[i + 1]}] += n;
+    const std::pair<std::string, std::string>* best = nullptr;
+    int64_t best_n = 1;
+    std::string best_s;
+    for (const auto& [p, n] : pairs) {
+      std::string ps = p.first + " " + p.second;
+      if (n > best_n || (n == best_n && best && ps < best_s)) {
+        best = &p;
+        best_n = n;
+        best_s = ps;
+      }
+    }
+    if (!best) break;  // no pair occurs twice
+    const std::string a = best->first, b = best->second, ab = a + b;
+    for (auto& [w, n] : ws) {
+      std::vector<std::string> out;
+      for (size_t i = 0; i < w.size(); ++i) {
+        if (i + 1 < w.size() && w[i] == a && w[i + 1] == b) {
+          out.push_back(ab);
+          ++i;
+        } else {
+          out.push_back(w[i]);
+        }
+      }
+      w = std::move(out);
+    }
+    t.ranks_.emplace(a + " " + b, static_cast<int64_t>(merges.size()));
+    merges.push_back(a + " " + b);
+    if (!t.vocab_.count(ab)) t.vocab_.emplace(ab, static_cast<int64_t>(t.vocab_.size()));
+  }
+  t.vocab_.emplace(kBos, static_cast<int64_t>(t.vocab_.size()));
+  t.vocab_.emplace(kEos, static_cast<int64_t>(t.vocab_.size()));
+  t.finish("<training>");
+  return t;
+}
+
+void ClipTokenizer::save(const std::filesystem::path& dir) const {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) fail("{}: cannot create the tokenizer directory: {}", dir.string(), ec.message());
+  std::vector<std::pair<int64_t, std::string>> by_id;
+  for (const auto& [tok, id] : vocab_) by_id.emplace_back(id, tok);
+  std::sort(by_id.begin(), by_id.end());
+  nlohmann::ordered_json v = nlohmann::ordered_json::object();
+  for (const auto& [id, tok] : by_id) v[tok] = id;
+  std::vector<std::pair<int64_t, std::string>> merges;
+  for (const auto& [m, r] : ranks_) merges.emplace_back(r, m);
+  std::sort(merges.begin(), merges.end());
+  std::string mtxt = "#version: 0.2\n";
+  for (const auto& [r, m] : merges) mtxt += m + "\n";
+  write_text_atomically(dir / "vocab.json", v.dump() + "\n");
+  write_text_atomically(dir / "merges.txt", mtxt);
 }
 
 }  // namespace longvid

@@ -38,6 +38,15 @@ class ClipTokenizer {
   // is bytes, bytes + "</w>", the merges, then <|startoftext|>, <|endoftext|> (SimpleTokenizer).
   static ClipTokenizer from_openai_merges(const std::filesystem::path& bpe_txt, int64_t num_merges = 49152 - 256 - 2);
 
+  // Trains a byte-level BPE of the same format on a corpus (one text per entry, normalised and split
+  // as prompts are): the vocabulary is the 256 byte characters, the same with "</w>", one token per
+  // merge, then <|startoftext|> and <|endoftext|>, as CLIP's; merges are learned most frequent pair
+  // first (ties: the smaller "A B" string) until no pair occurs twice or max_merges are made.
+  // Deterministic: the same corpus gives the same files.
+  static ClipTokenizer train(const std::vector<std::string>& corpus, int64_t max_merges);
+  // Writes DIR/vocab.json and DIR/merges.txt (transformers' CLIPTokenizer reads them), each atomically.
+  void save(const std::filesystem::path& dir) const;
+
   // Token ids of one prompt without BOS/EOS, padding or truncation.
   std::vector<int64_t> encode_tokens(const std::string& text) const;
   // FrozenCLIPEmbedder's call: BOS + tokens (truncated) + EOS, padded to max_length.

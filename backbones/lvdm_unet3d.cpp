@@ -352,7 +352,13 @@ at::Tensor LvdmUNetDenoiser::forward(const at::Tensor& x_t, const at::Tensor& t,
   if (key == "concat-adm-mask") {
     if (c.class_label.defined())
       fail("LVDM denoiser: concat-adm-mask models take the noise level s as their label; class_label is not used");
-    return net_->forward(concat_mask_input(x_t, c, "LVDM"), tt, {}, c.cond_noise_level);
+    // A text-conditioned frame-mask model (longvid: `longvid train --text-encoder`) also attends to
+    // the prompt's context; the official long-video models have no context_dim.
+    if (cfg.context_dim > 0 && !c.context.defined())
+      fail("LVDM denoiser: this frame-mask model is text-conditioned and needs Conditioning.context [B, L, {}]",
+           cfg.context_dim);
+    return net_->forward(concat_mask_input(x_t, c, "LVDM"), tt, cfg.context_dim > 0 ? c.context : at::Tensor(),
+                         c.cond_noise_level);
   }
   // crossattn
   if (!c.context.defined()) fail("LVDM denoiser: the text-to-video model needs Conditioning.context [B, L, {}]",

@@ -18,6 +18,11 @@ std::filesystem::path find_asset(const std::string& relative, const std::string&
 // prediction / interpolation U-Net).
 inline constexpr const char* kDefaultModelAsset = "default/model.safetensors";
 
+// The bundled text-conditioned model (the default model's data with captions; a CLIP-style text
+// encoder trained with it; its tokenizer files in default/text/tokenizer/): the default when a prompt
+// is given.
+inline constexpr const char* kDefaultTextModelAsset = "default/text/model.safetensors";
+
 // The bundled RIFE frame interpolator (an IFNet trained by `longvid train-rife` on the same synthetic
 // data): the default of `interpolate --model` and `generate --rife-model`.
 inline constexpr const char* kDefaultRifeAsset = "default/rife.safetensors";

@@ -1,4 +1,5 @@
 #include "hierarchy/long_video.h"
+#include "hierarchy/text_guidance.h"
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -63,14 +64,16 @@ std::pair<at::Tensor, at::Tensor> latent_stats(const at::Tensor& z) {
 
 at::Tensor sample_masked_clip(const MaskedClipModel& model, const LatentGeometry& geo, const at::Tensor& cond,
                               const std::vector<int64_t>& positions, const LongVideoOptions& opts, at::Generator& gen,
-                              const ProgressFn& progress, bool full_mask) {
+                              const ProgressFn& progress, bool full_mask, const std::vector<at::Tensor>& contexts) {
   std::vector<at::Generator> gens{gen};  // a handle: draws advance the caller's generator
-  return sample_masked_clips(model, geo, {cond}, positions, opts, gens, progress, full_mask);
+  return sample_masked_clips(model, geo, {cond}, positions, opts, gens, progress, full_mask, contexts);
 }
+
 
 at::Tensor sample_masked_clips(const MaskedClipModel& model, const LatentGeometry& geo, const std::vector<at::Tensor>& conds,
                                const std::vector<int64_t>& positions, const LongVideoOptions& opts,
-                               std::vector<at::Generator>& gens, const ProgressFn& progress, bool full_mask) {
+                               std::vector<at::Generator>& gens, const ProgressFn& progress, bool full_mask,
+                               const std::vector<at::Tensor>& contexts) {
   torch::NoGradGuard ng;
   const int64_t B = static_cast<int64_t>(conds.size());
   if (B == 0 || gens.size() != conds.size()) fail("long video: internal error: {} clips, {} generators", B, gens.size());
@@ -125,6 +128,14 @@ at::Tensor sample_masked_clips(const MaskedClipModel& model, const LatentGeometr
     for (auto& g : gens) parts.push_back(at::randn(like[0].unsqueeze(0).sizes(), g, cpu_f32));
     return at::cat(parts, 0).to(like.device());
   };
+  if (!contexts.empty()) {
+    if (static_cast<int64_t>(contexts.size()) != B || !opts.text.uncond.defined())
+      fail("long video: internal error: {} text contexts for {} clips", contexts.size(), B);
+    c.context = at::cat(contexts, 0).to(opts.device, at::kFloat);
+    TextMaskGuidance guided(*model.denoiser, opts.text.uncond.to(opts.device, at::kFloat), opts.text.scale,
+                            has_cond ? opts.uncond_guidance : 0.0);
+    return sample(guided, *model.schedule, x_T, c, opts.sampler, gens[0], progress, hooks, noise);
+  }
   // An unconditional clip (the first one) needs no guidance: its e_u equals e_c, and
   // e_c + w·(e_c − e_u) = e_c (the official code runs both passes to get the same numbers).
   if (has_cond && opts.uncond_guidance != 0.0) {
@@ -264,6 +275,7 @@ std::string long_video_fingerprint(const LongVideoPlan& plan, const LongVideoOpt
   if (o.anchor != LongVideoOptions::Anchor::None) j["anchor"] = to_string(o.anchor);
   if (o.infill_batch != 1) j["infill_batch"] = o.infill_batch;  // batched ops round differently
   j["seed"] = o.seed;
+  if (o.text) j["text"] = o.text.id;
   j["models"] = models_id;
   return j.dump();
 }
@@ -332,8 +344,10 @@ int64_t generate_long_video(const LongVideoPlan& plan, const LongVideoModels& mo
       cond = at::cat(parts, 2);
     }
     auto gen = make_generator(clip_seed(opts.seed, ClipKind::Prediction, r));
+    std::vector<at::Tensor> ctx;
+    if (opts.text) ctx.push_back(opts.text.context(pc.first_new * plan.stride, (pc.first_new + pc.num_new - 1) * plan.stride));
     auto clip = sample_masked_clip(models.pred, models.geometry, cond, pos, opts, gen, run.step_progress,
-                                   opts.lvdm_full_pred_mask)
+                                   opts.lvdm_full_pred_mask, ctx)
                     .cpu();
     const int64_t slot0 = conditioned ? plan.cond_frames : 0;
     if (conditioned && opts.anchor != LongVideoOptions::Anchor::None) {
@@ -356,14 +370,18 @@ int64_t generate_long_video(const LongVideoPlan& plan, const LongVideoModels& mo
       const size_t per = opts.infill_batch > 0 ? static_cast<size_t>(opts.infill_batch) : std::max<size_t>(jobs.size(), 1);
       for (size_t j0 = 0; j0 < jobs.size(); j0 += per) {
         const size_t j1 = std::min(jobs.size(), j0 + per);
-        std::vector<at::Tensor> conds;
+        std::vector<at::Tensor> conds, ctx;
         std::vector<at::Generator> gens;
         for (size_t j = j0; j < j1; ++j) {
           conds.push_back(at::cat({kf.at(jobs[j]), kf.at(jobs[j] + 1)}, 2));
           gens.push_back(make_generator(clip_seed(opts.seed, ClipKind::Interpolation, jobs[j])));
+          if (opts.text) {
+            const auto& job = plan.infill_jobs[static_cast<size_t>(jobs[j])];
+            ctx.push_back(opts.text.context(job.first_latent, job.first_latent + std::max<int64_t>(job.count, 1) - 1));
+          }
         }
         auto mids = sample_masked_clips(models.interp, models.geometry, conds, {0, plan.interp_len - 1}, opts, gens,
-                                        run.step_progress)
+                                        run.step_progress, false, ctx)
                         .cpu();
         for (size_t j = j0; j < j1; ++j) {
           const int64_t k = jobs[j];

@@ -53,6 +53,20 @@ struct LatentGeometry {
   int64_t channels = 4, height = 0, width = 0;
 };
 
+// Text-conditioned models: what each clip attends to. A clip making latents [first, last] attends to
+// context(first, last) [1, L, D] (a prompt schedule blends the prompts of those latents), with
+// classifier-free guidance `scale` against `uncond` [1, L, D] (the negative prompt's context).
+// Inside a conditioned clip text guidance composes with LVDM's unconditional guidance w:
+//   e = e(m, T) + (scale − 1)·(e(m, T) − e(m, ∅)) + w·(e(m, T) − e(0, T))
+// (m: the clip's frame mask and s, T: its text, ∅: the negative prompt, 0: no frame condition).
+struct LongVideoText {
+  std::function<at::Tensor(int64_t first_latent, int64_t last_latent)> context;
+  at::Tensor uncond;
+  double scale = 1.0;
+  std::string id;  // what determines the contexts (prompts, schedule, negative prompt, scale): fingerprint
+  explicit operator bool() const { return static_cast<bool>(context); }
+};
+
 struct LongVideoOptions {
   LongVideoMode mode = LongVideoMode::Hierarchical;
   SamplerOptions sampler;          // the official script: DDIM, 50 steps, eta 1
@@ -78,6 +92,7 @@ struct LongVideoOptions {
   // up to float rounding of the batched ops; with an elementwise denoiser exactly it). 0: all of a
   // round; 1: one by one (longvid <= 0.7).
   int64_t infill_batch = 0;
+  LongVideoText text;  // text models only
   uint64_t seed = 0;
   c10::Device device = c10::Device(c10::kCPU);
 };
@@ -96,9 +111,11 @@ uint64_t clip_seed(uint64_t seed, ClipKind kind, int64_t index);
 // One masked clip [1, C, model.clip_len, h, w]. `cond` is [1, C, n, h, w] (undefined: an
 // unconditional clip) and `positions` its n slots in the clip. Draws from `gen` in the order above.
 // full_mask: the mask marks every frame (see LongVideoOptions::lvdm_full_pred_mask).
+// contexts: per clip [1, L, D] (text models; empty: none), guided by opts.text.
 at::Tensor sample_masked_clip(const MaskedClipModel& model, const LatentGeometry& geo, const at::Tensor& cond,
                               const std::vector<int64_t>& positions, const LongVideoOptions& opts, at::Generator& gen,
-                              const ProgressFn& progress = {}, bool full_mask = false);
+                              const ProgressFn& progress = {}, bool full_mask = false,
+                              const std::vector<at::Tensor>& contexts = {});
 
 // Several masked clips sampled as one batch [B, C, clip_len, h, w]: conds[i] [1, C, n, h, w] at the
 // same `positions` (all undefined: unconditional clips), clip i drawing from gens[i] exactly as
@@ -108,7 +125,7 @@ at::Tensor sample_masked_clip(const MaskedClipModel& model, const LatentGeometry
 at::Tensor sample_masked_clips(const MaskedClipModel& model, const LatentGeometry& geo, const std::vector<at::Tensor>& conds,
                                const std::vector<int64_t>& positions, const LongVideoOptions& opts,
                                std::vector<at::Generator>& gens, const ProgressFn& progress = {},
-                               bool full_mask = false);
+                               bool full_mask = false, const std::vector<at::Tensor>& contexts = {});
 
 // Receives the video's latent frames [1, C, n, h, w] in order, each exactly once.
 class LatentSink {

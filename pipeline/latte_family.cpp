@@ -33,15 +33,10 @@ std::string detect(const StateDict& sd) {
   if (sd.has_prefix("x_embedder.") && sd.has_prefix("t_embedder.") && sd.has_prefix("blocks.0.") &&
       sd.contains("temp_embed"))
     return "latte";
-  if (sd.has_prefix("transformer_blocks.") && sd.has_prefix("temporal_transformer_blocks.") &&
-      sd.has_prefix("adaln_single."))
-    return "diffusers-latte";
-  return "";
+  return "";  // diffusers' LatteTransformer3DModel (Latte-1): pipeline/latte_t2v_family
 }
 
-std::string describe(const StateDict& sd, const std::string& layout) {
-  if (layout != "latte")
-    return "diffusers LatteTransformer3DModel (transformer_blocks, temporal_transformer_blocks, adaln_single)";
+std::string describe(const StateDict& sd, const std::string& /*layout*/) {
   try {
     auto c = LatteConfig::from_state_dict(sd);
     std::string name = c.preset_name();
@@ -201,12 +196,7 @@ ModelFamily latte_family() {
   f.describe = describe;
   f.is_config = is_latte_config;
   f.random = random_from_config;
-  f.load = [](const StateDict& sd, const ModelSource& src, const PipelineLoadOptions& opts) -> VideoPipeline {
-    if (detect(sd) == "diffusers-latte")
-      fail("{}: diffusers LatteTransformer3DModel weights are not supported yet (the official Latte layout is)",
-           src.checkpoint.string());
-    return load(sd, src, opts);
-  };
+  f.load = load;
   return f;
 }
 

@@ -57,7 +57,7 @@ DenoiserCaps caps_from(const Config& cfg, const Net& n, int64_t latent_size) {
     const auto& u = n.unet->config();
     m.latent_channels = u.out_channels;
     m.clip_len = u.temporal_length;
-    m.context_dim = u.conditioning_key == "crossattn" ? u.context_dim : 0;
+    m.context_dim = u.use_temporal_transformer && u.context_dim > 0 ? u.context_dim : 0;
     m.masked = u.conditioning_key == "concat-adm-mask";
     num_classes = u.num_classes;
   } else {
@@ -239,9 +239,15 @@ VideoPipeline random_from_config(const std::string& cfg_text, const std::string&
   return p;
 }
 
-VideoPipeline load(const StateDict& sd, const ModelSource& src, const PipelineLoadOptions& opts) {
-  auto [cfg_text, cfg_origin] = model_config_text(sd, src.checkpoint, src.config);
+VideoPipeline load(const StateDict& sd, const ModelSource& src_in, const PipelineLoadOptions& opts) {
+  auto [cfg_text, cfg_origin] = model_config_text(sd, src_in.checkpoint, src_in.config);
   Built b = build_from_config(cfg_text, cfg_origin);
+  // A model trained here with its text encoder has its tokenizer files next to it (RUN/tokenizer/,
+  // or what `longvid export` writes beside the exported file).
+  ModelSource src = src_in;
+  if (b.caps.context_dim > 0 && src.tokenizer.empty() &&
+      std::filesystem::exists(src.checkpoint.parent_path() / "tokenizer" / "vocab.json"))
+    src.tokenizer = src.checkpoint.parent_path() / "tokenizer";
   // FrozenCLIPEmbedder: the weights are in the checkpoint (cond_stage_model.transformer.*), the
   // tokenizer is not (the official code downloads openai/clip-vit-large-patch14's). Checked before
   // any weight is loaded.
@@ -257,19 +263,54 @@ VideoPipeline load(const StateDict& sd, const ModelSource& src, const PipelineLo
   const int64_t text_heads = b.text_num_heads;
   std::string why;
   auto which = load_lvdm_unet(b.net.module(), sd, choose_lvdm_weights(sd, opts.weights, caps.masked, &why));
-  load_first_stage(ae, sd);
+  // A model exported without its autoencoder (`longvid export --no-autoencoder`: models trained on
+  // one frozen AE share it) takes it from --vae, a file holding first_stage_model.* (or a bare AE).
+  if (!sd.has_prefix("first_stage_model.")) {
+    if (src.autoencoder.empty())
+      fail_hint("pass --vae FILE: the model it was trained with, or the autoencoder it names",
+                "{}: this model file holds no autoencoder (first_stage_model.*)", src.checkpoint.string());
+    StateDict ae_sd = load_checkpoint(src.autoencoder);
+    try {
+      load_first_stage(ae, ae_sd);
+    } catch (const Error& e) {
+      fail("--vae {}: not the autoencoder of {}: {}", src.autoencoder.string(), src.checkpoint.string(), e.what());
+    }
+  } else {
+    if (!src.autoencoder.empty())
+      fail("--vae {}: the model {} carries its own autoencoder", src.autoencoder.string(), src.checkpoint.string());
+    load_first_stage(ae, sd);
+  }
   spdlog::info("loaded {} ({} {} weights: {}; {:.1f}M denoiser parameters)", src.checkpoint.string(),
                to_string(which), b.net.latte ? "Latte" : "U-Net", why, b.net.num_parameters() / 1e6);
   auto p = assemble(make_denoiser(std::move(b.net), caps, opts), std::move(ae), std::move(schedule), opts);
   p.weights_id = checkpoint_file_id(src.checkpoint) + (which == LvdmWeights::Ema ? ":ema" : ":raw");
+  if (!src.autoencoder.empty()) p.weights_id += "+vae:" + checkpoint_file_id(src.autoencoder);
   if (caps.context_dim > 0) {
-    p.text_encoder = load_clip_text_encoder(sd, src.tokenizer, opts.device, false, text_heads);
+    // A training run's file holds the text encoder's EMA copy beside the raw one: take it with the
+    // U-Net's EMA weights (LitEma naming: "model_ema." + the key without dots).
+    StateDict ema_text;
+    if (which == LvdmWeights::Ema)
+      for (const auto& k : sd.keys())
+        if (k.rfind("cond_stage_model.", 0) == 0) {
+          std::string flat = "model_ema.";
+          for (char ch : k)
+            if (ch != '.') flat += ch;
+          if (!sd.contains(flat)) {
+            ema_text = StateDict();
+            break;
+          }
+          ema_text.set(k, sd.get(flat));
+        }
+    const bool use_ema_text = !ema_text.empty();
+    p.text_encoder = load_clip_text_encoder(use_ema_text ? ema_text : sd, src.tokenizer, opts.device, false, text_heads);
     if (p.text_encoder->width() != caps.context_dim)
       fail("{}: the text encoder is {} wide, the U-Net attends to a context of {}", src.checkpoint.string(),
            p.text_encoder->width(), caps.context_dim);
     p.weights_id += "+" + checkpoint_file_id(src.tokenizer);
-    // scripts/sample_text2video.py: DDIM 50, eta 1, unconditional_guidance_scale 15.
-    p.default_cfg_scale = 15.0;
+    // scripts/sample_text2video.py: DDIM 50, eta 1, unconditional_guidance_scale 15; a model trained
+    // here states its own (model.params.unconditional_guidance_scale, a longvid key).
+    p.default_cfg_scale = Config::parse_yaml(cfg_text, cfg_origin)
+                              .get_or<double>("model.params.unconditional_guidance_scale", caps.masked ? 5.0 : 15.0);
     spdlog::info("text encoder: {}", p.text_encoder->describe());
   }
   return p;
@@ -284,6 +325,12 @@ void attach_interpolation(VideoPipeline& pipe, const StateDict& sd, const ModelS
   auto caps = caps_from(cfg, net, latent);
   if (!caps.masked)
     fail("{}: the interpolation model needs frame-mask conditioning (conditioning_key concat-adm-mask)", cfg_origin);
+  if (caps.context_dim != pipe.main.caps.context_dim)
+    fail("{}: the interpolation model {} while the prediction model {}: both must take the same text", cfg_origin,
+         caps.context_dim > 0 ? fmt::format("attends to a {}-wide text context", caps.context_dim)
+                              : std::string("takes no text"),
+         pipe.main.caps.context_dim > 0 ? fmt::format("attends to a {}-wide one", pipe.main.caps.context_dim)
+                                        : std::string("takes none"));
   if (caps.latent_channels != pipe.main.caps.latent_channels)
     fail("{}: the interpolation model works on {}-channel latents, the prediction model on {}", cfg_origin,
          caps.latent_channels, pipe.main.caps.latent_channels);
@@ -308,8 +355,9 @@ std::string detect(const StateDict& sd) {
 std::string describe(const StateDict& sd, const std::string& layout) {
   std::string ema = sd.has_prefix("model_ema.") ? ", with EMA weights (model_ema.*)" : "";
   if (layout == "lvdm-t2v")
-    return "LVDM text-to-video model (model.diffusion_model.* + first_stage_model.* + cond_stage_model.transformer.*" +
-           ema + ")";
+    return std::string("LVDM text-conditioned model (model.diffusion_model.*") +
+           (sd.has_prefix("first_stage_model.") ? " + first_stage_model.*" : ", no autoencoder: load with --vae") +
+           " + cond_stage_model.transformer.*" + ema + ")";
   if (layout == "lvdm-short") {
     // A longvid-trained model names its denoiser network in the stored config (unet_config.target).
     auto it = sd.metadata.find(kConfigMetadataKey);

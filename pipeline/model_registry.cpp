@@ -5,6 +5,7 @@
 #include "core/error.h"
 #include "core/fs.h"
 #include "pipeline/latte_family.h"
+#include "pipeline/latte_t2v_family.h"
 #include "pipeline/lvdm_family.h"
 
 namespace longvid {
@@ -87,6 +88,7 @@ const std::vector<ModelFamily>& model_families() {
   static const std::vector<ModelFamily> families = {
       lvdm_family(),
       latte_family(),
+      latte_t2v_family(),
       autoencoder_family(),
       rife_family(),
   };
@@ -114,6 +116,13 @@ VideoPipeline load_pipeline(const ModelSource& src, const PipelineLoadOptions& o
   if (src.checkpoint.empty()) fail("no model checkpoint given");
   if (src.interp_checkpoint.empty() && !src.interp_config.empty())
     fail("--interp-config given without --interp-model");
+  if (std::filesystem::is_directory(src.checkpoint)) {
+    for (const auto& f : model_families())
+      if (f.detect_folder && f.detect_folder(src.checkpoint)) {
+        if (!src.interp_checkpoint.empty()) fail("--interp-model: {} models take none", f.id);
+        return f.load_folder(src, opts);
+      }
+  }
   StateDict sd = load_checkpoint(src.checkpoint);
   auto found = detect_layout(sd);
   if (!found.family)

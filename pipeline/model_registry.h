@@ -59,6 +59,10 @@ struct ModelFamily {
   std::function<VideoPipeline(const std::string& config_text, const std::string& origin, uint64_t seed,
                               const PipelineLoadOptions& opts)>
       random;
+  // Families loaded from a folder (diffusers pipelines): whether a directory is one of theirs, and its
+  // pipeline (empty: the family loads files only).
+  std::function<bool(const std::filesystem::path& dir)> detect_folder;
+  std::function<VideoPipeline(const ModelSource& src, const PipelineLoadOptions& opts)> load_folder;
   // Attaches a separate interpolation model to a pipeline of this family (empty: not supported).
   std::function<void(VideoPipeline& pipe, const StateDict& sd, const ModelSource& src,
                      const PipelineLoadOptions& opts)>

@@ -150,4 +150,14 @@ std::shared_ptr<T5TextEncoder> load_t5_text_encoder(const std::filesystem::path&
                                          checkpoint_file_id(weights) + ":" + c10::toString(dt), max_length);
 }
 
+std::pair<at::Tensor, at::Tensor> T5TextEncoder::encode_pair(const std::string& prompt, const std::string& negative) {
+  at::Tensor p = encode({prompt});
+  const int64_t keep = last_mask_.sum().item<int64_t>();
+  at::Tensor n = encode({negative});
+  if (!mask_feature_) return {p, n};
+  // pipeline_latte.py mask_text_embeddings (batch 1): emb[:, :, :keep_index]; the negative prompt
+  // is cut to the same keep_index.
+  return {p.slice(1, 0, keep).contiguous(), n.slice(1, 0, keep).contiguous()};
+}
+
 }  // namespace longvid

@@ -46,6 +46,10 @@ class T5TextEncoder : public TextEncoder {
   at::Tensor encode(const std::vector<std::string>& prompts) override;
   // The tokenizer's attention masks of the last encode() [B, max_length] (Latte-1's mask_feature).
   const at::Tensor& last_mask() const { return last_mask_; }
+  // LattePipeline's mask_feature (its default): the prompt's embedding keeps its first
+  // mask.sum() tokens (its words and </s>, not the padding), the negative prompt's the same count.
+  void set_mask_feature(bool on) { mask_feature_ = on; }
+  std::pair<at::Tensor, at::Tensor> encode_pair(const std::string& prompt, const std::string& negative) override;
   void set_cache(std::shared_ptr<PromptEmbeddingCache> cache) { cache_ = std::move(cache); }
   int64_t cache_hits() const { return hits_; }
   const std::string& weights_id() const { return weights_id_; }
@@ -56,6 +60,7 @@ class T5TextEncoder : public TextEncoder {
   std::string weights_id_;
   int64_t max_length_;
   at::Tensor last_mask_;
+  bool mask_feature_ = false;
   std::shared_ptr<PromptEmbeddingCache> cache_;
   int64_t hits_ = 0;
 };

@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "backbones/denoiser.h"
 #include "core/progress.h"
@@ -28,6 +29,12 @@ class TextEncoder {
   virtual std::string describe() const = 0;
   virtual int64_t width() const = 0;  // D
   virtual at::Tensor encode(const std::vector<std::string>& prompts) = 0;
+  // The contexts of classifier-free guidance's two branches: the prompt's and the negative
+  // prompt's, each [1, L, D]. Default: each encoded alone; Latte-1 truncates both to the prompt's
+  // tokens (diffusers LattePipeline mask_feature).
+  virtual std::pair<at::Tensor, at::Tensor> encode_pair(const std::string& prompt, const std::string& negative) {
+    return {encode({prompt}), encode({negative})};
+  }
 };
 
 // What one denoiser was trained for and how it is called.

@@ -33,6 +33,8 @@ int run_export(int argc, char** argv) {
       ("o,output", "output .safetensors", cxxopts::value<std::string>()->default_value(""))
       ("weights", "ema | raw", cxxopts::value<std::string>()->default_value("ema"))
       ("dtype", "fp16 | bf16 | fp32", cxxopts::value<std::string>()->default_value("fp16"))
+      ("no-autoencoder", "leave the frozen autoencoder out (models trained on one AE share it: load with --vae)")
+      ("cfg-scale", "text models: the classifier-free guidance scale `generate` uses by default, stored in the config (model.params.unconditional_guidance_scale)", cxxopts::value<double>())
       ("h,help", "this help");
   o.parse_positional({"input"});
   o.positional_help("RUN/model.safetensors");
@@ -79,17 +81,62 @@ int run_export(int argc, char** argv) {
     unet_n += sd.get(src).numel();
   }
   if (unet_n == 0) fail("{}: no model.diffusion_model.* tensors", in.string());
+  // A text model's encoder (trained jointly: cond_stage_model.*), its EMA copy when --weights ema.
+  int64_t text_n = 0;
+  for (const auto& k : sd.keys()) {
+    if (k.rfind("cond_stage_model.", 0) != 0) continue;
+    std::string src = k;
+    if (weights == "ema") {
+      auto it = ema_names.find(without_dots(k));
+      if (it == ema_names.end()) fail("{}: --weights ema, but there is no EMA copy of '{}'", in.string(), k);
+      src = it->second;
+    }
+    outsd.set(k, sd.get(src).to(dt).contiguous());
+    text_n += sd.get(src).numel();
+  }
   for (const auto& k : sd.keys()) {
     if (k.rfind("first_stage_model.", 0) != 0 || k.rfind("first_stage_model.loss.", 0) == 0) continue;
     outsd.set(k, sd.get(k).to(dt).contiguous());
     ae_n += sd.get(k).numel();
   }
   if (ae_n == 0) fail("{}: no first_stage_model.* tensors", in.string());
+  if (a.count("no-autoencoder")) {
+    StateDict kept;
+    for (const auto& k : outsd.keys())
+      if (k.rfind("first_stage_model.", 0) != 0) kept.set(k, outsd.get(k));
+    outsd = std::move(kept);
+    ae_n = 0;
+  }
   auto meta = sd.metadata;
+  if (a.count("cfg-scale")) {
+    const double g = a["cfg-scale"].as<double>();
+    if (!(g >= 0)) fail("--cfg-scale {}: must be >= 0", g);
+    if (text_n == 0) fail("--cfg-scale: the model takes no text to guide");
+    auto cfg = nlohmann::json::parse(meta.at(kConfigMetadataKey));
+    cfg["model"]["params"]["unconditional_guidance_scale"] = g;
+    meta[kConfigMetadataKey] = cfg.dump();
+  }
   nlohmann::json ex{{"source", in.string()}, {"weights", weights}, {"dtype", dtype}};
   if (meta.count("longvid.step")) ex["step"] = meta["longvid.step"];
   meta["longvid.export"] = ex.dump();
+  // The tokenizer files of a text model travel next to the model (RUN/tokenizer -> OUT_DIR/tokenizer).
+  const auto tok_src = in.parent_path() / "tokenizer", tok_dst = out.parent_path() / "tokenizer";
+  if (text_n > 0) {
+    if (!std::filesystem::exists(tok_src / "vocab.json"))
+      fail("{}: a text model, but its run has no tokenizer/ (vocab.json + merges.txt)", in.string());
+    for (const char* f : {"vocab.json", "merges.txt"}) {
+      const std::string text = read_text_file(tok_src / f, "tokenizer file");
+      if (std::filesystem::exists(tok_dst / f) && read_text_file(tok_dst / f, "tokenizer file") != text)
+        fail("{}: holds another tokenizer; export the text model into its own folder", tok_dst.string());
+    }
+  }
   save_safetensors(out, outsd, meta);
+  if (text_n > 0) {
+    std::filesystem::create_directories(tok_dst);
+    for (const char* f : {"vocab.json", "merges.txt"})
+      write_text_atomically(tok_dst / f, read_text_file(tok_src / f, "tokenizer file"));
+    spdlog::info("export: text encoder {:.2f}M parameters; tokenizer -> {}", text_n / 1e6, tok_dst.string());
+  }
   spdlog::info("export: U-Net {:.2f}M ({} weights) + autoencoder {:.2f}M parameters as {} -> {} ({:.1f} MB)",
                unet_n / 1e6, weights, ae_n / 1e6, dtype, out.string(),
                std::filesystem::file_size(out) / 1e6);

@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "api/interpolate.h"
+#include "api/prompt_schedule.h"
 #include "core/device.h"
 #include "core/error.h"
 #include "core/fs.h"
@@ -28,7 +29,7 @@ int run_generate(int argc, char** argv) {
     ("crf", "encoder quality for mp4/webm (-1 = codec default)", cxxopts::value<int>()->default_value("-1"))
     ("class", "class label of a class-conditional model (default: drawn from the seed, as Latte's sample.py)", cxxopts::value<int64_t>()->default_value("-1"))
     ("p,prompt", "text prompt of a text-conditioned model", cxxopts::value<std::string>())
-    ("prompt-file", "prompts, one a line: a video for each (as sample_text2video.py's --prompt FILE.txt); outputs numbered out_000.mp4, ...", cxxopts::value<std::string>())
+    ("prompt-file", "prompts, one a line: a video for each (as sample_text2video.py's --prompt FILE.txt; outputs numbered out_000.mp4, ...); or a schedule for one long video, every line '<frame>: <prompt>' (0: a calm sea / 512: a storm at sea)", cxxopts::value<std::string>())
     ("n-samples", "videos per prompt (or of an unconditional model), seeds --seed, --seed + 1, ...; several are numbered out_000.mp4, ... with out.prompts.tsv", cxxopts::value<std::string>()->default_value("1"))
     ("n,negative-prompt", "negative prompt: the unconditional branch of classifier-free guidance (default \"\")", cxxopts::value<std::string>()->default_value(""))
     ("cfg-scale", "classifier-free guidance scale (default: the model's, Latte UCF-101 7; 1 = off)", cxxopts::value<double>()->default_value("-1"))
@@ -60,12 +61,17 @@ int run_generate(int argc, char** argv) {
   std::vector<std::string> prompts;
   if (a.count("prompt-file")) {
     if (req.has_prompt) fail("give -p/--prompt or --prompt-file, not both");
-    prompts = read_prompt_file(a["prompt-file"].as<std::string>());
+    const std::string pf = a["prompt-file"].as<std::string>();
+    const std::string text = read_text_file(pf, "prompt file");
+    if (is_prompt_schedule(text))
+      req.prompt_schedule = parse_prompt_schedule(text, pf);
+    else
+      prompts = read_prompt_file(pf);
   }
   const int64_t n_samples = cli::parse_whole_number(a["n-samples"].as<std::string>(), "--n-samples");
   if (n_samples < 1) fail("--n-samples must be >= 1 (got {})", n_samples);
   const int64_t n_videos = std::max<int64_t>(1, static_cast<int64_t>(prompts.size())) * n_samples;
-  if (a.count("negative-prompt") && !req.has_prompt && prompts.empty())
+  if (a.count("negative-prompt") && !req.has_prompt && prompts.empty() && req.prompt_schedule.empty())
     fail("-n/--negative-prompt given without -p/--prompt");
   if (req.class_label < -1) fail("--class {}: must be >= 0", req.class_label);
   if (req.cfg_scale < 0 && a.count("cfg-scale")) fail("--cfg-scale {}: must be >= 0", req.cfg_scale);
@@ -95,6 +101,7 @@ int run_generate(int argc, char** argv) {
   probe.reset();
 
   ModelSpec spec = cli::read_model_options(a);
+  spec.text = req.has_prompt || !prompts.empty() || !req.prompt_schedule.empty();
   spec.load.device = policy.device;
   spec.load.dtype = policy.dtype;
   VideoPipeline pipe = load_model(spec);
@@ -103,7 +110,7 @@ int run_generate(int argc, char** argv) {
   check_sampler_options(req.sampler, pipe.schedule->num_train_timesteps());
   spdlog::info("{}", policy.describe());
   req.seed = resolve_seed(a["seed"].as<int64_t>());
-  if (!prompts.empty() && pipe.main.caps.context_dim == 0)
+  if ((!prompts.empty() || !req.prompt_schedule.empty()) && pipe.main.caps.context_dim == 0)
     fail("--prompt-file: the model takes no text (it has no text encoder)");
   if (n_videos > 1 || !prompts.empty()) {
     auto files = generate_video_files(pipe, req, prompts, n_samples, out, wopts);

@@ -51,6 +51,16 @@ int run_inspect(int argc, char** argv) {
     return cli::kExitOk;
   }
   if (!args.count("file")) throw cxxopts::exceptions::invalid_option_format("missing FILE");
+  if (const std::filesystem::path dir = args["file"].as<std::string>(); std::filesystem::is_directory(dir)) {
+    // A pipeline folder (diffusers): which family loads it, and where its weights are.
+    for (const auto& f : model_families())
+      if (f.detect_folder && f.detect_folder(dir)) {
+        std::cout << dir.string() << ": a model folder of family " << f.id << " (" << f.description
+                  << "); inspect its files, e.g. " << (dir / "transformer").string() << "/\n";
+        return cli::kExitOk;
+      }
+    fail("{}: a directory, not a checkpoint file (and no model folder longvid knows)", dir.string());
+  }
   LoadOptions lo;
   lo.select = args["select"].as<std::string>();
   StateDict sd = load_checkpoint(args["file"].as<std::string>(), lo);

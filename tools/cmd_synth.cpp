@@ -32,7 +32,8 @@ int synth_generate(int argc, char** argv) {
       "frames", "frames per video", cxxopts::value<int64_t>()->default_value("256"))(
       "size", "frame size (square, pixels)", cxxopts::value<int>()->default_value("64"))(
       "seed", "dataset seed (video i depends only on seed and i)", cxxopts::value<int64_t>()->default_value("0"))(
-      "sprites", "sprites per video (1..12, distinct colours)", cxxopts::value<int>()->default_value("3"))(
+      "sprites", "sprites per video (1..12, distinct colours), or a range MIN-MAX (each video draws its count)",
+      cxxopts::value<std::string>()->default_value("3"))(
       "fps", "frame rate written into the videos", cxxopts::value<std::string>()->default_value("24"))(
       "format", "mp4 | webm | png (a folder of frames per video) | y4m (lossless)",
       cxxopts::value<std::string>()->default_value("mp4"))(
@@ -55,7 +56,23 @@ int synth_generate(int argc, char** argv) {
   const int64_t seed = a["seed"].as<int64_t>();
   if (seed < 0) fail("synth: --seed must be >= 0 (got {})", seed);
   so.seed = static_cast<uint64_t>(seed);
-  so.sprites = a["sprites"].as<int>();
+  {
+    const std::string sp = a["sprites"].as<std::string>();
+    const auto dash = sp.find('-');
+    auto num = [&](const std::string& t) {
+      size_t used = 0;
+      int v = 0;
+      try {
+        v = std::stoi(t, &used);
+      } catch (const std::exception&) {
+        used = 0;
+      }
+      if (t.empty() || used != t.size()) fail("--sprites {}: expected a count (3) or a range (1-3)", sp);
+      return v;
+    };
+    so.sprites = num(sp.substr(0, dash));
+    if (dash != std::string::npos) so.sprites_max = num(sp.substr(dash + 1));
+  }
   so.fps = a["fps"].as<std::string>();
   so.format = a["format"].as<std::string>();
   so.crf = a["crf"].as<int>();

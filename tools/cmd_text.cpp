@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <sstream>
 
 #include "core/checkpoint.h"
 #include "core/device.h"
@@ -25,12 +26,14 @@ namespace {
 int run_text(int argc, char** argv) {
   cxxopts::Options o("longvid text", "Text encoders: encode prompts into embeddings (T5, CLIP).");
   o.add_options()
-    ("action", "encode", cxxopts::value<std::string>())
+    ("action", "encode | train-tokenizer", cxxopts::value<std::string>())
+    ("corpus", "train-tokenizer: a text file, one text a line (e.g. captions)", cxxopts::value<std::string>()->default_value(""))
+    ("merges", "train-tokenizer: at most this many BPE merges", cxxopts::value<int64_t>()->default_value("2000"))
     ("t5", "T5 encoder: a transformers folder (config.json + model.safetensors or a sharded index)", cxxopts::value<std::string>()->default_value(""))
     ("clip", "a checkpoint holding a CLIP text tower (transformers text_model.* or LDM cond_stage_model.*)", cxxopts::value<std::string>()->default_value(""))
     ("tokenizer", "T5: spiece.model or its folder; CLIP: vocab.json + merges.txt folder, or bpe_simple_vocab_16e6.txt", cxxopts::value<std::string>()->default_value(""))
     ("p,prompt", "a prompt (repeatable)", cxxopts::value<std::vector<std::string>>())
-    ("o,output", "write the embeddings [B, L, D] (and the T5 attention mask) to this safetensors file", cxxopts::value<std::string>()->default_value(""))
+    ("o,output", "train-tokenizer: the folder for vocab.json + merges.txt; encode: write the embeddings [B, L, D] (and the T5 attention mask) to this safetensors file", cxxopts::value<std::string>()->default_value(""))
     ("dtype", "computation dtype: fp32 | bf16 | fp16 (T5 default: the weights' own)", cxxopts::value<std::string>()->default_value(""))
     ("max-length", "tokens per prompt (T5 default 120 as Latte-1; CLIP 77)", cxxopts::value<int64_t>()->default_value("0"))
     ("cache", "T5: cache the embeddings on disk in this folder (keyed by weights, length and prompt)", cxxopts::value<std::string>()->default_value(""))
@@ -42,7 +45,22 @@ int run_text(int argc, char** argv) {
     std::printf("%s\n", o.help().c_str());
     return a.count("help") ? cli::kExitOk : cli::kExitUsage;
   }
-  if (a["action"].as<std::string>() != "encode") fail("text {}: unknown action (encode)", a["action"].as<std::string>());
+  if (a["action"].as<std::string>() == "train-tokenizer") {
+    // A CLIP-format byte-level BPE trained on a corpus (what `longvid train --text-encoder` does
+    // with the captions); transformers' CLIPTokenizer reads the files.
+    const std::string corpus = a["corpus"].as<std::string>(), out = a["output"].as<std::string>();
+    if (corpus.empty() || out.empty()) fail("text train-tokenizer: --corpus FILE and -o DIR are needed");
+    if (a["merges"].as<int64_t>() < 0) fail("--merges {}: must be >= 0", a["merges"].as<int64_t>());
+    std::vector<std::string> lines;
+    std::istringstream in(read_text_file(corpus, "corpus"));
+    for (std::string l; std::getline(in, l);) lines.push_back(l);
+    auto tok = ClipTokenizer::train(lines, a["merges"].as<int64_t>());
+    tok.save(out);
+    std::printf("%s: %lld tokens from %zu texts\n", out.c_str(), static_cast<long long>(tok.vocab_size()), lines.size());
+    return cli::kExitOk;
+  }
+  if (a["action"].as<std::string>() != "encode")
+    fail("text {}: unknown action (encode, train-tokenizer)", a["action"].as<std::string>());
   const std::string t5 = a["t5"].as<std::string>(), clip = a["clip"].as<std::string>();
   if (t5.empty() == clip.empty()) fail("text encode: give one of --t5 or --clip");
   const std::string tok = a["tokenizer"].as<std::string>();

@@ -30,6 +30,7 @@
 #include "train/dataset.h"
 #include "train/distributed.h"
 #include "train/lvdm_trainer.h"
+#include "train/text_data.h"
 
 namespace longvid {
 namespace {
@@ -151,6 +152,13 @@ int run_train(int argc, char** argv) {
      "checked against the AE after): training then reads latents instead of encoding clips", cxxopts::value<std::string>()->default_value(""))
     ("loader", "stream (train/dataset.h: background decoding) | memory (all videos decoded once into RAM)", cxxopts::value<std::string>()->default_value("stream"))
     ("workers", "decoding threads of the stream loader", cxxopts::value<int>()->default_value("2"))
+    ("text-encoder", "none | tiny | small: train a text-conditioned model with a CLIP-style text encoder trained "
+     "jointly (cond_stage_trainable) on the captions of `longvid synth` data (needs --latent-cache); its tokenizer is "
+     "trained on the captions and written to RUN/tokenizer/", cxxopts::value<std::string>()->default_value("none"))
+    ("p-uncond-text", "probability that a sample's caption is dropped to \"\" (classifier-free guidance)",
+     cxxopts::value<double>()->default_value("0.1"))
+    ("init-from", "start the denoiser from this model's weights where names and shapes match (EMA preferred); "
+     "the rest keep their initialisation", cxxopts::value<std::string>()->default_value(""))
     ("h,help", "show this help");
   auto r = o.parse(argc, argv);
   if (r.count("help")) {
@@ -184,6 +192,10 @@ int run_train(int argc, char** argv) {
   t.batch_size = r["batch"].as<int64_t>();
   t.grad_accum = r["accum"].as<int64_t>();
   t.steps = r["steps"].as<int64_t>();
+  t.p_uncond_text = r["p-uncond-text"].as<double>();
+  const std::string text_preset = r["text-encoder"].as<std::string>();
+  const std::string init_from = r["init-from"].as<std::string>();
+  if (resume && !init_from.empty()) fail("--init-from: only for a new run (this one is resumed)");
   int64_t seed = r["seed"].as<int64_t>();
   if (seed < 0) fail("--seed {}: must be >= 0 (a training run must be reproducible)", seed);
   t.seed = static_cast<uint64_t>(seed);
@@ -308,12 +320,44 @@ int run_train(int argc, char** argv) {
                            {"frame_stride", fo.frame_stride}, {"num_videos", num_videos}};
   if (cache) data_json["latent_cache"] = cache_file;
 
+  // A text model: the tokenizer is trained on the captions (a new run) or read back (--resume).
+  std::shared_ptr<TrainableTextEncoder> text;
+  std::unique_ptr<SynthCaptions> captions;
+  const fs::path tok_dir = fs::path(out) / "tokenizer";
+  if (text_preset != "none") {
+    if (backbone != "unet") fail("--text-encoder: text conditioning is built for --backbone unet");
+    if (!cache) fail("--text-encoder: a text model trains from a latent cache (--latent-cache FILE)");
+    captions = std::make_unique<SynthCaptions>(*cache);
+    ClipTokenizer tok = resume ? ClipTokenizer::from_dir(tok_dir)
+                               : ClipTokenizer::train(captions->corpus(fo.clip_frames), 2000);
+    torch::manual_seed(t.seed + 1);
+    text = std::make_shared<TrainableTextEncoder>(make_text_encoder(text_preset, std::move(tok)));
+    ucfg.use_temporal_transformer = true;
+    ucfg.transformer_depth = 1;
+    ucfg.context_dim = text->model->config().hidden_size;
+    data_json["captions"] = "synth truth (full 0.6 / no motion 0.2 / count 0.2)";
+  }
+
   torch::manual_seed(t.seed);  // network initialisation (identical on every rank)
   TrainableDenoiser net = backbone == "unet" ? trainable_denoiser(LvdmUNet3D(ucfg)) : trainable_denoiser(Latte(lcfg));
-  LvdmDiffusionTrainer trainer(net, ae, t, policy.device, pg.get());
+  LvdmDiffusionTrainer trainer(net, ae, t, policy.device, pg.get(), text);
+  if (captions) trainer.set_captions([c = captions.get()](int64_t v, int64_t f0, int64_t n, double u) {
+    return (*c)(v, f0, n, u);
+  });
+  if (!init_from.empty()) {
+    require_readable_file(init_from, "--init-from model");
+    const int64_t taken = trainer.init_from(load_checkpoint(init_from));
+    if (taken == 0) fail("--init-from {}: no tensor matches this network (another architecture?)", init_from);
+    spdlog::info("init from {}: {} of the network's tensors taken", init_from, taken);
+  }
   if (resume) trainer.resume(model_file, state_file);
   if (rank == 0) {
     fs::create_directories(out);
+    if (text && !resume) text->tokenizer.save(tok_dir);
+    if (text)
+      spdlog::info("text encoder: CLIP-style, width {}, {} layers, {} tokens; {:.2f}M params; tokenizer {}",
+                   text->model->config().hidden_size, text->model->config().num_layers, text->tokenizer.vocab_size(),
+                   text->model->num_parameters() / 1e6, tok_dir.string());
     spdlog::info("train: {}; {} {:.2f}M params; latent {}x{}x{}; {} on {}{}", data_desc, net.describe,
                  net.num_parameters() / 1e6, latent_t, latent_hw, latent_hw,
                  resume ? fmt::format("resuming at step {}", trainer.steps_done()) : std::string("from scratch"),

@@ -14,7 +14,7 @@ void add_model_options(cxxopts::Options& o, const std::string& group, const std:
     ("config,pred-config", "model config (official YAML; default: the config stored in the checkpoint)", cxxopts::value<std::string>()->default_value(""))
     ("interp-model", "interpolation model checkpoint (long videos, hierarchical mode)", cxxopts::value<std::string>()->default_value(""))
     ("interp-config", "interpolation model config", cxxopts::value<std::string>()->default_value(""))
-    ("vae", "autoencoder for models whose checkpoint holds none (Latte: a diffusers vae/ folder or an SD VAE file)", cxxopts::value<std::string>()->default_value(""))
+    ("vae", "autoencoder for models whose checkpoint holds none (Latte: a diffusers vae/ folder or an SD VAE file; LVDM models exported with --no-autoencoder: the model file they were trained with)", cxxopts::value<std::string>()->default_value(""))
     ("tokenizer", "tokenizer of a text-conditioned model's text encoder (LVDM text2video: a folder with CLIP's vocab.json + merges.txt, or openai's bpe_simple_vocab_16e6.txt)", cxxopts::value<std::string>()->default_value(""))
     ("random-latent-size", "with --model random: latent size of the random-weight model (frames are 8x larger)", cxxopts::value<int64_t>()->default_value("8"))
     ("weights", "raw or EMA weights of a checkpoint that holds both: raw | ema | auto (what the model's own scripts sample with; LVDM: EMA for long-video models, raw for short clips)", cxxopts::value<std::string>()->default_value("auto"))

@@ -104,6 +104,7 @@ LatentCache::LatentCache(const std::filesystem::path& file) : path_(file) {
     size_ = meta.at("size").get<int64_t>();
     frame_stride_ = meta.at("frame_stride").get<int64_t>();
     ae_checksum_ = meta.at("ae_checksum").get<std::string>();
+    if (meta.contains("videos")) videos_ = meta.at("videos").get<std::vector<std::string>>();
   } catch (const std::exception& e) {
     fail("{}: latent cache metadata is unreadable ({})", file.string(), e.what());
   }
@@ -120,6 +121,15 @@ LatentCache::LatentCache(const std::filesystem::path& file) : path_(file) {
     std_.push_back(st.to(at::kFloat).contiguous());
   }
   if (mean_.empty()) fail("{}: the latent cache holds no videos", file.string());
+  if (videos_.size() != mean_.size()) videos_.assign(mean_.size(), std::string());
+}
+
+std::pair<int64_t, int64_t> LatentCache::sample_window(int64_t k, int64_t latent_frames, uint64_t seed) const {
+  const int64_t vi = sample_video_index(seed, k, num_videos());
+  const int64_t n = mean_[static_cast<size_t>(vi)].size(1);
+  if (n < latent_frames)
+    fail("{}: video {} has {} latent frames, a training clip needs {}", path_.string(), vi, n, latent_frames);
+  return {vi, sample_clip_start(seed, k, n - latent_frames + 1)};
 }
 
 void LatentCache::check_matches(VideoAutoencoder& ae, int64_t size, int64_t frame_stride) const {
@@ -144,12 +154,9 @@ std::pair<at::Tensor, at::Tensor> LatentCache::samples(int64_t k0, int64_t n, in
   const int64_t N = num_videos();
   std::vector<at::Tensor> ms, ss;
   for (int64_t k = k0; k < k0 + n; ++k) {
-    int64_t vi = sample_video_index(seed, k, N);
+    (void)N;
+    const auto [vi, start] = sample_window(k, latent_frames, seed);
     const at::Tensor& m = mean_[vi];
-    if (m.size(1) < latent_frames)
-      fail("{}: video {} has {} latent frames, a training clip needs {}", path_.string(), vi, m.size(1),
-           latent_frames);
-    int64_t start = sample_clip_start(seed, k, m.size(1) - latent_frames + 1);
     ms.push_back(m.slice(1, start, start + latent_frames));
     ss.push_back(std_[vi].slice(1, start, start + latent_frames));
   }

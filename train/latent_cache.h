@@ -50,6 +50,12 @@ class LatentCache {
   // Posterior mean and std of samples k0 .. k0+n-1, each [n, z, latent_frames, h, w].
   std::pair<at::Tensor, at::Tensor> samples(int64_t k0, int64_t n, int64_t latent_frames, uint64_t seed) const;
 
+  // The video and latent start that samples() takes for sample k.
+  std::pair<int64_t, int64_t> sample_window(int64_t k, int64_t latent_frames, uint64_t seed) const;
+  // The video file of entry i (as found when the cache was built).
+  const std::string& video_path(int64_t i) const { return videos_.at(static_cast<size_t>(i)); }
+  int64_t frame_stride() const { return frame_stride_; }
+
   int64_t num_videos() const { return static_cast<int64_t>(mean_.size()); }
   int64_t min_latent_frames() const;
   std::string describe() const;
@@ -60,6 +66,7 @@ class LatentCache {
   std::vector<at::Tensor> mean_, std_;
   int64_t size_ = 0, frame_stride_ = 1;
   std::string ae_checksum_;
+  std::vector<std::string> videos_;
 };
 
 }  // namespace longvid

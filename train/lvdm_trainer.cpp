@@ -26,7 +26,11 @@ using json = nlohmann::ordered_json;
 namespace {
 
 // Streams of the per-sample generators (train/clip_source.h sample_seed).
-constexpr uint64_t kStreamPosterior = 2, kStreamDiffusion = 3;
+constexpr uint64_t kStreamPosterior = 2, kStreamDiffusion = 3, kStreamText = 5;
+// Text encoder parameters are named by their checkpoint key (LDM's cond_stage_model).
+constexpr const char* kTextPrefix = "cond_stage_model.transformer.text_model.";
+bool is_text_param(const std::string& name) { return name.rfind(kTextPrefix, 0) == 0; }
+std::string raw_key(const std::string& name) { return is_text_param(name) ? name : "model.diffusion_model." + name; }
 
 class Autocast {
  public:
@@ -57,6 +61,12 @@ std::string dotless(std::string s) {
   return out;
 }
 
+// LitEma's names: the raw key without the "model." of model.diffusion_model (LDM's EMA of self.model)
+// and without dots; the text encoder's the same way ("model_ema.cond_stage_modeltransformer...").
+std::string ema_key(const std::string& name) {
+  return is_text_param(name) ? "model_ema." + dotless(name) : "model_ema.diffusion_model" + dotless(name);
+}
+
 json ae_first_stage_json(const LvdmAe3dConfig& a) {
   json params = lvdm_ae3d_params_json(a);
   params["lossconfig"] = "__is_first_stage__";
@@ -75,7 +85,7 @@ struct LvdmDiffusionTrainer::Impl {
 };
 
 LvdmUNetConfig lvdm_unet_preset(const std::string& name, int64_t z_channels, int64_t max_noise_level,
-                                int64_t temporal_length) {
+                                int64_t temporal_length, int64_t context_dim) {
   LvdmUNetConfig u;
   u.in_channels = z_channels + 1;
   u.out_channels = z_channels;
@@ -106,12 +116,18 @@ LvdmUNetConfig lvdm_unet_preset(const std::string& name, int64_t z_channels, int
   } else {
     fail("--unet {}: unknown preset (tiny, small, base)", name);
   }
+  if (context_dim > 0) {
+    u.use_temporal_transformer = true;
+    u.transformer_depth = 1;
+    u.context_dim = context_dim;
+  }
   return u;
 }
 
 LvdmDiffusionTrainer::LvdmDiffusionTrainer(TrainableDenoiser net, LvdmAutoencoder3D ae, DiffusionTrainOptions o,
-                                           at::Device device, ProcessGroupHandle* pg)
-    : net_(std::move(net)), ae_(std::move(ae)), o_(std::move(o)), device_(device), pg_(pg),
+                                           at::Device device, ProcessGroupHandle* pg,
+                                           std::shared_ptr<TrainableTextEncoder> text)
+    : net_(std::move(net)), ae_(std::move(ae)), o_(std::move(o)), device_(device), pg_(pg), text_(std::move(text)),
       impl_(std::make_unique<Impl>()) {
   const auto& u = net_;
   const auto& a = ae_->config();
@@ -120,6 +136,13 @@ LvdmDiffusionTrainer::LvdmDiffusionTrainer(TrainableDenoiser net, LvdmAutoencode
          u.in_channels, u.out_channels, a.embed_dim, a.embed_dim + 1, a.embed_dim);
   if (o_.max_noise_level < 1 || o_.max_noise_level > o_.timesteps)
     fail("--max-noise-level {}: must be in 1..{} (the diffusion timesteps)", o_.max_noise_level, o_.timesteps);
+  if (u.context_dim > 0 && !text_)
+    fail("train: {} attends to a text context but no text encoder is trained with it", u.describe);
+  if (text_ && u.context_dim != text_->model->config().hidden_size)
+    fail("train: the text encoder is {} wide, {} attends to a context of {}", text_->model->config().hidden_size,
+         u.describe, u.context_dim);
+  if (text_ && (o_.p_uncond_text < 0 || o_.p_uncond_text > 1))
+    fail("--p-uncond-text {}: must be in [0, 1]", o_.p_uncond_text);
   if (u.num_classes != o_.max_noise_level + 1)
     fail("train: {} has {} labels; it must have max_noise_level + 1 = {}", u.describe, u.num_classes,
          o_.max_noise_level + 1);
@@ -150,6 +173,15 @@ LvdmDiffusionTrainer::LvdmDiffusionTrainer(TrainableDenoiser net, LvdmAutoencode
     kv.value().set_requires_grad(!frozen);
     impl_->params.emplace_back(kv.key(), kv.value());
     if (!frozen) trained.emplace_back(kv.key(), kv.value());
+  }
+  if (text_) {
+    text_->model->train();
+    text_->model->to(device_);
+    for (auto& kv : text_->model->named_parameters()) {
+      kv.value().set_requires_grad(true);
+      impl_->params.emplace_back(kTextPrefix + kv.key(), kv.value());
+      trained.emplace_back(kTextPrefix + kv.key(), kv.value());
+    }
   }
   AdamOptions ao;
   ao.lr = o_.lr;
@@ -230,13 +262,45 @@ TrainStepStats LvdmDiffusionTrainer::step(ClipSource& data) {
 }
 
 TrainStepStats LvdmDiffusionTrainer::step(const LatentCache& cache, int64_t latent_frames) {
-  return step_on([&](int64_t k0, int64_t n) {
-    auto [mean, std] = cache.samples(k0, n, latent_frames, o_.seed);
-    return sample_latent(mean.to(device_), std.to(device_), k0);
-  });
+  std::function<std::string(int64_t, int)> prompt;
+  if (text_) {
+    if (!captions_) fail("train: a text model needs captions (train/lvdm_trainer.h set_captions)");
+    const int64_t ft = ae_->config().factors()[0] * cache.frame_stride();
+    prompt = [&, ft](int64_t k, int mode) {
+      const auto [vi, start] = cache.sample_window(k, latent_frames, o_.seed);
+      // The frames the sample's latents cover: the whole clip, or the consecutive latents an
+      // interpolation sample takes (select_latents).
+      const int64_t stride = o_.latent_frame_stride;
+      const int64_t n = mode == 2 && o_.interp_consecutive ? (latent_frames + stride - 1) / stride : latent_frames;
+      return sample_prompt(k, vi, start * ft, n * ft);
+    };
+  }
+  return step_on(
+      [&](int64_t k0, int64_t n) {
+        auto [mean, std] = cache.samples(k0, n, latent_frames, o_.seed);
+        return sample_latent(mean.to(device_), std.to(device_), k0);
+      },
+      prompt);
 }
 
-TrainStepStats LvdmDiffusionTrainer::step_on(const std::function<at::Tensor(int64_t, int64_t)>& latents) {
+std::string LvdmDiffusionTrainer::text_encoder_id() const {
+  if (!text_) return {};
+  const auto& c = text_->model->config();
+  return fmt::format("clip width {} layers {} heads {} vocab {} length {}", c.hidden_size, c.num_layers, c.num_heads,
+                     c.vocab_size, text_->max_length);
+}
+
+std::string LvdmDiffusionTrainer::sample_prompt(int64_t k, int64_t video, int64_t first_frame, int64_t frames) const {
+  if (!captions_) fail("train: a text model needs captions (train/lvdm_trainer.h set_captions)");
+  at::Generator g = make_generator(sample_seed(o_.seed, k, kStreamText));
+  at::Tensor r = at::rand({2}, g, at::kDouble);
+  if (r[0].item<double>() < o_.p_uncond_text) return {};
+  return captions_(video, first_frame, frames, r[1].item<double>());
+}
+
+TrainStepStats LvdmDiffusionTrainer::step_on(const std::function<at::Tensor(int64_t, int64_t)>& latents,
+                                             const std::function<std::string(int64_t, int)>& prompt) {
+  if (text_ && !prompt) fail("train: a text model trains from the latent cache (--latent-cache) with captions");
   auto t0 = std::chrono::steady_clock::now();
   const int world = pg_ ? pg_->world_size() : 1;
   const int rank = pg_ ? pg_->rank() : 0;
@@ -256,8 +320,13 @@ TrainStepStats LvdmDiffusionTrainer::step_on(const std::function<at::Tensor(int6
     I.latent_hw = h;
     std::vector<at::Tensor> masks, ts, ss, nts, nss, zs;
     std::vector<int64_t> shape{1, z_full.size(1), lt, h, w};
+    std::vector<int64_t> ids;
     for (int64_t i = 0; i < b; ++i) {
       auto d = draw(k0 + i, lt, h, w);
+      if (text_) {
+        auto tok = text_->tokenizer.encode(prompt(k0 + i, d.mode), text_->max_length);
+        ids.insert(ids.end(), tok.ids.begin(), tok.ids.end());
+      }
       zs.push_back(select_latents(z_full.slice(0, i, i + 1), d.mode));
       at::Generator g = make_generator(sample_seed(o_.seed, k0 + i, kStreamDiffusion + 100));
       masks.push_back(d.mask);
@@ -276,7 +345,11 @@ TrainStepStats LvdmDiffusionTrainer::step_on(const std::function<at::Tensor(int6
     at::Tensor out;
     {
       Autocast ac(device_.type(), autocast);
-      out = net_.forward(at::cat({x_noisy, mask}, 1), t, s);
+      at::Tensor context;
+      if (text_)
+        context = text_->model->forward(at::tensor(ids, at::kLong).view({b, text_->max_length}).to(device_))
+                      .last_hidden_state;
+      out = net_.forward(at::cat({x_noisy, mask}, 1), t, s, context);
     }
     out = out.to(at::kFloat);
     auto tm2 = std::chrono::steady_clock::now();
@@ -320,6 +393,23 @@ TrainStepStats LvdmDiffusionTrainer::step_on(const std::function<at::Tensor(int6
   return st;
 }
 
+int64_t LvdmDiffusionTrainer::init_from(const StateDict& sd) {
+  if (step_ != 0) fail("train: --init-from applies to a new run, not a resumed one");
+  auto& I = *impl_;
+  at::NoGradGuard ng;
+  int64_t taken = 0;
+  for (size_t i = 0; i < I.params.size(); ++i) {
+    const auto& [name, p] = I.params[i];
+    const std::string ek = ema_key(name), rk = raw_key(name);
+    const std::string key = sd.contains(ek) ? ek : rk;
+    if (!sd.contains(key) || !sd.get(key).sizes().equals(p.sizes())) continue;
+    p.copy_(sd.get(key).to(p.scalar_type()));
+    if (!I.ema.empty()) I.ema[i].copy_(sd.get(key).to(at::kFloat));
+    ++taken;
+  }
+  return taken;
+}
+
 void LvdmDiffusionTrainer::ema_update() {
   auto& I = *impl_;
   if (I.ema.empty()) return;
@@ -356,9 +446,22 @@ std::string LvdmDiffusionTrainer::config_json(const std::string& data_json) cons
   p["monitor"] = "val/loss_simple_ema";
   p["conditioning_key"] = "concat-adm-mask";
   p["cond_stage_config"] = nullptr;
+  if (text_) {
+    const auto& tc = text_->model->config();
+    p["cond_stage_key"] = "caption";
+    p["cond_stage_config"] = {{"target", "longvid.train.ClipTextEncoder"},
+                              {"params",
+                               {{"vocab_size", tc.vocab_size},
+                                {"hidden_size", tc.hidden_size},
+                                {"intermediate_size", tc.intermediate_size},
+                                {"num_layers", tc.num_layers},
+                                {"num_heads", tc.num_heads},
+                                {"max_length", text_->max_length},
+                                {"p_uncond", o_.p_uncond_text}}}};
+  }
   p["noisy_cond"] = true;
   p["max_noise_level"] = o_.max_noise_level;
-  p["cond_stage_trainable"] = false;
+  p["cond_stage_trainable"] = static_cast<bool>(text_);
   p["concat_mode"] = false;
   p["scale_by_std"] = false;
   p["scale_factor"] = a.scale_factor;
@@ -408,10 +511,10 @@ void LvdmDiffusionTrainer::save(const std::filesystem::path& model_file, const s
   if (pg_ && pg_->rank() != 0) return;
   const auto& I = *impl_;
   StateDict sd;
-  for (const auto& [n, p] : I.params) sd.set("model.diffusion_model." + n, p.detach().to(at::kCPU).contiguous());
+  for (const auto& [n, p] : I.params) sd.set(raw_key(n), p.detach().to(at::kCPU).contiguous());
   if (!I.ema.empty()) {
     for (size_t i = 0; i < I.params.size(); ++i)
-      sd.set("model_ema.diffusion_model" + dotless(I.params[i].first), I.ema[i].to(at::kCPU).contiguous());
+      sd.set(ema_key(I.params[i].first), I.ema[i].to(at::kCPU).contiguous());
     sd.set("model_ema.decay", at::full({}, static_cast<float>(o_.ema_decay), at::kFloat));
     sd.set("model_ema.num_updates", at::full({}, static_cast<int32_t>(I.ema_updates), at::kInt));
   }
@@ -432,7 +535,9 @@ void LvdmDiffusionTrainer::save(const std::filesystem::path& model_file, const s
             {"ema_updates", I.ema_updates},
             {"batch_size", o_.batch_size},
             {"grad_accum", o_.grad_accum},
-            {"data", json::parse(data_json.empty() ? "{}" : data_json)}};
+            {"data", json::parse(data_json.empty() ? "{}" : data_json)},
+            {"text_encoder", text_encoder_id()}};
+  if (text_) meta["p_uncond_text"] = o_.p_uncond_text;
   save_safetensors(state_file, st,
                    {{"longvid.format", "longvid.lvdm.train_state/1"}, {"longvid.step", step},
                     {"longvid.train_state", meta.dump()}});
@@ -455,12 +560,20 @@ void LvdmDiffusionTrainer::resume(const std::filesystem::path& model_file, const
     fail("--resume: the run was started with seed {}, batch {}, accumulation {}; this one has {}, {}, {}",
          meta["seed"].get<uint64_t>(), meta["batch_size"].get<int64_t>(), meta["grad_accum"].get<int64_t>(), o_.seed,
          o_.batch_size, o_.grad_accum);
+  const std::string saved_text = meta.value("text_encoder", std::string());
+  if (saved_text != text_encoder_id())
+    fail("--resume: the run was trained with text encoder '{}', this one has '{}' (pass the run's --text-encoder)",
+         saved_text.empty() ? "none" : saved_text, text_encoder_id().empty() ? "none" : text_encoder_id());
+  if (text_ && meta.contains("p_uncond_text") && meta["p_uncond_text"].get<double>() != o_.p_uncond_text)
+    fail("--resume: the run was started with --p-uncond-text {}, this one has {}", meta["p_uncond_text"].get<double>(),
+         o_.p_uncond_text);
   load_lvdm_unet(*net_.module, sd, LvdmWeights::Raw);
+  if (text_) load_clip_text(*text_->model, sd);
   auto& I = *impl_;
   if (!I.ema.empty()) {
     at::NoGradGuard ng;
     for (size_t i = 0; i < I.params.size(); ++i) {
-      std::string key = "model_ema.diffusion_model" + dotless(I.params[i].first);
+      std::string key = ema_key(I.params[i].first);
       if (!sd.contains(key)) fail("{}: no EMA weight '{}' (saved without EMA?)", model_file.string(), key);
       I.ema[i].copy_(sd.get(key));
     }

@@ -33,6 +33,8 @@
 #include <string>
 #include <vector>
 
+#include "backbones/clip_text.h"
+#include "backbones/clip_tokenizer.h"
 #include "backbones/lvdm_unet3d.h"
 #include "train/trainable_denoiser.h"
 #include "vae3d/lvdm_autoencoder3d.h"
@@ -60,6 +62,9 @@ struct DiffusionTrainOptions {
   // it learned to fill.
   bool interp_consecutive = false;
   bool sample_posterior = true;     // official: posterior.sample(); false: its mean
+  // Text models: a sample's caption is replaced by "" with this probability (classifier-free
+  // guidance's unconditional branch is learned from those samples; LDM/LVDM text models: 0.1).
+  double p_uncond_text = 0.1;
   // optimisation
   double lr = 8e-5;                 // base_learning_rate of the official long-video configs
   double weight_decay = 0.01;       // torch.optim.AdamW default (the official uses defaults)
@@ -82,6 +87,19 @@ struct TrainStepStats {
   double seconds = 0;
 };
 
+// A text encoder trained jointly with the denoiser (LDM's `cond_stage_trainable`): a CLIP text
+// tower (backbones/clip_text.h) and its tokenizer; the context is its last_hidden_state over
+// max_length tokens, as FrozenCLIPEmbedder's. Saved as cond_stage_model.transformer.text_model.*.
+struct TrainableTextEncoder {
+  ClipTokenizer tokenizer;
+  ClipTextModel model{nullptr};
+  int64_t max_length = 77;
+};
+
+// The caption of a training window: frames [first_frame, first_frame + frames) of video `video`
+// (the latent cache's index); u ~ U[0, 1) drawn for the sample (e.g. to choose a caption style).
+using CaptionFn = std::function<std::string(int64_t video, int64_t first_frame, int64_t frames, double u)>;
+
 // The denoiser network is pluggable, as LDM's unet_config is (train/trainable_denoiser.h): LVDM's
 // U-Net or a masked Latte; the objective, masks, schedule and file layout are LVDM's for both.
 class LvdmDiffusionTrainer {
@@ -90,7 +108,7 @@ class LvdmDiffusionTrainer {
   // num_classes = max_noise_level + 1 labels (checked, longvid::Error). The AE is frozen (eval, no
   // gradients).
   LvdmDiffusionTrainer(TrainableDenoiser net, LvdmAutoencoder3D ae, DiffusionTrainOptions o, at::Device device,
-                       ProcessGroupHandle* pg = nullptr);
+                       ProcessGroupHandle* pg = nullptr, std::shared_ptr<TrainableTextEncoder> text = nullptr);
   LvdmDiffusionTrainer(LvdmUNet3D unet, LvdmAutoencoder3D ae, DiffusionTrainOptions o, at::Device device,
                        ProcessGroupHandle* pg = nullptr)
       : LvdmDiffusionTrainer(trainable_denoiser(std::move(unet)), std::move(ae), std::move(o), device, pg) {}
@@ -102,6 +120,20 @@ class LvdmDiffusionTrainer {
   // The same step on cached posteriors (train/latent_cache.h): clips of `latent_frames` latents
   // (before latent_frame_stride), the posterior sample drawn from the same per-sample generator.
   TrainStepStats step(const LatentCache& cache, int64_t latent_frames);
+
+  // Text models: where each sample's caption comes from (needed before the first step; the
+  // latent-cache path only).
+  void set_captions(CaptionFn fn) { captions_ = std::move(fn); }
+  const std::shared_ptr<TrainableTextEncoder>& text_encoder() const { return text_; }
+  // One line naming the text encoder's shape ("" without one): recorded in the state, checked on resume.
+  std::string text_encoder_id() const;
+  // The prompt sample k trains on: "" with probability p_uncond_text, else the caption of its window.
+  std::string sample_prompt(int64_t k, int64_t video, int64_t first_frame, int64_t frames) const;
+
+  // Fine-tuning: copies every denoiser (and text encoder) tensor of `sd` (a train run's or an
+  // exported model, EMA weights preferred) whose name and shape match into the network and its EMA;
+  // returns how many tensors were taken (the rest keep their initialisation). Before the first step.
+  int64_t init_from(const StateDict& sd);
 
   int64_t steps_done() const { return step_; }
   int64_t next_sample() const { return next_sample_; }
@@ -141,7 +173,9 @@ class LvdmDiffusionTrainer {
   at::Tensor encode(const at::Tensor& video, int64_t k0);
   // z = normalize(mean + std * noise(seed, k)) (the latent frame stride is applied per sample in step_on).
   at::Tensor sample_latent(const at::Tensor& mean, const at::Tensor& std, int64_t k0);
-  TrainStepStats step_on(const std::function<at::Tensor(int64_t k0, int64_t n)>& latents);
+  // prompt(k, mode): the prompt of sample k (text models only).
+  TrainStepStats step_on(const std::function<at::Tensor(int64_t k0, int64_t n)>& latents,
+                         const std::function<std::string(int64_t k, int mode)>& prompt = {});
   void ema_update();
 
   TrainableDenoiser net_;
@@ -149,6 +183,8 @@ class LvdmDiffusionTrainer {
   DiffusionTrainOptions o_;
   at::Device device_;
   ProcessGroupHandle* pg_;
+  std::shared_ptr<TrainableTextEncoder> text_;
+  CaptionFn captions_;
   struct Impl;
   std::unique_ptr<Impl> impl_;
   int64_t step_ = 0;
@@ -158,7 +194,9 @@ class LvdmDiffusionTrainer {
 // The U-Net config used by `longvid train` presets: "tiny" (ch 32, mult [1,2], 1 res block, attn at
 // 2) and "small" (ch 64, mult [1,2,4], 2 res blocks, attn [4, 2]); LVDM long-video shape otherwise
 // (relative position, scale-shift norm, kernel_size_t 1, padding_t 0, concat-adm-mask, in z+1).
+// context_dim > 0: a text model: the attention blocks become LVDM's spatial-temporal transformers
+// (use_temporal_transformer, depth 1) with cross-attention to a context of that width.
 LvdmUNetConfig lvdm_unet_preset(const std::string& name, int64_t z_channels, int64_t max_noise_level,
-                                int64_t temporal_length);
+                                int64_t temporal_length, int64_t context_dim = 0);
 
 }  // namespace longvid

@@ -342,6 +342,12 @@ std::string synth_video_name(int64_t index, const std::string& format) {
 
 std::string synth_truth_name(int64_t index) { return fmt::format("video_{:05d}.json", index); }
 
+int synth_video_sprites(const SynthDatasetOptions& o, int64_t index) {
+  if (o.sprites_max <= o.sprites) return o.sprites;
+  const uint64_t r = mix_seed(o.seed, static_cast<uint64_t>(index), 0x5158);
+  return o.sprites + static_cast<int>(r % static_cast<uint64_t>(o.sprites_max - o.sprites + 1));
+}
+
 SynthDatasetReport write_synth_dataset(const SynthDatasetOptions& o,
                                        const std::function<void(int64_t, int64_t)>& progress) {
   using clock = std::chrono::steady_clock;
@@ -364,6 +370,12 @@ SynthDatasetReport write_synth_dataset(const SynthDatasetOptions& o,
   vp.frames = o.frames;
   vp.sprites = o.sprites;
   (void)SynthVideo(vp, 0);  // validates the parameters before anything is written
+  if (o.sprites_max > o.sprites) {
+    vp.sprites = o.sprites_max;
+    (void)SynthVideo(vp, 0);
+  } else if (o.sprites_max != 0 && o.sprites_max < o.sprites) {
+    fail("synth: sprite range {}-{}: the maximum is below the minimum", o.sprites, o.sprites_max);
+  }
   const Fps fps = Fps::parse(o.fps);
 
   fs::path target = o.out;
@@ -381,6 +393,7 @@ SynthDatasetReport write_synth_dataset(const SynthDatasetOptions& o,
   nlohmann::json files = nlohmann::json::array();
   std::vector<uint8_t> rgb(static_cast<size_t>(o.size) * o.size * 3);
   for (int64_t i = 0; i < o.videos; ++i) {
+    vp.sprites = synth_video_sprites(o, i);
     SynthVideo v(vp, mix_seed(o.seed, static_cast<uint64_t>(i), 0x5157));
     const std::string vname = synth_video_name(i, o.format);
     fs::path vpath = out.temp() / vname;
@@ -431,6 +444,7 @@ SynthDatasetReport write_synth_dataset(const SynthDatasetOptions& o,
                        {"frames", o.frames},
                        {"size", o.size},
                        {"sprites", o.sprites},
+                       {"sprites_max", std::max(o.sprites, o.sprites_max)},
                        {"fps", fps.str()},
                        {"media_format", o.format},
                        {"palette", palette},

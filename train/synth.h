@@ -134,6 +134,7 @@ struct SynthDatasetOptions {
   int64_t frames = 256;
   int size = 64;
   int sprites = 3;
+  int sprites_max = 0;         // > sprites: video i has sprites .. sprites_max (uniform, from (seed, i))
   uint64_t seed = 0;
   std::string format = "mp4";  // mp4 | webm | png | y4m
   std::string fps = "24";
@@ -152,6 +153,9 @@ struct SynthDatasetReport {
 // complete (built as a temp directory, renamed at the end). `progress` is called after each video.
 SynthDatasetReport write_synth_dataset(const SynthDatasetOptions& options,
                                        const std::function<void(int64_t done, int64_t total)>& progress = {});
+
+// The sprite count of video i of a dataset (o.sprites, or drawn from o.sprites .. o.sprites_max).
+int synth_video_sprites(const SynthDatasetOptions& o, int64_t index);
 
 // The path of video i's media and truth inside a dataset directory.
 std::string synth_video_name(int64_t index, const std::string& format);  // "video_00000.mp4"

@@ -52,7 +52,7 @@ int synth_color_from_name(const std::string& word) {
   return -1;
 }
 
-std::string synth_caption(const SynthTruth& truth, int64_t first, int64_t frames) {
+std::string synth_caption(const SynthTruth& truth, int64_t first, int64_t frames, CaptionStyle style) {
   const int64_t n_all = static_cast<int64_t>(truth.per_frame.size());
   if (first < 0 || first >= n_all) fail("caption: frame {} is outside the video's {} frames", first, n_all);
   if (frames == 0) fail("caption: a window of 0 frames");
@@ -71,10 +71,8 @@ std::string synth_caption(const SynthTruth& truth, int64_t first, int64_t frames
     const std::string color = synth_color_name(spec.palette_index);
     std::string p = std::string(color[0] == 'a' || color[0] == 'o' ? "an " : "a ") + color + " " +
                     sprite_shape_name(spec.shape);
-    if (std::hypot(vx, vy) >= 0.5 * speed && speed > 0.05)
-      p += " moving " + direction_of(vx, vy);
-    else
-      p += " bouncing";
+    if (style != CaptionStyle::NoMotion)
+      p += std::hypot(vx, vy) >= 0.5 * speed && speed > 0.05 ? " moving " + direction_of(vx, vy) : " bouncing";
     parts.push_back(p);
   }
   std::string cap;
@@ -83,6 +81,12 @@ std::string synth_caption(const SynthTruth& truth, int64_t first, int64_t frames
     cap += parts[i];
   }
   if (parts.empty()) cap = "no sprites";
+  if (style == CaptionStyle::Count && !parts.empty()) {
+    static const char* numbers[13] = {"no",    "one",   "two",   "three", "four",   "five",  "six",
+                                      "seven", "eight", "nine",  "ten",   "eleven", "twelve"};
+    const size_t n = parts.size();
+    cap = std::string(n < 13 ? numbers[n] : "many") + (n == 1 ? " sprite" : " sprites");
+  }
   double lum = 0;
   for (int64_t t = first; t < last; ++t) {
     const auto& b = truth.per_frame[size_t(t)].background;

@@ -26,8 +26,15 @@ const char* synth_color_name(int palette_index);  // "red" .. "pink"
 // -1 for a word that is no palette colour.
 int synth_color_from_name(const std::string& word);
 
+// How much a caption says: every sprite's colour, shape and motion (Full, what `longvid synth`
+// writes), colours and shapes only (NoMotion: "a red square and a blue disc, on a grey background"),
+// or the count only (Count: "three sprites, on a grey background"). Text models train on all three,
+// so that a short prompt is as familiar as a full one.
+enum class CaptionStyle { Full, NoMotion, Count };
+
 // The caption of frames [first, first + frames) of a video (frames < 0: to the end).
-std::string synth_caption(const SynthTruth& truth, int64_t first = 0, int64_t frames = -1);
+std::string synth_caption(const SynthTruth& truth, int64_t first = 0, int64_t frames = -1,
+                          CaptionStyle style = CaptionStyle::Full);
 
 // What a prompt asks for: sprites, each with a colour (-1: any), a shape ("" any, "disc", "square")
 // and a direction ("" any, "left", "up and right", ...).

@@ -31,6 +31,10 @@ json unet_params_json(const LvdmUNetConfig& u, int64_t image_size) {
   p["num_heads"] = u.num_heads;
   if (u.num_head_channels != -1) p["num_head_channels"] = u.num_head_channels;
   p["use_temporal_transformer"] = u.use_temporal_transformer;
+  if (u.use_temporal_transformer) {
+    p["transformer_depth"] = u.transformer_depth;
+    p["context_dim"] = u.context_dim;
+  }
   p["use_checkpoint"] = false;
   p["legacy"] = u.legacy;
   p["kernel_size_t"] = u.kernel_size_t;
@@ -77,8 +81,9 @@ TrainableDenoiser trainable_denoiser(LvdmUNet3D unet) {
   d.out_channels = u.out_channels;
   d.num_classes = u.num_classes;
   d.describe = fmt::format("LVDM 3D U-Net (ch {}, mult [{}])", u.model_channels, fmt::join(u.channel_mult, ", "));
-  d.forward = [unet](const at::Tensor& x, const at::Tensor& t, const at::Tensor& s) mutable {
-    return unet->forward(x, t, {}, s);
+  d.context_dim = u.use_temporal_transformer && u.context_dim > 0 ? u.context_dim : 0;
+  d.forward = [unet](const at::Tensor& x, const at::Tensor& t, const at::Tensor& s, const at::Tensor& ctx) mutable {
+    return unet->forward(x, t, ctx, s);
   };
   d.config_json = [u](int64_t latent_hw) {
     return json{{"target", "lvdm.models.modules.openaimodel3d.FrameInterpPredUNet"},
@@ -102,7 +107,7 @@ TrainableDenoiser trainable_denoiser(Latte latte) {
                            c.depth, c.num_heads, c.patch_size,
                            c.tube_frames > 1 ? fmt::format(", tube {}", c.tube_frames) : std::string());
   d.frozen = {"pos_embed", "temp_embed"};
-  d.forward = [latte](const at::Tensor& x, const at::Tensor& t, const at::Tensor& s) mutable {
+  d.forward = [latte](const at::Tensor& x, const at::Tensor& t, const at::Tensor& s, const at::Tensor&) mutable {
     return latte->forward(x, t, s, {});
   };
   d.config_json = [c](int64_t latent_hw) {

@@ -23,9 +23,12 @@ namespace longvid {
 struct TrainableDenoiser {
   std::shared_ptr<torch::nn::Module> module;
   // x [B, C + 1, T, h, w] (noisy latents with the given frames replaced, + the mask channel),
-  // t [B] diffusion timesteps, s [B] condition noise levels (the label) -> eps [B, C, T, h, w].
-  std::function<at::Tensor(const at::Tensor& x, const at::Tensor& t, const at::Tensor& s)> forward;
+  // t [B] diffusion timesteps, s [B] condition noise levels (the label), context [B, L, D] (text
+  // models, else undefined) -> eps [B, C, T, h, w].
+  std::function<at::Tensor(const at::Tensor& x, const at::Tensor& t, const at::Tensor& s, const at::Tensor& context)>
+      forward;
   int64_t in_channels = 0, out_channels = 0, num_classes = 0;
+  int64_t context_dim = 0;  // > 0: the network attends to a text context of this width
   // Parameters saved but not trained (Latte's sin-cos pos_embed / temp_embed, frozen as in the
   // official train.py).
   std::vector<std::string> frozen;

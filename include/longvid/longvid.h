@@ -22,4 +22,5 @@
 #include "api/fvd.h"
 #include "api/bench.h"
 #include "api/interpolate.h"
+#include "api/prompt_schedule.h"
 #include "core/video_io.h"

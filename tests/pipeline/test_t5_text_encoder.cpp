@@ -14,6 +14,7 @@
 #include "core/fs.h"
 #include "pipeline/t5_text_encoder.h"
 #include "tests/helpers.h"
+#include "tests/pipeline/t5_folder.h"
 #include "tests/parity.h"
 
 using namespace longvid;
@@ -23,46 +24,12 @@ namespace {
 
 const fs::path kText = fs::path(LONGVID_TEST_DATA) / "text";
 
-// A reduced t5-v1_1 in a transformers folder: two shards + index, vocabulary of the small spiece model.
-T5EncoderConfig write_t5_folder(const fs::path& dir) {
-  T5EncoderConfig c;
-  c.vocab_size = 1500;
-  c.d_model = 32;
-  c.d_kv = 8;
-  c.d_ff = 48;
-  c.num_layers = 2;
-  c.num_heads = 4;
-  fs::create_directories(dir);
-  std::ofstream(dir / "config.json") << nlohmann::json{{"architectures", {"T5EncoderModel"}},
-                                                         {"vocab_size", c.vocab_size}, {"d_model", c.d_model},
-                                                         {"d_kv", c.d_kv}, {"d_ff", c.d_ff},
-                                                         {"num_layers", c.num_layers}, {"num_heads", c.num_heads},
-                                                         {"feed_forward_proj", "gated-gelu"}}
-                                              .dump();
-  T5Encoder m(c);
-  test::det_fill(*m);
-  StateDict a, b;
-  nlohmann::json map;
-  for (const auto& kv : m->named_parameters()) {
-    const bool first = kv.key().rfind("encoder.block.1.", 0) != 0;
-    (first ? a : b).set(kv.key(), kv.value().detach().clone());
-    map[kv.key()] = first ? "model-00001-of-00002.safetensors" : "model-00002-of-00002.safetensors";
-  }
-  a.set("encoder.embed_tokens.weight", a.get("shared.weight"));
-  map["encoder.embed_tokens.weight"] = "model-00001-of-00002.safetensors";
-  save_safetensors(dir / "model-00001-of-00002.safetensors", a, {{"format", "pt"}});
-  save_safetensors(dir / "model-00002-of-00002.safetensors", b, {{"format", "pt"}});
-  std::ofstream(dir / "model.safetensors.index.json") << nlohmann::json{{"metadata", {{"total_size", 0}}},
-                                                                        {"weight_map", map}}
-                                                             .dump();
-  return c;
-}
 
 }  // namespace
 
 TEST_CASE("t5 text encoder loads sharded weights without copying and caches prompt embeddings") {
   test::ScratchDir dir("t5enc");
-  auto cfg = write_t5_folder(dir / "text_encoder");
+  auto cfg = test::write_t5_folder(dir / "text_encoder");
   auto enc = load_t5_text_encoder(dir / "text_encoder", kText / "t5_small", at::kCPU);
   CHECK(enc->width() == 32);
   // The same numbers as the model built in memory.
@@ -99,7 +66,7 @@ TEST_CASE("t5 text encoder loads sharded weights without copying and caches prom
 
 TEST_CASE("t5 text encoder shares the memory-mapped weights") {
   test::ScratchDir dir("t5map");
-  write_t5_folder(dir / "te");
+  test::write_t5_folder(dir / "te");
   StateDict sd = load_sharded_safetensors(dir / "te" / "model.safetensors.index.json");
   T5Encoder m(T5EncoderConfig::from_json_text(read_text_file(dir / "te" / "config.json", "c"), "c"), at::kCPU,
               at::kFloat, /*init=*/false);
@@ -126,7 +93,7 @@ TEST_CASE("t5 text encoder shares the memory-mapped weights") {
 
 TEST_CASE("text encode CLI writes embeddings and reuses its cache") {
   test::ScratchDir dir("t5cli");
-  write_t5_folder(dir / "te");
+  test::write_t5_folder(dir / "te");
   std::vector<std::string> args{"text", "encode", "--t5", (dir / "te").string(), "--tokenizer",
                                 (kText / "t5_small").string(), "-p", "a red square", "-p", "a blue circle",
                                 "-o", (dir / "emb.safetensors").string(), "--cache", (dir / "cache").string()};

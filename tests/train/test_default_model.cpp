@@ -56,3 +56,30 @@ TEST_CASE("default model is bundled and generates a clip and a long video") {
   CHECK(read_video(dir / "long.y4m").size(0) == 100);
   fs::remove_all(dir);
 }
+
+TEST_CASE("default text model is bundled: generate -p works out of the box") {
+  ::unsetenv("LONGVID_ASSETS");
+  fs::path model = find_asset(kDefaultTextModelAsset);
+  REQUIRE(fs::exists(model));
+  REQUIRE(fs::exists(model.parent_path() / "tokenizer" / "vocab.json"));
+  StateDict sd = load_checkpoint(model);
+  CHECK_FALSE(sd.has_prefix("first_stage_model."));  // shares the default model's autoencoder
+  CHECK(sd.has_prefix("cond_stage_model.transformer.text_model."));
+  CHECK(fs::file_size(model) <= 12u * 1000 * 1000);
+  test::ScopedEnv threads("OMP_NUM_THREADS", "1");
+  test::ScratchDir dir("default-text");
+  auto a = test::run_cli({"generate", "-p", "two red squares moving left", "--steps", "4", "--seed", "2", "-o",
+                          (dir / "a.y4m").string()});
+  INFO(a.err);
+  REQUIRE(a.exit_code == 0);
+  CHECK(a.err.find("default text model") != std::string::npos);
+  CHECK(read_video(dir / "a.y4m").size(0) == 16);
+  auto b = test::run_cli({"generate", "-p", "a blue disc moving up", "--steps", "4", "--seed", "2", "-o",
+                          (dir / "b.y4m").string()});
+  REQUIRE(b.exit_code == 0);
+  CHECK_FALSE(read_video(dir / "a.y4m").equal(read_video(dir / "b.y4m")));
+  // Without a prompt the unconditional default model runs; a text option on it is one line.
+  auto c = test::run_cli({"generate", "--cfg-scale", "3", "--steps", "2", "-o", (dir / "c.y4m").string()});
+  CHECK(c.exit_code == 1);
+  CHECK(c.err.find("takes no class or text") != std::string::npos);
+}
