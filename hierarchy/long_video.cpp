@@ -62,6 +62,14 @@ std::pair<at::Tensor, at::Tensor> latent_stats(const at::Tensor& z) {
 }
 }  // namespace
 
+void check_cond_noise_level(const MaskedClipModel& model, int64_t s) {
+  if (s < 0 || !model.noisy_cond) return;
+  if (model.max_noise_level > 0 && s >= model.max_noise_level)
+    fail("--cond-noise-level {}: {} was trained with noise levels 0..{}", s, model.name, model.max_noise_level - 1);
+  if (s >= model.schedule->num_train_timesteps())
+    fail("--cond-noise-level {}: must be below the {} diffusion steps", s, model.schedule->num_train_timesteps());
+}
+
 at::Tensor sample_masked_clip(const MaskedClipModel& model, const LatentGeometry& geo, const at::Tensor& cond,
                               const std::vector<int64_t>& positions, const LongVideoOptions& opts, at::Generator& gen,
                               const ProgressFn& progress, bool full_mask, const std::vector<at::Tensor>& contexts) {
@@ -94,10 +102,7 @@ at::Tensor sample_masked_clips(const MaskedClipModel& model, const LatentGeometr
   const auto cpu_f32 = at::TensorOptions().dtype(at::kFloat);
   const bool perturb = has_cond && model.noisy_cond && opts.cond_noise_level >= 0;
   const int64_t s = opts.cond_noise_level;
-  if (perturb && model.max_noise_level > 0 && s >= model.max_noise_level)
-    fail("--cond-noise-level {}: {} was trained with noise levels 0..{}", s, model.name, model.max_noise_level - 1);
-  if (perturb && s >= model.schedule->num_train_timesteps())
-    fail("--cond-noise-level {}: must be below the {} diffusion steps", s, model.schedule->num_train_timesteps());
+  if (perturb) check_cond_noise_level(model, s);
   // Per clip, from its own generator: the condition noise (add_conditions_long_video:
   // torch.randn_like(cond_frames), drawn before x_T), then x_T. Drawn on the CPU and moved, so a
   // seed gives the same video on every device.
@@ -291,6 +296,9 @@ int64_t generate_long_video(const LongVideoPlan& plan, const LongVideoModels& mo
     fail("long video: the plan expects interpolation clips of {} latents, {} makes {}", plan.interp_len,
          models.interp.name, models.interp.clip_len);
   if (opts.cond_frames != plan.cond_frames) fail("long video: options and plan disagree on --cond-frames");
+  // Before any clip runs or any state is written: a bad option must not leave a half-made run behind.
+  check_cond_noise_level(models.pred, opts.cond_noise_level);
+  if (hier) check_cond_noise_level(models.interp, opts.cond_noise_level);
 
   std::map<int64_t, at::Tensor> kf;  // keyframes still needed, [1, C, 1, h, w] on the CPU
   int64_t pushed = 0, first_round = 0;

@@ -89,9 +89,9 @@ int synth_generate(int argc, char** argv) {
 }
 
 void print_window(const WindowScore& w, bool truth) {
-  std::printf("%6lld-%-6lld %7.2f %6.3f %7.2f %7.3f %7.3f %6.3f", static_cast<long long>(w.start),
+  std::printf("%6lld-%-6lld %7.2f %6.3f %7.2f %7.3f %7.3f %6.3f %6.3f", static_cast<long long>(w.start),
               static_cast<long long>(w.end), w.sprites_mean, w.count_ok_frac, w.color_error, w.accel_mean,
-              w.accel_median, w.break_frac);
+              w.accel_median, w.break_frac, w.noise_frac);
   if (truth) std::printf(" %7.3f %7.3f", w.pos_error_mean, w.missing_frac);
   std::printf("\n");
 }
@@ -145,8 +145,8 @@ int synth_score(int argc, char** argv) {
   const bool t = truth.has_value();
   std::printf("%s: %lld frames %dx%d, expected sprites %d (%s)\n", a["video"].as<std::string>().c_str(),
               static_cast<long long>(s.frames), s.width, s.height, s.expected_sprites, s.expected_from.c_str());
-  std::printf("%-13s %7s %6s %7s %7s %7s %6s%s\n", "frames", "sprites", "cnt_ok", "col_err", "acc_mn", "acc_med",
-              "breaks", t ? " pos_err missing" : "");
+  std::printf("%-13s %7s %6s %7s %7s %7s %6s %6s%s\n", "frames", "sprites", "cnt_ok", "col_err", "acc_mn", "acc_med",
+              "breaks", "noise", t ? " pos_err missing" : "");
   for (const auto& w : s.windows) print_window(w, t);
   std::printf("overall:\n");
   print_window(s.overall, t);

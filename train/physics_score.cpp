@@ -51,6 +51,18 @@ FrameDetections detect_sprites(const uint8_t* rgb, int W, int H, const std::vect
     }
     out.background[c] = v;
   }
+  // Texture: mean |4 g(x,y) - g(x-1,y) - g(x+1,y) - g(x,y-1) - g(x,y+1)| of the grey level.
+  if (W >= 3 && H >= 3) {
+    auto g = [&](int64_t x, int64_t y) {
+      const uint8_t* q = rgb + 3 * (y * W + x);
+      return (double{q[0]} + q[1] + q[2]) / 3.0;
+    };
+    double acc = 0;
+    for (int64_t y = 1; y + 1 < H; ++y)
+      for (int64_t x = 1; x + 1 < W; ++x)
+        acc += std::abs(4 * g(x, y) - g(x - 1, y) - g(x + 1, y) - g(x, y - 1) - g(x, y + 1));
+    out.texture = acc / static_cast<double>((W - 2) * (H - 2));
+  }
   const auto& bg = out.background;
   // 2. Per pixel: best reference colour by direction, coverage alpha along it.
   const int K = static_cast<int>(colors.size());
@@ -260,10 +272,11 @@ PhysicsScore PhysicsScorer::finish() const {
     WindowScore w;
     w.start = a;
     w.end = b;
-    std::vector<double> counts, ok, cerr, accel, perr, bgerr;
+    std::vector<double> counts, ok, cerr, accel, perr, bgerr, noise;
     int64_t steps = 0, breaks = 0, truth_vis = 0, truth_missing = 0;
     for (int64_t t = a; t < b; ++t) {
       counts.push_back(count[t]);
+      noise.push_back(frames_[t].texture > o_.max_texture ? 1.0 : 0.0);
       ok.push_back(count[t] == expected[t] ? 1.0 : 0.0);
       for (const auto& d : frames_[t].sprites) cerr.push_back(dist3(d.rgb, colors_[d.color]));
       for (int k = 0; k < K; ++k) {
@@ -300,6 +313,7 @@ PhysicsScore PhysicsScorer::finish() const {
     w.accel_mean = mean(accel);
     w.accel_median = median(accel);
     w.break_frac = steps ? static_cast<double>(breaks) / static_cast<double>(steps) : 0.0;
+    w.noise_frac = mean(noise);
     if (truth_) {
       w.pos_error_mean = mean(perr);
       w.missing_frac = truth_vis ? static_cast<double>(truth_missing) / static_cast<double>(truth_vis) : 0.0;
@@ -323,7 +337,8 @@ std::string PhysicsScore::to_json(bool with_frames) const {
               {"color_error", r(w.color_error)},
               {"accel_mean", r(w.accel_mean)},
               {"accel_median", r(w.accel_median)},
-              {"break_frac", r(w.break_frac)}};
+              {"break_frac", r(w.break_frac)},
+              {"noise_frac", r(w.noise_frac)}};
     if (w.pos_error_mean >= 0) {
       j["pos_error_mean"] = r(w.pos_error_mean);
       j["missing_frac"] = r(w.missing_frac);
@@ -352,7 +367,9 @@ std::string PhysicsScore::to_json(bool with_frames) const {
       for (const auto& d : f.sprites)
         sp.push_back({{"color", d.color}, {"x", r(d.x)}, {"y", r(d.y)}, {"area", r(d.area)},
                       {"rgb", {r(d.rgb[0]), r(d.rgb[1]), r(d.rgb[2])}}});
-      fs.push_back({{"background", {f.background[0], f.background[1], f.background[2]}}, {"sprites", sp}});
+      fs.push_back({{"background", {f.background[0], f.background[1], f.background[2]}},
+                    {"texture", r(f.texture)},
+                    {"sprites", sp}});
     }
     j["per_frame"] = fs;
   }

@@ -25,6 +25,11 @@
 //                        velocity; a wall bounce gives 2|v| once)
 //   break_frac           fraction of track steps t-1 -> t where the sprite vanished or jumped more
 //                        than jump_px (default size / 8)
+//   noise_frac           fraction of frames that are noise texture rather than a scene: the mean
+//                        |4-neighbour Laplacian| of the grey level above max_texture (the synth draws
+//                        flat backgrounds and smooth sprites: <= 1.7 rendered, mostly 1-4 and at
+//                        most 6.2 generated through the default autoencoder (a faint grid); frames
+//                        left half-denoised, 6.5-16, mostly 8-12)
 //   pos_error_mean       (with truth) mean centroid distance to the true position, over sprites
 //                        fully visible (>= 0.99) in the frame; missing_frac: those not found
 #pragma once
@@ -49,6 +54,7 @@ struct PhysicsScoreOptions {
   double min_cosine = 0.9;    // direction match to a reference colour
   double min_area = -1;       // pixels; -1: max(9, 0.004 * width * height) (the smallest synth sprite covers 0.011)
   double jump_px = -1;        // -1: max(width, height) / 8
+  double max_texture = 6.5;   // grey levels: mean |Laplacian| above this is a noise frame
 };
 
 struct SpriteDetection {
@@ -60,6 +66,7 @@ struct SpriteDetection {
 
 struct FrameDetections {
   std::array<double, 3> background{};
+  double texture = 0;  // mean |4-neighbour Laplacian| of the grey level (mean of R, G, B), interior pixels
   std::vector<SpriteDetection> sprites;  // at most one per reference colour, by colour index
 };
 
@@ -74,6 +81,7 @@ struct WindowScore {
   double color_error = 0;
   double accel_mean = 0, accel_median = 0;
   double break_frac = 0;
+  double noise_frac = 0;
   double pos_error_mean = -1;  // -1: no truth
   double missing_frac = -1;
   double background_error = -1;  // with truth: mean |estimated - true background| (0..255)

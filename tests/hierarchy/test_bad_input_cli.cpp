@@ -136,3 +136,14 @@ TEST_CASE("bad input: nonsense option values and a convert onto its input give o
   CHECK(dir.entries() == std::vector<std::string>{"in.y4m"});
   CHECK(slurp(dir / "in.y4m") == before);
 }
+
+TEST_CASE("bad input: a condition noise level the model was not trained with fails before the run starts") {
+  // The level is checked before the first clip: no half-made run directory, no output.
+  test::ScratchDir dir("noiselevel");
+  auto r = test::run_cli({"generate", "--model", "random", "--frames", "64", "--steps", "1", "--random-latent-size", "2",
+                          "--cond-noise-level", "250", "-o", (dir / "v.y4m").string()});
+  INFO(r.err);
+  check_one_error(r, "--cond-noise-level 250");
+  CHECK(r.err.find("noise levels 0..249") != std::string::npos);
+  CHECK(dir.entries().empty());
+}

@@ -3,6 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <set>
@@ -295,4 +296,31 @@ TEST_CASE("synth CLI bad input fails cleanly and leaves nothing behind") {
                      (dir / "s/dataset.json").string()});
   CHECK(r.exit_code == 1);
   CHECK(r.err.find("not a longvid synth truth") != std::string::npos);
+}
+
+TEST_CASE("synth scorer counts noise-texture frames (a failed denoise) and no rendered frame") {
+  SynthVideoParams p;
+  p.size = 64;
+  p.frames = 64;
+  p.sprites = 3;
+  auto frames = render_all(p, 5);
+  // Every 4th frame replaced by what a latent left half-denoised decodes to: per-pixel noise of
+  // amplitude +-12 grey levels around the frame (mean |Laplacian| of the grey level about 14, above 6.5).
+  auto noisy = frames;
+  SplitMix64 r(3);
+  for (size_t t = 0; t < noisy.size(); t += 4)
+    for (auto& v : noisy[t]) v = static_cast<uint8_t>(std::clamp<int>(v + static_cast<int>(r.below(25)) - 12, 0, 255));
+  auto score = [](const std::vector<std::vector<uint8_t>>& fr) {
+    PhysicsScorer sc(PhysicsScoreOptions{}, nullptr);
+    for (const auto& f : fr) sc.push(f.data(), 64, 64);
+    return sc.finish();
+  };
+  PhysicsScore good = score(frames), bad = score(noisy);
+  CHECK(good.overall.noise_frac == 0.0);
+  CHECK(bad.overall.noise_frac == doctest::Approx(0.25));
+  double max_texture = 0;
+  for (const auto& f : good.per_frame) max_texture = std::max(max_texture, f.texture);
+  MESSAGE("rendered frames: texture at most " << max_texture);
+  CHECK(max_texture < 2.0);
+  CHECK(nlohmann::json::parse(bad.to_json()).at("overall").at("noise_frac").get<double>() == 0.25);
 }

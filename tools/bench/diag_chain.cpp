@@ -9,6 +9,8 @@
 //   diag_chain MODEL VIDEO chain STEPS [S] [W] [DDIM] [START_KF] [SEED] [ANCHOR]
 //       autoregressive keyframes from the real keyframe START_KF: statistics of each generated
 //       keyframe next to the real one (DIAG_C3=1: one line per step, channel 3's means)
+// Text models: DIAG_PROMPT="..." is the context of every clip (unset: the empty prompt); DIAG_VAE=FILE
+// gives the autoencoder of a model file that holds none.
 #include <fmt/format.h>
 #include <torch/torch.h>
 
@@ -52,6 +54,7 @@ int main(int argc, char** argv) {
     std::string what = argc > 3 ? argv[3] : "stats";
     ModelSource src;
     src.checkpoint = argv[1];
+    if (const char* v = std::getenv("DIAG_VAE")) src.autoencoder = v;  // models that hold no AE
     auto pipe = load_pipeline(src);
     auto u8 = read_video(argv[2]);
     std::printf("video %s: %ld frames\n", argv[2], (long)u8.size(0));
@@ -69,6 +72,12 @@ int main(int argc, char** argv) {
     auto unet = lvdm_unet_of(pipe);
     unet->eval();
     const int64_t stride = 3, L = 4;
+    at::Tensor ctx;  // text models: the context every clip attends to
+    if (pipe.text_encoder) {
+      const char* p = std::getenv("DIAG_PROMPT");
+      ctx = pipe.text_encoder->encode({p ? p : ""});
+      std::printf("context: \"%s\"\n", p ? p : "");
+    }
     if (what == "loss") {
       // eps L1 error at the free frames, by mode, t and s, over clips of real latents.
       std::vector<int64_t> ts{20, 100, 300, 600, 900}, ss{0, 50, 100, 200};
@@ -91,7 +100,7 @@ int main(int argc, char** argv) {
               auto tt = at::full({1}, t, at::kLong), st = at::full({1}, s, at::kLong);
               auto x_t = sched.q_sample(z, tt, eps_t), x_s = sched.q_sample(z, st, eps_s);
               auto xn = x_t * (1 - m) + x_s * m;
-              at::Tensor out = unet->forward(at::cat({xn, m}, 1), tt, {}, st);
+              at::Tensor out = unet->forward(at::cat({xn, m}, 1), tt, ctx, st);
               auto free = 1 - m;
               err += ((out - eps_t).abs() * free).sum().item<double>() / (free.sum().item<double>() * z.size(1));
               ++n;
@@ -117,6 +126,10 @@ int main(int argc, char** argv) {
       o.sampler.steps = ddim;
       o.sampler.eta = 1.0;
       o.sampler.spacing = "auto";
+      if (ctx.defined()) {  // text guidance scale 1: e(m,T) + w (e(m,T) - e(0,T))
+        o.text.uncond = pipe.text_encoder->encode({""});
+        o.text.context = [ctx](int64_t, int64_t) { return ctx; };
+      }
       const int64_t k0 = argc > 8 ? std::atoll(argv[8]) : 0;  // start keyframe (latent k0 * stride)
       const uint64_t seed = argc > 9 ? std::atoll(argv[9]) : 7;
       if (k0 < 0 || k0 * stride >= z1.size(2)) {
@@ -130,7 +143,8 @@ int main(int argc, char** argv) {
       const bool verbose_only_c3 = std::getenv("DIAG_C3") != nullptr;
       for (int64_t k = 0; k < steps; ++k) {
         auto gen = make_generator(clip_seed(seed, ClipKind::Prediction, k));
-        auto clip = sample_masked_clip(models.pred, models.geometry, cond, {0}, o, gen);
+        auto clip = sample_masked_clip(models.pred, models.geometry, cond, {0}, o, gen, {}, false,
+                                       ctx.defined() ? std::vector<at::Tensor>{ctx} : std::vector<at::Tensor>{});
         if (argc > 10) {
           auto mode = parse_anchor(argv[10]);
           auto m = cond.mean({3, 4}, true), sd = cond.std({3, 4}, false, true);
@@ -139,7 +153,8 @@ int main(int argc, char** argv) {
         if (verbose_only_c3) {
           std::string l = fmt::format("step {:3d} c3 mean:", k);
           for (int64_t j = 1; j < L; ++j) l += fmt::format(" {:+.2f}", clip.select(2, j).select(1, 3).mean().item<double>());
-          l += fmt::format("  std all: {:.3f}", clip.slice(2, 1).std().item<double>());
+          l += "  std:";
+          for (int64_t j = 1; j < L; ++j) l += fmt::format(" {:.3f}", clip.select(2, j).std().item<double>());
           std::puts(l.c_str());
           cond = clip.slice(2, L - 1, L).contiguous();
           continue;

@@ -42,8 +42,8 @@ fi
 python3 - "$out" "$frames" "$*" $seeds <<'PY'
 import glob, json, os, sys
 out, frames, args, seeds = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4:]
-keys = ["sprites_mean", "count_ok_frac", "color_error", "accel_mean", "break_frac"]
-names = ["sprites", "count ok", "colour err", "accel", "breaks"]
+keys = ["sprites_mean", "count_ok_frac", "color_error", "accel_mean", "break_frac", "noise_frac"]
+names = ["sprites", "count ok", "colour err", "accel", "breaks", "noise"]
 gens = [json.load(open(os.path.join(out, f"seed_{s}.score.json"))) for s in seeds]
 reals = [json.load(open(p)) for p in sorted(glob.glob(os.path.join(out, "real", "*.score.json")))]
 def mean_windows(sets):
