@@ -108,12 +108,13 @@ at::Tensor anchor_latent_stats(const at::Tensor& z, const at::Tensor& ref_mean, 
 enum class ClipKind : uint64_t { Prediction = 1, Interpolation = 2 };
 uint64_t clip_seed(uint64_t seed, ClipKind kind, int64_t index);
 
+// Fails with one line when s (>= 0) is outside the condition noise levels `model` was trained with.
+void check_cond_noise_level(const MaskedClipModel& model, int64_t s);
+
 // One masked clip [1, C, model.clip_len, h, w]. `cond` is [1, C, n, h, w] (undefined: an
 // unconditional clip) and `positions` its n slots in the clip. Draws from `gen` in the order above.
 // full_mask: the mask marks every frame (see LongVideoOptions::lvdm_full_pred_mask).
 // contexts: per clip [1, L, D] (text models; empty: none), guided by opts.text.
-// Fails with one line when s (>= 0) is outside the condition noise levels `model` was trained with.
-void check_cond_noise_level(const MaskedClipModel& model, int64_t s);
 at::Tensor sample_masked_clip(const MaskedClipModel& model, const LatentGeometry& geo, const at::Tensor& cond,
                               const std::vector<int64_t>& positions, const LongVideoOptions& opts, at::Generator& gen,
                               const ProgressFn& progress = {}, bool full_mask = false,

@@ -194,17 +194,21 @@ TEST_CASE("synth truth matches the rendered frames (scorer finds sprites, colour
   }
 }
 
+namespace {
+// The palette-only score of 64x64 RGB frames.
+PhysicsScore score(const std::vector<std::vector<uint8_t>>& frames) {
+  PhysicsScorer sc(PhysicsScoreOptions{}, nullptr);
+  for (const auto& f : frames) sc.push(f.data(), 64, 64);
+  return sc.finish();
+}
+}  // namespace
+
 TEST_CASE("synth scorer sees broken motion and wrong colours") {
   SynthVideoParams p;
   p.size = 64;
   p.frames = 128;
   p.sprites = 3;
   auto frames = render_all(p, 4);
-  auto score = [](const std::vector<std::vector<uint8_t>>& fr) {
-    PhysicsScorer sc(PhysicsScoreOptions{}, nullptr);
-    for (const auto& f : fr) sc.push(f.data(), 64, 64);
-    return sc.finish();
-  };
   PhysicsScore good = score(frames);
   // Shuffle frames in time: motion is no longer smooth.
   auto shuffled = frames;
@@ -310,11 +314,6 @@ TEST_CASE("synth scorer counts noise-texture frames (a failed denoise) and no re
   SplitMix64 r(3);
   for (size_t t = 0; t < noisy.size(); t += 4)
     for (auto& v : noisy[t]) v = static_cast<uint8_t>(std::clamp<int>(v + static_cast<int>(r.below(25)) - 12, 0, 255));
-  auto score = [](const std::vector<std::vector<uint8_t>>& fr) {
-    PhysicsScorer sc(PhysicsScoreOptions{}, nullptr);
-    for (const auto& f : fr) sc.push(f.data(), 64, 64);
-    return sc.finish();
-  };
   PhysicsScore good = score(frames), bad = score(noisy);
   CHECK(good.overall.noise_frac == 0.0);
   CHECK(bad.overall.noise_frac == doctest::Approx(0.25));
