@@ -353,7 +353,7 @@ int64_t generate_long_video(const LongVideoPlan& plan, const LongVideoModels& mo
     }
     auto gen = make_generator(clip_seed(opts.seed, ClipKind::Prediction, r));
     std::vector<at::Tensor> ctx;
-    if (opts.text) ctx.push_back(opts.text.context(pc.first_new * plan.stride, (pc.first_new + pc.num_new - 1) * plan.stride));
+    if (opts.text && models.pred.takes_text) ctx.push_back(opts.text.context(pc.first_new * plan.stride, (pc.first_new + pc.num_new - 1) * plan.stride));
     auto clip = sample_masked_clip(models.pred, models.geometry, cond, pos, opts, gen, run.step_progress,
                                    opts.lvdm_full_pred_mask, ctx)
                     .cpu();
@@ -383,7 +383,7 @@ int64_t generate_long_video(const LongVideoPlan& plan, const LongVideoModels& mo
         for (size_t j = j0; j < j1; ++j) {
           conds.push_back(at::cat({kf.at(jobs[j]), kf.at(jobs[j] + 1)}, 2));
           gens.push_back(make_generator(clip_seed(opts.seed, ClipKind::Interpolation, jobs[j])));
-          if (opts.text) {
+          if (opts.text && models.interp.takes_text) {  // an interpolation model without text gets none
             const auto& job = plan.infill_jobs[static_cast<size_t>(jobs[j])];
             ctx.push_back(opts.text.context(job.first_latent, job.first_latent + std::max<int64_t>(job.count, 1) - 1));
           }

@@ -46,6 +46,7 @@ struct MaskedClipModel {
   int64_t clip_len = 0;          // latent frames per clip (the U-Net's temporal_length)
   bool noisy_cond = true;        // LVDM noisy_cond: c is perturbed to level s and s is the label
   int64_t max_noise_level = 0;   // s must be < this (the label embedding's size); 0 = unchecked
+  bool takes_text = false;       // attends to a text context (its clips get opts.text's contexts)
   std::string name = "model";    // for messages
 };
 

@@ -24,6 +24,7 @@ LongVideoModels long_video_models(const VideoPipeline& pipe, LongVideoMode mode)
     c.clip_len = d.caps.clip_len;
     c.noisy_cond = d.caps.noisy_cond;
     c.max_noise_level = d.caps.max_noise_level;
+    c.takes_text = d.caps.context_dim > 0;
     c.name = name;
     if (c.clip_len < 2) fail("the {} has no clip length (temporal_length) in its config", name);
     return c;

@@ -325,10 +325,12 @@ void attach_interpolation(VideoPipeline& pipe, const StateDict& sd, const ModelS
   auto caps = caps_from(cfg, net, latent);
   if (!caps.masked)
     fail("{}: the interpolation model needs frame-mask conditioning (conditioning_key concat-adm-mask)", cfg_origin);
-  if (caps.context_dim != pipe.main.caps.context_dim)
-    fail("{}: the interpolation model {} while the prediction model {}: both must take the same text", cfg_origin,
-         caps.context_dim > 0 ? fmt::format("attends to a {}-wide text context", caps.context_dim)
-                              : std::string("takes no text"),
+  // A text prediction model may take an interpolation model without text (its clips are conditioned
+  // on both end keyframes, which carry the prompt's content); the other way round, or two widths, not.
+  if (caps.context_dim != pipe.main.caps.context_dim && caps.context_dim != 0)
+    fail("{}: the interpolation model attends to a {}-wide text context while the prediction model {}: it must "
+         "take the same text, or none",
+         cfg_origin, caps.context_dim,
          pipe.main.caps.context_dim > 0 ? fmt::format("attends to a {}-wide one", pipe.main.caps.context_dim)
                                         : std::string("takes none"));
   if (caps.latent_channels != pipe.main.caps.latent_channels)

@@ -131,6 +131,8 @@ int run_train(int argc, char** argv) {
     ("lr", "AdamW learning rate", cxxopts::value<double>()->default_value("8e-5"))
     ("weight-decay", "AdamW weight decay", cxxopts::value<double>()->default_value("0.01"))
     ("warmup", "linear warm-up steps", cxxopts::value<int64_t>()->default_value("0"))
+    ("lr-schedule", "after the warm-up: constant (the official configs) | cosine (down to --lr-min at --steps)", cxxopts::value<std::string>()->default_value("constant"))
+    ("lr-min", "the cosine schedule's final learning rate", cxxopts::value<double>()->default_value("0"))
     ("grad-clip", "max global gradient norm (0 = off)", cxxopts::value<double>()->default_value("1.0"))
     ("ema", "EMA decay (LitEma; 0 = no EMA)", cxxopts::value<double>()->default_value("0.9999"))
     ("loss", "l1 | l2", cxxopts::value<std::string>()->default_value("l1"))
@@ -187,6 +189,8 @@ int run_train(int argc, char** argv) {
   t.lr = r["lr"].as<double>();
   t.weight_decay = r["weight-decay"].as<double>();
   t.warmup_steps = r["warmup"].as<int64_t>();
+  t.lr_schedule = r["lr-schedule"].as<std::string>();
+  t.lr_min = r["lr-min"].as<double>();
   t.grad_clip = r["grad-clip"].as<double>();
   t.ema_decay = r["ema"].as<double>();
   t.batch_size = r["batch"].as<int64_t>();

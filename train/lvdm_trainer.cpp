@@ -124,6 +124,14 @@ LvdmUNetConfig lvdm_unet_preset(const std::string& name, int64_t z_channels, int
   return u;
 }
 
+double diffusion_lr(const DiffusionTrainOptions& o, int64_t step) {
+  const int64_t w = std::max<int64_t>(o.warmup_steps, 0);
+  if (step < w) return o.lr * static_cast<double>(step + 1) / static_cast<double>(w);
+  if (o.lr_schedule != "cosine") return o.lr;
+  const double p = std::min(1.0, static_cast<double>(step - w) / static_cast<double>(std::max<int64_t>(1, o.steps - w)));
+  return o.lr_min + (o.lr - o.lr_min) * 0.5 * (1.0 + std::cos(p * 3.14159265358979323846));
+}
+
 LvdmDiffusionTrainer::LvdmDiffusionTrainer(TrainableDenoiser net, LvdmAutoencoder3D ae, DiffusionTrainOptions o,
                                            at::Device device, ProcessGroupHandle* pg,
                                            std::shared_ptr<TrainableTextEncoder> text)
@@ -156,6 +164,9 @@ LvdmDiffusionTrainer::LvdmDiffusionTrainer(TrainableDenoiser net, LvdmAutoencode
     fail("train: batch size ({}), gradient accumulation ({}), latent frame stride ({}) must be >= 1, steps ({}) >= 0",
          o_.batch_size, o_.grad_accum, o_.latent_frame_stride, o_.steps);
   if (o_.lr <= 0) fail("--lr {}: must be positive", o_.lr);
+  if (o_.lr_schedule != "constant" && o_.lr_schedule != "cosine")
+    fail("--lr-schedule {}: must be constant or cosine", o_.lr_schedule);
+  if (o_.lr_min < 0 || o_.lr_min > o_.lr) fail("--lr-min {}: must be in 0..--lr ({})", o_.lr_min, o_.lr);
   const int world = pg_ ? pg_->world_size() : 1;
   if (o_.batch_size % world != 0)
     fail("--batch {}: the global batch must be divisible by WORLD_SIZE {}", o_.batch_size, world);
@@ -379,8 +390,7 @@ TrainStepStats LvdmDiffusionTrainer::step_on(const std::function<at::Tensor(int6
     if (p.requires_grad()) ps.push_back(p);
   TrainStepStats st;
   st.grad_norm = clip_grad_norm(ps, o_.grad_clip);
-  double lr = o_.lr;
-  if (o_.warmup_steps > 0) lr *= std::min(1.0, static_cast<double>(step_ + 1) / static_cast<double>(o_.warmup_steps));
+  const double lr = diffusion_lr(o_, step_);
   I.opt->set_lr(lr);
   I.opt->step();
   ema_update();
@@ -491,6 +501,8 @@ std::string LvdmDiffusionTrainer::config_json(const std::string& data_json) cons
                 {"grad_accum", o_.grad_accum},
                 {"lr", o_.lr},
                 {"warmup_steps", o_.warmup_steps},
+                {"lr_schedule", o_.lr_schedule},
+                {"lr_min", o_.lr_min},
                 {"weight_decay", o_.weight_decay},
                 {"betas", {o_.beta1, o_.beta2}},
                 {"eps", o_.eps},

@@ -70,6 +70,10 @@ struct DiffusionTrainOptions {
   double weight_decay = 0.01;       // torch.optim.AdamW default (the official uses defaults)
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
   int64_t warmup_steps = 0;         // linear warm-up: lr * min(1, (step + 1) / warmup)
+  // After the warm-up: "constant" (the official configs), or "cosine" from lr down to lr_min at
+  // `steps` (half a cosine period, as RIFE's train.py and most diffusion fine-tuning recipes).
+  std::string lr_schedule = "constant";
+  double lr_min = 0.0;
   double grad_clip = 1.0;           // max global grad norm; <= 0: off
   double ema_decay = 0.9999;        // LitEma (decay min(d, (1 + n) / (10 + n))); <= 0: no EMA
   int64_t batch_size = 2;           // global micro-batch (split over ranks)
@@ -78,6 +82,9 @@ struct DiffusionTrainOptions {
   uint64_t seed = 0;
   bool bf16 = true;                 // autocast bf16 on CUDA (ignored on CPU: float32)
 };
+
+// The learning rate of optimizer step `step` (0-based) under o's warm-up and schedule.
+double diffusion_lr(const DiffusionTrainOptions& o, int64_t step);
 
 struct TrainStepStats {
   int64_t step = 0;                 // optimizer steps done after this one

@@ -28,8 +28,9 @@
 //   noise_frac           fraction of frames that are noise texture rather than a scene: the mean
 //                        |4-neighbour Laplacian| of the grey level above max_texture (the synth draws
 //                        flat backgrounds and smooth sprites: <= 1.7 rendered, mostly 1-4 and at
-//                        most 6.2 generated through the default autoencoder (a faint grid); frames
-//                        left half-denoised, 6.5-16, mostly 8-12)
+//                        most 6.2 generated through the default autoencoder (a faint grid); latents
+//                        the autoencoder cannot render (flat, or an out-of-range tone), 6.5-16,
+//                        mostly 8-12)
 //   pos_error_mean       (with truth) mean centroid distance to the true position, over sprites
 //                        fully visible (>= 0.99) in the frame; missing_frac: those not found
 #pragma once

@@ -309,7 +309,31 @@ TEST_CASE("train bad input gives one clear error") {
   CHECK(r.exit_code == 1);
   CHECK(r.err.find("nothing") == std::string::npos);
   CHECK(r.err.find("--resume") != std::string::npos);
-  for (auto o : {"o1", "o2", "o3", "o4", "o5", "o6", "o7"}) CHECK_FALSE(fs::exists(dir / o / "model.safetensors"));
+  auto sched = cli_args(dir / "data2", dir / "o8", 2);
+  sched.push_back("--lr-schedule");
+  sched.push_back("linear");
+  auto ls = test::run_cli(sched);
+  CHECK(ls.exit_code == 1);
+  CHECK(ls.err.find("--lr-schedule linear: must be constant or cosine") != std::string::npos);
+  for (auto o : {"o1", "o2", "o3", "o4", "o5", "o6", "o7", "o8"}) CHECK_FALSE(fs::exists(dir / o / "model.safetensors"));
+}
+
+TEST_CASE("train learning rate: linear warm-up, then constant or a cosine down to lr-min") {
+  DiffusionTrainOptions o;
+  o.lr = 1e-3;
+  o.warmup_steps = 10;
+  o.steps = 110;
+  CHECK(diffusion_lr(o, 0) == doctest::Approx(1e-4));
+  CHECK(diffusion_lr(o, 9) == doctest::Approx(1e-3));
+  CHECK(diffusion_lr(o, 60) == doctest::Approx(1e-3));  // constant: the official configs
+  o.lr_schedule = "cosine";
+  o.lr_min = 1e-5;
+  CHECK(diffusion_lr(o, 4) == doctest::Approx(5e-4));   // the warm-up is the same
+  CHECK(diffusion_lr(o, 10) == doctest::Approx(1e-3));  // the cosine starts where the warm-up ends
+  CHECK(diffusion_lr(o, 60) == doctest::Approx((1e-3 + 1e-5) / 2));
+  CHECK(diffusion_lr(o, 110) == doctest::Approx(1e-5));
+  CHECK(diffusion_lr(o, 200) == doctest::Approx(1e-5));  // past --steps (a longer resumed run): the floor
+  for (int64_t k = 11; k < 110; ++k) CHECK(diffusion_lr(o, k) < diffusion_lr(o, k - 1));
 }
 
 #include "train/vae_trainer.h"

@@ -104,6 +104,28 @@ TEST_CASE("train text model: resume, export with its tokenizer, generate with pr
   CHECK(read_text_file(d / "two.y4m") != read_text_file(d / "red.y4m"));
   CHECK(read_text_file(d / "two.y4m") != read_text_file(d / "blue.y4m"));
 
+  // An interpolation model without text may fill the gaps of a text model's keyframes (its clips get
+  // no context); the other way round is refused with one line.
+  auto plain_run = train_args(d, "plain", 2);
+  plain_run.erase(plain_run.end() - 4, plain_run.end() - 2);  // no --text-encoder tiny
+  auto plain = test::run_cli(plain_run);
+  INFO(plain.err);
+  REQUIRE(plain.exit_code == 0);
+  CHECK(plain.err.find("text encoder") == std::string::npos);
+  const fs::path plain_model = d / "plain" / "model.safetensors";
+  auto mixed = test::run_cli(with(gen_args(model, d / "mixed.y4m"),
+                                  {"-p", "a red disc moving left", "--interp-model", plain_model.string()}));
+  INFO(mixed.err);
+  REQUIRE(mixed.exit_code == 0);
+  CHECK(mixed.err.find("loaded interpolation model") != std::string::npos);
+  CHECK(read_text_file(d / "mixed.y4m").size() == read_text_file(d / "red.y4m").size());
+  CHECK(read_text_file(d / "mixed.y4m") != read_text_file(d / "red.y4m"));
+  auto reversed = test::run_cli(with(gen_args(plain_model, d / "rev.y4m"), {"--interp-model", model.string()}));
+  CHECK(reversed.exit_code == 1);
+  CHECK(reversed.err.find("the interpolation model attends to a 128-wide text context while the prediction model "
+                          "takes none") != std::string::npos);
+  CHECK_FALSE(fs::exists(d / "rev.y4m"));
+
   // Bad input: one line each, nothing written.
   write_text_atomically(d / "bad.txt", "0: a red disc\n0: a blue disc\n");
   auto bad = test::run_cli(with(gen_args(model, d / "bad.y4m"), {"--prompt-file", (d / "bad.txt").string()}));

@@ -4,7 +4,8 @@
 # (train/synth_caption.h: are the sprite count, the colours and the motions the prompt's?), beside
 # the same model and seeds with the empty prompt (what the model makes when it ignores the text),
 # the score of the real held-out videos against their own captions (a perfect model), and of their
-# reconstructions by the model's autoencoder (the ceiling of any model on those latents).
+# reconstructions by the model's autoencoder (the ceiling of any model on those latents). The last
+# column is the share of videos with a noise frame (the scorer's noise_frac > 0).
 #   tools/bench/text_adherence.sh [MODEL=assets/default/text/model.safetensors] [N=100] [OUT=/tmp/text_adherence]
 # Env: LONGVID (binary, default build/longvid), FRAMES (16), SEED (1), CFG (model default), EXTRA (more
 # generate options), VAE (the autoencoder for the reconstruction row; default: the default model). Held-out data: synth seed 12, 1-3 sprites (the text model trained on seed 11).
@@ -45,7 +46,8 @@ def score(video, prompt):
     j = f"{out}/s.json"
     subprocess.run([bin, "-q", "synth", "score", video, "--prompt", prompt, "--json", j], check=True,
                    stdout=subprocess.DEVNULL)
-    return json.load(open(j))["prompt"]
+    d = json.load(open(j))
+    return dict(d["prompt"], noise=1.0 if d["overall"]["noise_frac"] > 0 else 0.0)
 rows = {"the prompt": [], "the empty prompt": [], "real videos (own caption)": [],
         "real videos through the autoencoder (own caption)": []}
 for k, f in enumerate(files):
@@ -56,11 +58,11 @@ for k, f in enumerate(files):
     rows["real videos through the autoencoder (own caption)"].append(score(rec, f["caption"]))
 json.dump(rows, open(f"{out}/scores.json", "w"))
 print(f"{n} held-out captions as prompts; generation {tp} s with prompts, {te} s with the empty prompt")
-print("| video made with | count right | colours right | motion right | score |")
-print("|---|---:|---:|---:|---:|")
+print("| video made with | count right | colours right | motion right | score | videos with noise frames |")
+print("|---|---:|---:|---:|---:|---:|")
 for name, r in rows.items():
     m = lambda k: sum(x[k] for x in r) / len(r)
     mo = [x["motion_ok"] for x in r if x["motion_ok"] >= 0]
     mot = f"{sum(mo) / len(mo):.3f}" if mo else "n/a"
-    print(f"| {name} | {m('count_ok'):.3f} | {m('colors_ok'):.3f} | {mot} | {m('score'):.3f} |")
+    print(f"| {name} | {m('count_ok'):.3f} | {m('colors_ok'):.3f} | {mot} | {m('score'):.3f} | {m('noise'):.2f} |")
 PY
