@@ -35,6 +35,19 @@ double median(std::vector<double> v) {
 
 }  // namespace
 
+double frame_texture(const uint8_t* rgb, int W, int H) {
+  if (W < 3 || H < 3) return 0;
+  auto g = [&](int64_t x, int64_t y) {
+    const uint8_t* q = rgb + 3 * (y * W + x);
+    return (double{q[0]} + q[1] + q[2]) / 3.0;
+  };
+  double acc = 0;
+  for (int64_t y = 1; y + 1 < H; ++y)
+    for (int64_t x = 1; x + 1 < W; ++x)
+      acc += std::abs(4 * g(x, y) - g(x - 1, y) - g(x + 1, y) - g(x, y - 1) - g(x, y + 1));
+  return acc / static_cast<double>((W - 2) * (H - 2));
+}
+
 FrameDetections detect_sprites(const uint8_t* rgb, int W, int H, const std::vector<std::array<double, 3>>& colors,
                                const PhysicsScoreOptions& o) {
   FrameDetections out;
@@ -51,18 +64,7 @@ FrameDetections detect_sprites(const uint8_t* rgb, int W, int H, const std::vect
     }
     out.background[c] = v;
   }
-  // Texture: mean |4 g(x,y) - g(x-1,y) - g(x+1,y) - g(x,y-1) - g(x,y+1)| of the grey level.
-  if (W >= 3 && H >= 3) {
-    auto g = [&](int64_t x, int64_t y) {
-      const uint8_t* q = rgb + 3 * (y * W + x);
-      return (double{q[0]} + q[1] + q[2]) / 3.0;
-    };
-    double acc = 0;
-    for (int64_t y = 1; y + 1 < H; ++y)
-      for (int64_t x = 1; x + 1 < W; ++x)
-        acc += std::abs(4 * g(x, y) - g(x - 1, y) - g(x + 1, y) - g(x, y - 1) - g(x, y + 1));
-    out.texture = acc / static_cast<double>((W - 2) * (H - 2));
-  }
+  out.texture = frame_texture(rgb, W, H);
   const auto& bg = out.background;
   // 2. Per pixel: best reference colour by direction, coverage alpha along it.
   const int K = static_cast<int>(colors.size());

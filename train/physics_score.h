@@ -71,6 +71,10 @@ struct FrameDetections {
   std::vector<SpriteDetection> sprites;  // at most one per reference colour, by colour index
 };
 
+// Mean |4 g(x,y) - g(x-1,y) - g(x+1,y) - g(x,y-1) - g(x,y+1)| of the grey level g (mean of R, G, B)
+// over the interior pixels of one RGB24 frame (0 for frames under 3x3): FrameDetections::texture.
+double frame_texture(const uint8_t* rgb, int width, int height);
+
 // Segments one RGB24 frame.
 FrameDetections detect_sprites(const uint8_t* rgb, int width, int height,
                                const std::vector<std::array<double, 3>>& colors, const PhysicsScoreOptions& o);

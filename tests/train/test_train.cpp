@@ -283,39 +283,27 @@ TEST_CASE("train bad input gives one clear error") {
   CHECK(short_video.exit_code == 1);
   CHECK(short_video.err.find("needs 8") != std::string::npos);
   write_videos(dir / "data2", 1);
-  auto a = cli_args(dir / "data2", dir / "o4", 2);
-  a.push_back("--p-pred");
-  a.push_back("0.8");
-  a.push_back("--p-interp");
-  a.push_back("0.5");
-  auto probs = test::run_cli(a);
-  CHECK(probs.exit_code == 1);
-  CHECK(probs.err.find("sum to at most 1") != std::string::npos);
-  auto b = cli_args(dir / "data2", dir / "o5", 2);
-  b.push_back("--size");
-  b.push_back("36");
-  auto size = test::run_cli(b);
-  CHECK(size.exit_code == 1);
-  CHECK(size.err.find("multiples of the autoencoder") != std::string::npos);
-  auto c = cli_args(dir / "data2", dir / "o6", 2);
-  c.push_back("--unet");
-  c.push_back("huge");
-  auto preset = test::run_cli(c);
-  CHECK(preset.exit_code == 1);
-  CHECK(preset.err.find("unknown preset") != std::string::npos);
+  // One run on data2 with `extra` options: exit 1 with `needle` in its error.
+  auto refused = [&](const char* out, std::vector<std::string> extra, const std::string& needle) {
+    auto a = cli_args(dir / "data2", dir / out, 2);
+    a.insert(a.end(), extra.begin(), extra.end());
+    auto r = test::run_cli(a);
+    INFO(r.err);
+    CHECK(r.exit_code == 1);
+    CHECK(r.err.find(needle) != std::string::npos);
+  };
+  refused("o4", {"--p-pred", "0.8", "--p-interp", "0.5"}, "sum to at most 1");
+  refused("o5", {"--size", "36"}, "multiples of the autoencoder");
+  refused("o6", {"--unet", "huge"}, "unknown preset");
   auto nores = cli_args(dir / "data2", dir / "o7", 2);
   nores.push_back("--resume");
   auto r = test::run_cli(nores);
   CHECK(r.exit_code == 1);
   CHECK(r.err.find("nothing") == std::string::npos);
   CHECK(r.err.find("--resume") != std::string::npos);
-  auto sched = cli_args(dir / "data2", dir / "o8", 2);
-  sched.push_back("--lr-schedule");
-  sched.push_back("linear");
-  auto ls = test::run_cli(sched);
-  CHECK(ls.exit_code == 1);
-  CHECK(ls.err.find("--lr-schedule linear: must be constant or cosine") != std::string::npos);
-  for (auto o : {"o1", "o2", "o3", "o4", "o5", "o6", "o7", "o8"}) CHECK_FALSE(fs::exists(dir / o / "model.safetensors"));
+  refused("o8", {"--lr-schedule", "linear"}, "--lr-schedule linear: must be constant or cosine");
+  refused("o9", {"--lr-schedule", "cosine", "--lr-min", "1"}, "--lr-min 1: must be in 0..--lr");
+  for (auto o : {"o1", "o2", "o3", "o4", "o5", "o6", "o7", "o8", "o9"}) CHECK_FALSE(fs::exists(dir / o / "model.safetensors"));
 }
 
 TEST_CASE("train learning rate: linear warm-up, then constant or a cosine down to lr-min") {

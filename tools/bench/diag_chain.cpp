@@ -11,7 +11,8 @@
 //       keyframe next to the real one (DIAG_C3=1: one line per step, channel 3's means)
 //   diag_chain MODEL VIDEO trace SEED [DDIM]
 //       the first (unconditional) keyframe clip of `generate --seed SEED`: per step, each latent's
-//       x0-prediction std and the decoded x0's texture (mean |Laplacian| of grey, noise > 6.5)
+//       x0-prediction std and the decoded x0's texture (the scorer's frame_texture, noise > 6.5);
+//       then the first interpolation clip, and the latent statistics of both
 // Text models: DIAG_PROMPT="..." is the context of every clip (unset: the empty prompt); DIAG_VAE=FILE
 // gives the autoencoder of a model file that holds none.
 #include <fmt/format.h>
@@ -24,6 +25,7 @@
 #include "core/video_io.h"
 #include "hierarchy/long_video.h"
 #include "pipeline/lvdm_family.h"
+#include "train/physics_score.h"
 #include "vae3d/video_autoencoder.h"
 
 using namespace longvid;
@@ -187,25 +189,26 @@ int main(int argc, char** argv) {
       Conditioning c;
       c.mask = at::zeros({1, 1, Lc, g.height, g.width});
       if (ctx.defined()) c.context = ctx;
-      auto texture = [&](const at::Tensor& z) {  // per latent frame: mean |4-neighbour Laplacian| of grey, 0..255
-        auto v = pipe.autoencoder->decode_latent(z).clamp(-1, 1).add(1).mul(127.5);  // [1,3,T,H,W]
-        auto grey = v.mean(1);                                                       // [1,T,H,W]
-        auto lap = grey.slice(2, 1, -1).slice(3, 1, -1) * 4 - grey.slice(2, 0, -2).slice(3, 1, -1) -
-                   grey.slice(2, 2).slice(3, 1, -1) - grey.slice(2, 1, -1).slice(3, 0, -2) - grey.slice(2, 1, -1).slice(3, 2);
-        return lap.abs().mean({0, 2, 3});  // per frame
+      // One line: each latent's std, then the texture of each decoded frame (every `every`-th), as
+      // `longvid synth score` measures it on the written video.
+      auto report = [&](const std::string& head, const at::Tensor& z, int64_t every) {
+        std::string l = head + " std:";
+        for (int64_t j = 0; j < z.size(2); ++j) l += fmt::format(" {:.3f}", z.select(2, j).std().item<double>());
+        auto u8 = video_to_uint8(pipe.autoencoder->decode_latent(z)).contiguous();  // [T, H, W, 3]
+        l += "  texture/frame:";
+        for (int64_t f = 0; f < u8.size(0); f += every)
+          l += fmt::format(" {:.1f}", frame_texture(u8[f].data_ptr<uint8_t>(), static_cast<int>(u8.size(2)),
+                                                    static_cast<int>(u8.size(1))));
+        std::puts(l.c_str());
       };
       StepHooks hooks;
       hooks.after_step = [&](int i, int64_t t, at::Tensor&, at::Tensor& x0) {
-        if (i % 5 != 4 && i > 2) return;
-        std::string l = fmt::format("step {:2d} t {:4d} x0 std:", i, (long long)t);
-        for (int64_t j = 0; j < x0.size(2); ++j) l += fmt::format(" {:.3f}", x0.select(2, j).std().item<double>());
-        auto tex = texture(x0);
-        l += "  texture/frame:";
-        for (int64_t f = 0; f < tex.size(0); f += 4) l += fmt::format(" {:.1f}", tex[f].item<double>());
-        std::puts(l.c_str());
+        if (i % 5 == 4 || i <= 2) report(fmt::format("step {:2d} t {:4d} x0", i, (long long)t), x0, 4);
       };
-      sample(*models.pred.denoiser, *models.pred.schedule, x_T, c, so, gen, {}, hooks);
-      // The same clip as generate makes it, then the interpolation clip between its first two keyframes.
+      // generate's first clip: its generator, x_T then each step's noise, and guidance scale 1 (the
+      // bundled text model's) make sample_masked_clip's clip bit for bit (checked once: max diff 0).
+      const auto kfc = sample(*models.pred.denoiser, *models.pred.schedule, x_T, c, so, gen, {}, hooks);
+      // The interpolation clip between its first two keyframes, as generate makes it.
       LongVideoOptions o;
       o.sampler = so;
       if (ctx.defined()) {
@@ -213,20 +216,10 @@ int main(int argc, char** argv) {
         o.text.context = [ctx](int64_t, int64_t) { return ctx; };
       }
       std::vector<at::Tensor> cv = ctx.defined() ? std::vector<at::Tensor>{ctx} : std::vector<at::Tensor>{};
-      auto g0 = make_generator(clip_seed(seed, ClipKind::Prediction, 0));
-      auto kfc = sample_masked_clip(models.pred, g, at::Tensor(), {}, o, g0, {}, false, cv);
       auto g1 = make_generator(clip_seed(seed, ClipKind::Interpolation, 0));
       auto mid = sample_masked_clip(models.interp, g, kfc.slice(2, 0, 2), {0, models.interp.clip_len - 1}, o, g1, {}, false, cv);
-      auto pr = [&](const char* name, const at::Tensor& z) {
-        std::string l = fmt::format("{:<12} std:", name);
-        for (int64_t j = 0; j < z.size(2); ++j) l += fmt::format(" {:.3f}", z.select(2, j).std().item<double>());
-        auto tex = texture(z);
-        l += "  texture/frame:";
-        for (int64_t f = 0; f < tex.size(0); ++f) l += fmt::format(" {:.1f}", tex[f].item<double>());
-        std::puts(l.c_str());
-      };
-      pr("keyframes", kfc);
-      pr("interp", mid);
+      report("keyframes   ", kfc, 1);
+      report("interp      ", mid, 1);
       print_stats("kf 0", kfc.slice(2, 0, 1));
       print_stats("kf 1", kfc.slice(2, 1, 2));
       for (int64_t j = 1; j + 1 < mid.size(2); ++j) print_stats(fmt::format("mid {}", j).c_str(), mid.slice(2, j, j + 1));
