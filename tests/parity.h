@@ -50,13 +50,15 @@ inline at::Tensor det_param(const std::string& name, at::IntArrayRef shape) {
   return v.to(at::kFloat).reshape(shape);
 }
 
-// Fills every parameter except those named in `skip` (e.g. Latte's fixed sin-cos tables).
-inline void det_fill(torch::nn::Module& m, const std::vector<std::string>& skip = {}) {
+// Fills every parameter except those named in `skip` (e.g. Latte's fixed sin-cos tables) with
+// det_param(prefix + name): det_fill.py det_fill(model, skip, prefix). The prefix tells apart models
+// whose parameters have the same names (e.g. "pred." / "interp.").
+inline void det_fill(torch::nn::Module& m, const std::vector<std::string>& skip = {}, const std::string& prefix = "") {
   torch::NoGradGuard ng;
   for (auto& p : m.named_parameters(true)) {
     bool skipped = false;
     for (const auto& s : skip) skipped = skipped || p.key() == s;
-    if (!skipped) p.value().copy_(det_param(p.key(), p.value().sizes()));
+    if (!skipped) p.value().copy_(det_param(prefix + p.key(), p.value().sizes()));
   }
 }
 

@@ -247,9 +247,10 @@ FrameAutoencoderKLImpl::FrameAutoencoderKLImpl(FrameAutoencoderKLConfig cfg) : c
 torch::Tensor FrameAutoencoderKLImpl::image_moments(const torch::Tensor& images) {
   if (images.dim() != 4 || images.size(1) != cfg_.in_channels)
     fail("FrameAutoencoderKL: expected images [N, {}, H, W]", cfg_.in_channels);
-  auto m = encoder(images);
+  const bool cl = use_channels_last(images, 4);  // NHWC inference (video_autoencoder.h)
+  auto m = encoder(cl ? images.contiguous(at::MemoryFormat::ChannelsLast) : images);
   if (quant_conv) m = quant_conv(m);
-  return m;
+  return cl ? m.contiguous() : m;
 }
 
 DiagonalGaussian FrameAutoencoderKLImpl::encode_images(const torch::Tensor& images) {
@@ -259,7 +260,10 @@ DiagonalGaussian FrameAutoencoderKLImpl::encode_images(const torch::Tensor& imag
 torch::Tensor FrameAutoencoderKLImpl::decode_images(const torch::Tensor& z) {
   if (z.dim() != 4 || z.size(1) != cfg_.latent_channels)
     fail("FrameAutoencoderKL: expected latents [N, {}, h, w]", cfg_.latent_channels);
-  return decoder(post_quant_conv ? post_quant_conv(z) : z);
+  const bool cl = use_channels_last(z, 4);
+  auto x = cl ? z.contiguous(at::MemoryFormat::ChannelsLast) : z;
+  auto out = decoder(post_quant_conv ? post_quant_conv(x) : x);
+  return cl ? out.contiguous() : out;
 }
 
 namespace {

@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <deque>
 #include <set>
-#include <unordered_map>
 
 #include "core/error.h"
 
@@ -39,8 +38,13 @@ std::array<int64_t, 3> triple(const Config& cfg, const std::string& key) {
   return {v[0], v[1], v[2]};
 }
 
-// x * sigmoid(x), as the official silu() (not the fused torch silu).
-torch::Tensor silu_ref(const torch::Tensor& x) { return x * torch::sigmoid(x); }
+// x * sigmoid(x), as the official silu(), in the reference layout; the channels-last inference
+// path (VideoAutoencoder::channels_last) takes the fused one-pass at::silu instead (same
+// function, float rounding apart; one activation-sized pass and buffer fewer).
+torch::Tensor silu_ref(const torch::Tensor& x) {
+  if (x.dim() == 5 && !x.is_contiguous() && x.is_contiguous(at::MemoryFormat::ChannelsLast3d)) return at::silu(x);
+  return x * torch::sigmoid(x);
+}
 
 torch::nn::GroupNorm group_norm(int64_t channels) {
   return torch::nn::GroupNorm(torch::nn::GroupNormOptions(kGroups, channels).eps(kGroupNormEps).affine(true));
@@ -332,14 +336,16 @@ torch::Tensor LvdmAutoencoder3DImpl::encode_moments_untiled(const torch::Tensor&
   if (video.dim() != 5 || video.size(1) != cfg_.image_channel)
     fail("LVDM 3D autoencoder: expected a video [B, {}, T, H, W], got {}", cfg_.image_channel,
          fmt::format("{}", fmt::join(video.sizes(), "x")));
-  return quant_conv(encoder(video));
+  if (!use_channels_last(video, 5)) return quant_conv(encoder(video));
+  return quant_conv(encoder(video.contiguous(at::MemoryFormat::ChannelsLast3d))).contiguous();
 }
 
 torch::Tensor LvdmAutoencoder3DImpl::decode_untiled(const torch::Tensor& z) {
   if (z.dim() != 5 || z.size(1) != cfg_.embed_dim)
     fail("LVDM 3D autoencoder: expected a latent [B, {}, t, h, w], got {}", cfg_.embed_dim,
          fmt::format("{}", fmt::join(z.sizes(), "x")));
-  return decoder(post_quant_conv(z));
+  if (!use_channels_last(z, 5)) return decoder(post_quant_conv(z));
+  return decoder(post_quant_conv(z.contiguous(at::MemoryFormat::ChannelsLast3d))).contiguous();
 }
 
 torch::Tensor LvdmAutoencoder3DImpl::normalize_latent(const torch::Tensor& z) const {
@@ -496,102 +502,6 @@ std::vector<int64_t> LvdmAutoencoder3DImpl::latent_shape(at::IntArrayRef s) cons
       fail("LVDM 3D autoencoder: video {} {} is not divisible by the autoencoder's factor {}",
            d == 0 ? "length" : (d == 1 ? "height" : "width"), s[2 + d], f[d]);
   return {s[0], cfg_.embed_dim, s[2] / f[0], s[3] / f[1], s[4] / f[2]};
-}
-
-std::vector<std::pair<std::string, torch::Tensor>> resolve_samepad_aliases(
-    const torch::nn::Module& module, const std::vector<std::pair<std::string, torch::Tensor>>& entries,
-    const std::string& source) {
-  std::set<std::string> params;
-  for (const auto& p : module.named_parameters(true)) params.insert(p.key());
-  std::unordered_map<std::string, size_t> present;
-  for (size_t i = 0; i < entries.size(); ++i) present.emplace(entries[i].first, i);
-
-  std::vector<std::pair<std::string, torch::Tensor>> out;
-  out.reserve(entries.size());
-  for (const auto& [name, t] : entries) {
-    const std::string suffix = ".weight";
-    bool is_alias = false;
-    std::string target;
-    if (!params.count(name) && name.size() > suffix.size() &&
-        name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
-      target = name.substr(0, name.size() - suffix.size()) + ".conv.weight";
-      is_alias = params.count(target) > 0;
-    }
-    if (!is_alias) {
-      out.emplace_back(name, t);
-      continue;
-    }
-    auto it = present.find(target);
-    if (it == present.end()) {
-      out.emplace_back(target, t);  // a lone alias: load it into the conv
-      continue;
-    }
-    const auto& twin = entries[it->second].second;
-    if (twin.sizes() != t.sizes() || !torch::equal(twin, t.to(twin.scalar_type())))
-      fail("{}: '{}' and '{}' differ, but both name the same SamePadConv3d weight in the official model", source, name,
-           target);
-    // A duplicate of `target`: dropped.
-  }
-  return out;
-}
-
-StateDict resolve_samepad_aliases(const torch::nn::Module& module, const StateDict& sd, const std::string& prefix) {
-  std::vector<std::pair<std::string, torch::Tensor>> entries;
-  for (const auto& k : sd.keys())
-    if (k.compare(0, prefix.size(), prefix) == 0) entries.emplace_back(k.substr(prefix.size()), sd.get(k));
-  std::string source = sd.path.empty() ? std::string("state dict") : sd.path.string();
-  StateDict out;
-  out.metadata = sd.metadata;
-  out.format = sd.format;
-  out.source = sd.source;
-  out.path = sd.path;
-  for (auto& [k, t] : resolve_samepad_aliases(module, entries, source)) out.set(k, t);
-  return out;
-}
-
-std::string lvdm_ae3d_prefix(const StateDict& sd) {
-  for (const auto& k : sd.keys())
-    if (k.rfind("first_stage_model.", 0) == 0) return "first_stage_model.";
-  return "";
-}
-
-void load_lvdm_ae3d(LvdmAutoencoder3DImpl& ae, const StateDict& sd) {
-  auto resolved = resolve_samepad_aliases(ae, sd, lvdm_ae3d_prefix(sd));
-  LoadIntoOptions opts;
-  opts.strict = true;
-  opts.ignore = {"loss.*"};  // LPIPS + discriminator of the AE's training loss
-  load_into(ae, resolved, opts);
-}
-
-LvdmAe3dConfig LvdmAe3dConfig::infer(const StateDict& sd, const std::string& prefix) {
-  std::string src = sd.path.empty() ? std::string("state dict") : sd.path.string();
-  auto shape = [&](const std::string& name) -> std::vector<int64_t> {
-    for (const auto& n : {prefix + name + ".conv.weight", prefix + name + ".weight"})
-      if (sd.contains(n)) return sd.get(n).sizes().vec();
-    fail("{}: no '{}{}.conv.weight': not an LVDM 3D autoencoder (prefix '{}')", src, prefix, name, prefix);
-  };
-  LvdmAe3dConfig c;
-  auto first = shape("encoder.conv_first");
-  c.n_hiddens = first[0];
-  c.image_channel = first[1];
-  auto quant = shape("quant_conv");
-  c.embed_dim = quant[0] / 2;
-  c.z_channels = quant[1] / 2;
-  auto out = shape("decoder.conv_out");
-  int enc_levels = 0, dec_levels = 0;
-  while (sd.contains(fmt::format("{}encoder.conv_blocks.{}.down.conv.weight", prefix, enc_levels)) ||
-         sd.contains(fmt::format("{}encoder.conv_blocks.{}.down.weight", prefix, enc_levels)))
-    ++enc_levels;
-  while (sd.contains(fmt::format("{}decoder.conv_blocks.{}.up.convt.weight", prefix, dec_levels))) ++dec_levels;
-  if (enc_levels != 3 || dec_levels != 3)
-    fail_hint("pass the model's YAML config (configs/videoae/*.yaml or the LVDM config)",
-              "{}: the LVDM 3D autoencoder has {} encoder / {} decoder levels; the per-dim strides are not stored in "
-              "the weights and only the official 3-level [4, 8, 8] layout is assumed",
-              src, enc_levels, dec_levels);
-  c.downsample = c.upsample = {4, 8, 8};
-  c.decoder_n_hiddens = out[1] / 2;  // conv_out input = decoder_n_hiddens * 2
-  c.validate(src);
-  return c;
 }
 
 }  // namespace longvid

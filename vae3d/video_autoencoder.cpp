@@ -4,6 +4,8 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
 
 #include "core/config.h"
 #include "core/error.h"
@@ -100,6 +102,28 @@ torch::Tensor tiled_apply(const torch::Tensor& x, int64_t tile, int64_t overlap,
 }
 
 // ---- VideoAutoencoder ---------------------------------------------------------------------------
+
+bool VideoAutoencoder::default_channels_last() {
+  const char* v = std::getenv("LONGVID_AE_LAYOUT");
+  if (!v || !*v || std::strcmp(v, "channels-last") == 0) return true;
+  if (std::strcmp(v, "ncdhw") == 0) return false;
+  fail("LONGVID_AE_LAYOUT={}: expected channels-last (the default) or ncdhw", v);
+}
+
+bool VideoAutoencoder::use_channels_last(const torch::Tensor& x, int64_t weight_dim) {
+  const auto dt = x.scalar_type();  // oneDNN's dtypes (no float64 kernels)
+  if (!x.device().is_cpu() || !(dt == at::kFloat || dt == at::kBFloat16 || dt == at::kHalf)) return false;
+  const bool want = channels_last_ && !torch::GradMode::is_enabled();
+  if (want != weights_channels_last_) {
+    torch::NoGradGuard no_grad;
+    const auto format = !want ? at::MemoryFormat::Contiguous
+                              : (weight_dim == 5 ? at::MemoryFormat::ChannelsLast3d : at::MemoryFormat::ChannelsLast);
+    for (auto& p : module().parameters())
+      if (p.dim() == weight_dim && p.device().is_cpu()) p.set_data(p.contiguous(format));
+    weights_channels_last_ = want;
+  }
+  return want;
+}
 
 void VideoAutoencoder::set_tiling(SpatialTiling t) {
   if (t.tile < 0) fail("--tile {}: must be >= 0 (0 = off)", t.tile);

@@ -108,7 +108,22 @@ class VideoAutoencoder {
   void set_tiling(SpatialTiling t);
   const SpatialTiling& tiling() const { return tiling_; }
 
+  // Layout of inference on the CPU (no grad): channels-last (NDHWC / NHWC) lets oneDNN run the
+  // convolutions without their NCDHW reorders: 1.14x (decode) and 1.17x (encode) for LVDM's sky
+  // AE (docs/performance.md). Values differ from the reference layout's by float rounding (the
+  // parity tests hold at 1e-5 in both). On by default; LONGVID_AE_LAYOUT=ncdhw in the environment,
+  // or set_channels_last(false), keeps the reference layout (and its exact ops). Inputs and
+  // outputs stay contiguous NCDHW either way; passes with grad (training) always run the
+  // reference layout.
+  void set_channels_last(bool on) { channels_last_ = on; }
+  bool channels_last() const { return channels_last_; }
+
  protected:
+  // Whether a pass on `x` runs channels-last, with the module's convolution weights (`weight_dim`-D
+  // parameters) switched to match: a conv runs channels-last only when its input AND its weight
+  // are, and channels-last weights change an NCDHW conv's rounding, so the weights follow the
+  // layout of the pass (converted when it changes: once for inference).
+  bool use_channels_last(const torch::Tensor& x, int64_t weight_dim);
   // One forward pass, no tiling: video -> moments [B, 2 z, t, h, w] (after quant_conv), and raw
   // latent -> video.
   virtual torch::Tensor encode_moments_untiled(const torch::Tensor& video) = 0;
@@ -118,6 +133,9 @@ class VideoAutoencoder {
 
  private:
   SpatialTiling tiling_;
+  bool channels_last_ = default_channels_last();
+  bool weights_channels_last_ = false;
+  static bool default_channels_last();  // LONGVID_AE_LAYOUT
 };
 
 // ---- tiling and blending helpers (exposed for tests and benchmarks) ----------------------------

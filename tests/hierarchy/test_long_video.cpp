@@ -20,6 +20,7 @@
 #include "vae3d/video_autoencoder.h"
 #include "hierarchy/stream_decoder.h"
 #include "tests/helpers.h"
+#include "tests/parity.h"
 
 using namespace longvid;
 
@@ -201,17 +202,18 @@ TEST_CASE("long_video: keyframes and infill land where the plan says") {
 
 TEST_CASE("long_video: one prediction step and one interpolation step equal LVDM's sample_long_videos_utils") {
   StateDict fx = load_checkpoint(test::data_dir() / "hierarchy" / "long_video_steps.safetensors");
+  // The fixture stores no weights: both U-Nets are det_fill'ed, hashing "pred." / "interp." + the
+  // official parameter name (gen_long_video.py; our names are the official ones).
   auto make_unet = [&](const std::string& which) {
     std::string yaml = "model:\n  params:\n    conditioning_key: concat-adm-mask\n    unet_config:\n      params: " +
                        fx.metadata.at(which + "_unet") + "\n";
     auto cfg = LvdmUNetConfig::from_yaml_string(yaml, which);
     LvdmUNet3D net(cfg);
     net->eval();
-    StateDict w;
-    for (const auto& k : fx.keys())
-      if (k.rfind(which + ".", 0) == 0) w.set(k.substr(which.size() + 1), fx.get(k).to(at::kFloat));
-    LoadIntoOptions lo;
-    load_into(*net, w, lo);
+    REQUIRE(fx.metadata.at("weights").rfind("det_fill", 0) == 0);
+    test::det_fill(*net, {}, which + ".");
+    CHECK(net->num_parameters() == fx.get(which + "_param_count").item<int64_t>());
+    CHECK(static_cast<int64_t>(net->parameters().size()) == fx.get(which + "_param_tensors").item<int64_t>());
     return net;
   };
   auto pred_net = make_unet("pred"), interp_net = make_unet("interp");

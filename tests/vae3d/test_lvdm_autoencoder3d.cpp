@@ -184,6 +184,45 @@ TEST_CASE("vae3d: temporal tiling follows LVDM's overlapped_decode") {
   CHECK_THROWS_WITH_AS(ae->decode_overlapped(z, 4, 4), doctest::Contains("overlap 4 must be >= 0 and smaller"), Error);
 }
 
+TEST_CASE("vae3d: channels-last inference equals the reference layout") {
+  LvdmAe3dConfig cfg;
+  cfg.n_hiddens = cfg.decoder_n_hiddens = 16;
+  cfg.downsample = cfg.upsample = {2, 2, 2};
+  LvdmAutoencoder3D ae(cfg);
+  torch::manual_seed(3);
+  auto z = torch::randn({1, 4, 3, 4, 4});
+  auto video = torch::rand({1, 3, 6, 8, 8}) * 2 - 1;
+  torch::Tensor ref_dec, ref_mean;
+  {
+    torch::NoGradGuard ng;
+    ae->set_channels_last(false);
+    ref_dec = ae->decode(z);
+    ref_mean = ae->encode(video).mean;
+    ae->set_channels_last(true);
+    auto dec = ae->decode(z);
+    auto mean = ae->encode(video).mean;
+    CHECK(dec.is_contiguous());  // callers get NCDHW either way
+    CHECK(mean.is_contiguous());
+    const double ed = ((dec - ref_dec).norm() / ref_dec.norm()).item<double>();
+    const double em = ((mean - ref_mean).norm() / ref_mean.norm()).item<double>();
+    MESSAGE("channels-last vs NCDHW: relative error decoded " << ed << ", mean " << em);
+    CHECK(ed <= 1e-5);
+    CHECK(em <= 1e-5);
+    // It is a different computation, not the same one twice.
+    CHECK(ae->decoder->conv_out->conv->weight.is_contiguous(at::MemoryFormat::ChannelsLast3d));
+  }
+  // With grad (training), the reference layout: the weights' layout does not switch the convs.
+  auto dec_grad = ae->decode(z);
+  CHECK(dec_grad.requires_grad());
+  CHECK(torch::equal(dec_grad.detach(), ref_dec));
+  // The environment's default: a nonsense value is one clear error.
+  test::ScopedEnv env("LONGVID_AE_LAYOUT", "nchw");
+  CHECK_THROWS_WITH_AS(LvdmAutoencoder3D{cfg}, "LONGVID_AE_LAYOUT=nchw: expected channels-last (the default) or ncdhw",
+                       Error);
+  test::ScopedEnv env2("LONGVID_AE_LAYOUT", "ncdhw");
+  CHECK_FALSE(LvdmAutoencoder3D{cfg}->channels_last());
+}
+
 TEST_CASE("vae3d: parity with the official LVDM 3D autoencoder (fp32, CPU)") {
   for (const char* name : {"lvdm_ae3d_tiny_t2", "lvdm_ae3d_tiny_s2"}) {
     auto dir = test::data_dir() / "vae3d";

@@ -1,11 +1,14 @@
-"""The deterministic fill shared by the fixture generators (lvdm_unet3d.py, gen_latte.py) and mirrored in
-C++ (tests/backbones/test_lvdm_unet3d.cpp det_param): every value is a pure function of (name, index),
-computed exactly in int64/float64, so a test can rebuild a model of any size without a weights file.
+"""The deterministic fill shared by the fixture generators (lvdm_unet3d.py, gen_latte.py, gen_long_video.py,
+...) and mirrored in C++ (tests/parity.h test::det_param / det_fill): every value is a pure function of
+(name, index), computed exactly in int64/float64, so a test can rebuild a model of any size without a
+weights file.
 
   det_unit(name, n)       n values, mean 0, variance 1 (a 32-bit integer hash of FNV-1a(name) + i * 0x9E3779B1).
   det_param(name, shape)  >= 2-D: det_unit * 1/sqrt(fan_in), fan_in = numel / shape[0];
                           1-D "*.weight" (norm scale): det_unit * 0.1 + 1;  other 1-D (biases): det_unit * 0.1.
-  det_fill(model, skip)   det_param(name, shape) into every named parameter except the names in skip.
+  det_fill(model, skip, prefix)
+                          det_param(prefix + name, shape) into every named parameter except the names in skip
+                          (prefix, default "", tells apart models with the same names, e.g. "pred." / "interp.").
 """
 import math
 
@@ -51,9 +54,9 @@ def det_param(name, shape):
     return v.to(torch.float32).reshape(shape)
 
 
-def det_fill(model, skip=()):
+def det_fill(model, skip=(), prefix=""):
     with torch.no_grad():
         for name, p in model.named_parameters():
             if name in skip:
                 continue
-            p.copy_(det_param(name, tuple(p.shape)))
+            p.copy_(det_param(prefix + name, tuple(p.shape)))

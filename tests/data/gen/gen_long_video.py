@@ -8,8 +8,10 @@ OFFICIAL LVDM long-video sampling code, which is NOT part of this repository:
 It builds lvdm.models.ddpm3d.FrameInterpPredLatentDiffusion models from configs/lvdm_long/sky_pred.yaml
 and sky_interp.yaml (tests/data/configs/lvdm/lvdm_long/) with reduced widths (U-Net model_channels 32,
 channel_mult [1, 2], one res block, attention at 2x down, 8x8 latents; the autoencoder as configured),
-gives the U-Nets seeded random weights (the official zero-initialised output layers included, so eps is
-not 0), and runs scripts/sample_long_videos_utils.py:
+fills every parameter of both U-Nets (the official diffusion_model modules, zero-initialised output
+layers included, so eps is not 0) with det_fill (det_fill.py, mirrored by test::det_fill in
+tests/parity.h), hashing "pred." + name and "interp." + name (name: the official parameter name after
+`model.diffusion_model.`) so the two U-Nets differ, and runs scripts/sample_long_videos_utils.py:
   * autoregressive_pred(n_pred_steps=1, T_cond=1, s=100, w=0.1 'cfg_original', DDIM 10 steps eta 1)
     after torch.manual_seed(PRED_SEED): the unconditional first clip and one prediction step;
   * interpolate(base latents [1,4,4,8,8], same options) after torch.manual_seed(INTERP_SEED): one
@@ -17,10 +19,10 @@ not 0), and runs scripts/sample_long_videos_utils.py:
 All randomness is torch's global CPU generator, which LibTorch reproduces from the same seed, so the
 C++ test draws the same numbers in the same order from at::Generator(seed).
 
-Stored (fp32): pred.* / interp.* U-Net weights (official names after `model.diffusion_model.`, rounded
-to fp16 values before the reference ran, stored as fp16), pred_out [1,4,7,8,8] (= log['sample']),
-interp_base [1,4,4,8,8], interp_out [1,4,5,8,8] (= log['sample_z']); metadata: seeds, options and the
-reduced U-Net configs as JSON.
+Stored (fp32; no weights, the test rebuilds them with test::det_fill): pred_out [1,4,7,8,8]
+(= log['sample']), interp_base [1,4,4,8,8], interp_out [1,4,5,8,8] (= log['sample_z']); int64
+{pred,interp}_param_count / _param_tensors (checked against the C++ U-Nets); metadata: seeds, options,
+the reduced U-Net configs as JSON and the weight rule (weights, weights_name_prefix).
 """
 import argparse
 import json
@@ -33,6 +35,7 @@ import yaml
 from safetensors.torch import save_file
 
 import lvdm_src
+from det_fill import det_fill  # mirrored by test::det_fill (tests/parity.h)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CONFIGS = os.path.join(HERE, "..", "configs", "lvdm", "lvdm_long")
@@ -86,23 +89,6 @@ def build(name):
     return model, cfg
 
 
-def randomise(net, seed):
-    g = torch.Generator().manual_seed(seed)
-    sd = {}
-    with torch.no_grad():
-        for n, prm in net.named_parameters():
-            fan_in = prm[0].numel() if prm.dim() >= 2 else 1
-            std = 1.0 / (fan_in ** 0.5) if prm.dim() >= 2 else 0.05
-            v = torch.randn(prm.shape, generator=g) * std
-            if n.endswith("norm.weight") or ".norm" in n and n.endswith("weight") or n.endswith("in_layers.0.weight") \
-                    or n.endswith("out_layers.0.weight"):
-                v = 1.0 + torch.randn(prm.shape, generator=g) * 0.05
-            v = v.half().float()  # the reference runs on the fp16-rounded values that are stored
-            prm.copy_(v)
-            sd[n] = v.half()
-    return sd
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     lvdm_src.add_argument(ap)
@@ -120,10 +106,11 @@ def main():
     pred, pred_cfg = build("sky_pred.yaml")
     interp, interp_cfg = build("sky_interp.yaml")
     tensors = {}
-    for k, v in randomise(pred.model.diffusion_model, 1).items():
-        tensors["pred." + k] = v
-    for k, v in randomise(interp.model.diffusion_model, 2).items():
-        tensors["interp." + k] = v
+    for which, model in (("pred", pred), ("interp", interp)):
+        net = model.model.diffusion_model
+        det_fill(net, prefix=which + ".")  # det_param("pred." + official name, shape), etc.
+        tensors[which + "_param_count"] = torch.tensor([sum(p.numel() for p in net.parameters())], dtype=torch.int64)
+        tensors[which + "_param_tensors"] = torch.tensor([len(list(net.parameters()))], dtype=torch.int64)
 
     opts = dict(sample_cond_noise_level=100, uncond_scale=0.1, uc_type="cfg_original", sample_type="ddim",
                 ddim_steps=STEPS, eta=1.0)
@@ -143,6 +130,9 @@ def main():
         "cond_noise_level": "100", "uncond_scale": "0.1",
         "pred_unet": json.dumps(pred_cfg["model"]["params"]["unet_config"]["params"]),
         "interp_unet": json.dumps(interp_cfg["model"]["params"]["unet_config"]["params"]),
+        "weights": "det_fill (tests/data/gen/det_fill.py; test::det_fill in tests/parity.h), not stored",
+        "weights_name_prefix": "det_param(which + '.' + name): which = pred | interp, name = the official "
+                               "parameter name after model.diffusion_model.",
     }
     save_file(tensors, OUT, metadata=meta)
     print("wrote", OUT, "pred_out", tuple(tensors["pred_out"].shape), "interp_out", tuple(tensors["interp_out"].shape),
