@@ -148,7 +148,10 @@ std::vector<BenchRow> run_benchmarks(VideoPipeline& pipe, const BenchRequest& re
       rows.push_back(time_case(pipe, req, c,
                                fmt::format("{} x [{}, {}, {}, {}, {}]", pipe.main.describe, req.batch,
                                            caps.latent_channels, clip_t, caps.latent_height, caps.latent_width),
-                               [&] { pipe.main.net->forward(x, t, cond); }));
+                               [&] {
+                                 AutocastScope autocast(pipe.device, pipe.dtype);  // as generate runs it
+                                 pipe.main.net->forward(x, t, cond);
+                               }));
     } else if (c == "step" || c == "clip") {
       auto s = bench_sampler(pipe, req);
       const int64_t frames = clip_t * f[0];
@@ -161,6 +164,7 @@ std::vector<BenchRow> run_benchmarks(VideoPipeline& pipe, const BenchRequest& re
         const double cfg = caps.num_classes > 0 ? pipe.default_cfg_scale : 1.0;
         auto row = time_case(pipe, req, c, fmt::format("{} {} steps{}", s.method, s.steps, cfg != 1.0 ? fmt::format(", CFG {}", cfg) : ""),
                              [&] {
+                               AutocastScope autocast(pipe.device, pipe.dtype);
                                if (cfg != 1.0) {
                                  GuidedDenoiser g(*pipe.main.net, uncond, cfg, GuidanceMode::Cfg);
                                  sample(g, *pipe.schedule, x_T, cond, s, gen);

@@ -451,7 +451,7 @@ at::Tensor IFNetImpl::forward(const at::Tensor& img0_in, const at::Tensor& img1_
                               double scale, at::Tensor f0, at::Tensor f1, at::Tensor* flow_out) {
   at::Tensor img0 = img0_in.clamp(0.0, 1.0), img1 = img1_in.clamp(0.0, 1.0);
   const int64_t n = img0.size(0), h = img0.size(2), w = img0.size(3);
-  at::Tensor t = timestep.to(img0.scalar_type()).reshape({-1, 1, 1, 1});
+  at::Tensor t = timestep.to(img0.device(), img0.scalar_type()).reshape({-1, 1, 1, 1});  // (a host tensor is fine)
   if (t.size(0) == 1 && n > 1) t = t.expand({n, 1, 1, 1});
   t = t.expand({n, 1, h, w}).contiguous();
   const bool enc = cfg_.encoder != IFNetConfig::Encoder::None;

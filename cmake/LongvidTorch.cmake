@@ -86,6 +86,22 @@ if(_want_cuda)
   target_link_libraries(longvid_torch INTERFACE
     "-Wl,--no-as-needed" "${LONGVID_TORCH_DIR}/lib/libtorch_cuda.so"
     "${LONGVID_TORCH_DIR}/lib/libc10_cuda.so" "-Wl,--as-needed")
+  # core/device.cpp asks the CUDA runtime for the device's properties: its header and libcudart,
+  # preferably those of the wheel (the runtime LibTorch itself loads), else the toolkit's.
+  set(_cuda_hints "${LONGVID_TORCH_DIR}/../nvidia/cu13" "${LONGVID_TORCH_DIR}/../nvidia/cuda_runtime"
+                  "$ENV{CUDA_HOME}" /usr/local/cuda)
+  find_path(LONGVID_CUDART_INCLUDE cuda_runtime_api.h HINTS ${_cuda_hints} PATH_SUFFIXES include)
+  find_library(LONGVID_CUDART NAMES cudart libcudart.so.13 libcudart.so.12 NAMES_PER_DIR HINTS ${_cuda_hints}
+               PATH_SUFFIXES lib lib64)
+  if(NOT LONGVID_CUDART_INCLUDE OR NOT LONGVID_CUDART)
+    message(FATAL_ERROR "longvid: LONGVID_CUDA=ON but the CUDA runtime (cuda_runtime_api.h, libcudart) was not found "
+                        "next to LibTorch (nvidia/cu13) nor in CUDA_HOME or /usr/local/cuda")
+  endif()
+  get_filename_component(_cudart_dir "${LONGVID_CUDART}" DIRECTORY)
+  target_include_directories(longvid_torch SYSTEM INTERFACE "${LONGVID_CUDART_INCLUDE}")
+  target_link_libraries(longvid_torch INTERFACE "${LONGVID_CUDART}")
+  target_link_options(longvid_torch INTERFACE "LINKER:-rpath,${_cudart_dir}")
+  message(STATUS "longvid: CUDA runtime ${LONGVID_CUDART}")
   target_compile_definitions(longvid_torch INTERFACE LONGVID_WITH_CUDA=1)
   set(LONGVID_HAVE_CUDA ON)
 endif()

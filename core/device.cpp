@@ -7,7 +7,10 @@
 #include <cuda_runtime_api.h>
 #endif
 
+#include <ATen/Context.h>
+
 #include <cctype>
+#include <cstdlib>
 
 #include "core/error.h"
 #include "core/log.h"
@@ -135,6 +138,16 @@ DevicePolicy make_device_policy(const std::string& device, const std::string& dt
   p.dtype = parse_dtype(dtype);
   if (p.device.is_cpu() && p.dtype == c10::kHalf)
     spdlog::warn("fp16 on cpu is slow and some operators lack fp16 CPU kernels; bf16 or fp32 is recommended");
+  if (p.device.is_cuda()) {
+    // cuDNN's benchmark mode (try every algorithm per convolution shape) is opt-in: on an H200 it made
+    // the sky U-Net slower (20.4 against 18.9 ms a forward) and took 59 GB of workspace against 2.3 GB
+    // for the heuristic (docs/performance.md, GPU). LONGVID_CUDNN_BENCHMARK=1 turns it on.
+    const char* b = std::getenv("LONGVID_CUDNN_BENCHMARK");
+    if (b && std::string(b) == "1") {
+      at::globalContext().setBenchmarkCuDNN(true);
+      spdlog::debug("cuDNN benchmark mode on (LONGVID_CUDNN_BENCHMARK=1)");
+    }
+  }
   return p;
 }
 

@@ -11,32 +11,21 @@
 
 namespace longvid {
 
-namespace {
-// --dtype bf16/fp16: weights stay float32 and the networks run under autocast, which picks the
-// precision per op (convolutions and matmuls in the low dtype, norms and softmax in float32).
-class AutocastScope {
- public:
-  AutocastScope(c10::Device device, c10::ScalarType dtype)
-      : type_(device.type()), on_(dtype != c10::kFloat && dtype != c10::kDouble) {
-    if (!on_) return;
-    prev_enabled_ = at::autocast::is_autocast_enabled(type_);
-    prev_dtype_ = at::autocast::get_autocast_dtype(type_);
-    at::autocast::set_autocast_enabled(type_, true);
-    at::autocast::set_autocast_dtype(type_, dtype);
-  }
-  ~AutocastScope() {
-    if (!on_) return;
-    at::autocast::set_autocast_enabled(type_, prev_enabled_);
-    at::autocast::set_autocast_dtype(type_, prev_dtype_);
-    at::autocast::clear_cache();
-  }
+AutocastScope::AutocastScope(c10::Device device, c10::ScalarType dtype)
+    : type_(device.type()), on_(dtype != c10::kFloat && dtype != c10::kDouble) {
+  if (!on_) return;
+  prev_enabled_ = at::autocast::is_autocast_enabled(type_);
+  prev_dtype_ = at::autocast::get_autocast_dtype(type_);
+  at::autocast::set_autocast_enabled(type_, true);
+  at::autocast::set_autocast_dtype(type_, dtype);
+}
 
- private:
-  c10::DeviceType type_;
-  bool on_, prev_enabled_ = false;
-  c10::ScalarType prev_dtype_ = c10::kFloat;
-};
-}  // namespace
+AutocastScope::~AutocastScope() {
+  if (!on_) return;
+  at::autocast::set_autocast_enabled(type_, prev_enabled_);
+  at::autocast::set_autocast_dtype(type_, prev_dtype_);
+  at::autocast::clear_cache();
+}
 
 std::array<int64_t, 3> VideoPipeline::factors() const {
   if (!autoencoder) fail("{} pipeline: no autoencoder loaded", family);

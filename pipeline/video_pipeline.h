@@ -37,6 +37,22 @@ class TextEncoder {
   }
 };
 
+// --dtype bf16/fp16 while it lives: weights stay float32 and the networks run under autocast, which
+// picks the precision per op (convolutions and matmuls in the low dtype, norms and softmax in
+// float32). fp32 / fp64: nothing changes. VideoPipeline::generate and the benchmarks use it.
+class AutocastScope {
+ public:
+  AutocastScope(c10::Device device, c10::ScalarType dtype);
+  ~AutocastScope();
+  AutocastScope(const AutocastScope&) = delete;
+  AutocastScope& operator=(const AutocastScope&) = delete;
+
+ private:
+  c10::DeviceType type_;
+  bool on_, prev_enabled_ = false;
+  c10::ScalarType prev_dtype_ = c10::kFloat;
+};
+
 // What one denoiser was trained for and how it is called.
 struct DenoiserCaps {
   // Latent geometry: channels, and the size the model was trained at (0 = any).

@@ -1,13 +1,19 @@
 // Shared test helpers: scratch directories, running the longvid CLI as a user would.
 #pragma once
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <vector>
 
 namespace longvid::test {
 
-inline std::filesystem::path data_dir() { return LONGVID_TEST_DATA; }
+// The fixtures: this checkout's tests/data, or $LONGVID_TEST_DATA_DIR for a test binary run from
+// another checkout (tools/bench/gpu_check.sh --prebuilt).
+inline std::filesystem::path data_dir() {
+  const char* env = std::getenv("LONGVID_TEST_DATA_DIR");
+  return env && *env ? std::filesystem::path(env) : std::filesystem::path(LONGVID_TEST_DATA);
+}
 
 // A fresh, empty directory under the system temp dir, removed when the object dies.
 class ScratchDir {

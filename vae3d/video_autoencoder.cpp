@@ -111,15 +111,15 @@ bool VideoAutoencoder::default_channels_last() {
 }
 
 bool VideoAutoencoder::use_channels_last(const torch::Tensor& x, int64_t weight_dim) {
-  const auto dt = x.scalar_type();  // oneDNN's dtypes (no float64 kernels)
-  if (!x.device().is_cpu() || !(dt == at::kFloat || dt == at::kBFloat16 || dt == at::kHalf)) return false;
-  const bool want = channels_last_ && !torch::GradMode::is_enabled();
-  if (want != weights_channels_last_) {
+  const auto dt = x.scalar_type();  // oneDNN's dtypes (no float64 kernels); not measured on CUDA
+  const bool want = channels_last_ && x.device().is_cpu() && !torch::GradMode::is_enabled() &&
+                    (dt == at::kFloat || dt == at::kBFloat16 || dt == at::kHalf);
+  if (want != weights_channels_last_) {  // (also back to NCDHW when the module moved to another device)
     torch::NoGradGuard no_grad;
     const auto format = !want ? at::MemoryFormat::Contiguous
                               : (weight_dim == 5 ? at::MemoryFormat::ChannelsLast3d : at::MemoryFormat::ChannelsLast);
     for (auto& p : module().parameters())
-      if (p.dim() == weight_dim && p.device().is_cpu()) p.set_data(p.contiguous(format));
+      if (p.dim() == weight_dim) p.set_data(p.contiguous(format));
     weights_channels_last_ = want;
   }
   return want;

@@ -3,7 +3,8 @@
 checkpoint, shapes, steps, threads and device). The official code is NOT part of this repository:
 it is imported from --lvdm-src PATH (else $LVDM_SRC), a checkout or `git archive` of
 YingqingHe/LVDM (tested at d251dcc), through tests/data/gen/lvdm_src.py like every fixture
-generator. Runs on the CPU in float32 (or under bf16 autocast with --mode autocast).
+generator. Runs on the CPU in float32 (or under bf16 autocast with --mode autocast); sample and
+forward also on a GPU with --device cuda (the official scripts' .cuda(); CUDA-synchronised timers).
 
     python tools/bench/official_lvdm.py SUBCOMMAND --lvdm-src /tmp/lvdm-src ...
 
@@ -61,9 +62,6 @@ import argparse
 import json
 import math
 import os
-import re
-import resource
-import subprocess
 import sys
 import time
 
@@ -71,176 +69,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "data", "gen"))
 from official_report import cmd_compare, cmd_summarize, cmd_timeit, write_json  # noqa: E402
 import lvdm_src  # noqa: E402  (the --lvdm-src / LVDM_SRC convention of the fixture generators)
-
-
-# ---------------------------------------------------------------------------------------------
-# common
-def peak_rss_mib():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
-def setup_torch(threads):
-    import torch
-    if threads and threads > 0:
-        torch.set_num_threads(threads)
-    return torch
-
-
-def import_official():
-    """The official modules the subcommands call; nothing is stubbed."""
-    import warnings
-    warnings.filterwarnings("ignore", category=FutureWarning)
-    from omegaconf import OmegaConf
-    from lvdm.utils.common_utils import instantiate_from_config
-    import lvdm.samplers.ddim as ddim
-    import lvdm.models.ddpm3d as ddpm3d
-    # DDIMSampler.register_buffer moves every schedule buffer to CUDA (the official code is
-    # GPU-only); on the CPU keep them where they are (same values).
-    ddim.DDIMSampler.register_buffer = lambda self, name, attr: setattr(self, name, attr)
-    return OmegaConf, instantiate_from_config, ddim, ddpm3d
-
-
-def load_config(path):
-    from omegaconf import OmegaConf
-    cfg = OmegaConf.load(path)
-    fs = cfg.model.params.get("first_stage_config")
-    if fs is not None and "params" in fs and "ckpt_path" in fs.params:
-        # sky.yaml: ckpt_path: ${ckpt_path}; the official shell scripts pass the AE checkpoint on
-        # the command line. Our checkpoints hold first_stage_model.*, which load_state_dict loads.
-        fs.params.ckpt_path = None
-    return cfg
-
-
-def load_timed(a):
-    """load_config + load_model, timed; prints timeit's --mark line (like longvid's 'loaded ...')."""
-    t0 = time.perf_counter()
-    config = load_config(a.config)
-    model = load_model(config, a.ckpt)
-    t_load = time.perf_counter() - t0
-    print("official: model loaded", flush=True)
-    return config, model, t_load
-
-
-def load_model(config, ckpt):
-    """scripts/sample_utils.py load_model() without .cuda(): the official lines on the CPU."""
-    import torch
-    from lvdm.utils.common_utils import instantiate_from_config
-    pl_sd = torch.load(ckpt, map_location="cpu")
-    try:
-        sd = pl_sd["state_dict"]
-    except Exception:
-        sd = pl_sd
-    model = instantiate_from_config(config.model)
-    model.load_state_dict(sd, strict=True)
-    model.eval()
-    return model
-
-
-def is_masked(model):
-    from lvdm.models.ddpm3d import FrameInterpPredLatentDiffusion
-    return isinstance(model, FrameInterpPredLatentDiffusion) and getattr(model, "concat_mask_on_input", True)
-
-
-def latent_shape(model, config, frames=None):
-    """[1, C, T, h, w] as the official scripts build it: C = in_channels (minus the mask channel
-    for frame-mask models, as sample_long_videos_utils), T = frames / the AE's temporal factor
-    (default: the U-Net's temporal_length, what sample_uncond.py uses without --num_frames)."""
-    um = model.model.diffusion_model
-    image_size = model.image_size
-    image_size = [image_size, image_size] if isinstance(image_size, int) else list(image_size)
-    C = um.in_channels - 1 if is_masked(model) else um.in_channels
-    if frames:
-        ft = int(config.model.params.first_stage_config.params.ddconfig.encoder.params.downsample[0])
-        if frames % ft:
-            sys.exit(f"--frames {frames}: not a multiple of the autoencoder's temporal factor {ft}")
-        T = frames // ft
-    else:
-        T = um.temporal_length
-    return [1, C, T, *image_size]
-
-
-class StepTimer:
-    """Wraps DDIMSampler.p_sample_ddim (the official method, called unchanged) to time each step."""
-
-    def __init__(self, ddim_mod):
-        self.times = []
-        orig = ddim_mod.DDIMSampler.p_sample_ddim
-        timer = self
-
-        def timed(self_, *a, **k):
-            t0 = time.perf_counter()
-            out = orig(self_, *a, **k)
-            timer.times.append(time.perf_counter() - t0)
-            return out
-
-        ddim_mod.DDIMSampler.p_sample_ddim = timed
-
-
-def attention_in_longvid_order():
-    """DIAGNOSTIC ONLY (sample --attention longvid-order; never used for timings): the official
-    QKVAttention.forward computed in longvid's operation order (backbones/lvdm_unet3d_blocks.cpp
-    qkv_attention: scaled_dot_product_attention without relative positions, bmm layouts with
-    them) instead of the official einsums. Same math; it shows whether the remaining frame
-    differences come from the attention kernels' float rounding alone."""
-    import torch
-    import torch.nn.functional as F
-    import lvdm.models.modules.attention_temporal as at
-
-    def forward(self, qkv, rp=None, mask=None):
-        bs, width, length = qkv.shape
-        H = self.n_heads
-        ch = width // (3 * H)
-        q, k, v = qkv.chunk(3, dim=1)
-        if rp is None and mask is None:
-            def heads(t):
-                t = t.view(bs, H, ch, length).transpose(2, 3)
-                return t if t.stride(-1) == 1 else t.contiguous()
-            a = F.scaled_dot_product_attention(heads(q), heads(k), heads(v))
-            return a.transpose(2, 3).reshape(bs, -1, length)
-        if mask is not None:
-            raise NotImplementedError("longvid-order attention: masked attention")
-        scale = 1.0 / math.sqrt(math.sqrt(ch))
-        qq = (q * scale).view(bs * H, ch, length)
-        kk = (k * scale).view(bs * H, ch, length)
-        w = torch.bmm(qq.transpose(1, 2), kk)
-        k_rp, v_rp = rp
-        w = w + torch.bmm(qq.permute(2, 0, 1), k_rp.transpose(1, 2)).permute(1, 2, 0)
-        w = F.softmax(w.float(), -1).type(w.dtype)
-        a = torch.bmm(v.reshape(bs * H, ch, length), w.transpose(1, 2))
-        a = a + torch.bmm(w.permute(1, 0, 2), v_rp).permute(1, 2, 0)
-        return a.reshape(bs, -1, length)
-
-    at.QKVAttention.forward = forward
-
-
-def apply_mode(model, mode):
-    """eager: as is; compile: torch.compile on the U-Net (compiled at the first call, which the
-    first step's time includes); autocast: bf16 autocast around the networks (decode stays fp32)."""
-    import contextlib
-    import torch
-    if mode == "compile":
-        model.model.diffusion_model = torch.compile(model.model.diffusion_model)
-    if mode == "autocast":
-        return lambda: torch.autocast("cpu", dtype=torch.bfloat16)
-    return contextlib.nullcontext
-
-
-def machine_info():
-    import platform
-    import torch
-    cpu = ""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return {"cpu": cpu, "nproc": os.cpu_count(), "torch": torch.__version__,
-            "torch_threads": torch.get_num_threads(), "python": platform.python_version(),
-            "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
-            "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY")}
+from official_common import (  # noqa: E402
+    peak_rss_mib, setup_torch, sync, import_official, load_config, load_timed,
+    is_masked, latent_shape, StepTimer, attention_in_longvid_order, apply_mode, machine_info)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -372,20 +203,21 @@ def cmd_from_safetensors(a):
 def cmd_sample(a):
     import numpy as np
     torch = setup_torch(a.threads)
-    OmegaConf, instantiate_from_config, ddim, ddpm3d = import_official()
+    OmegaConf, instantiate_from_config, ddim, ddpm3d = import_official(a.device)
     from scripts.sample_utils import sample_batch
     from scripts.sample_long_videos_utils import add_conditions_long_video, sample_clip
     from lvdm.utils.common_utils import torch_to_np
-    timer = StepTimer(ddim)
+    timer = StepTimer(ddim, a.device)
     if a.attention == "longvid-order":
         attention_in_longvid_order()
 
     config, model, t_load = load_timed(a)
-    ctx = apply_mode(model, a.mode)
+    ctx = apply_mode(model, a.mode, a.device)
     shape = latent_shape(model, config, a.frames)
     masked = is_masked(model)
 
     torch.manual_seed(a.seed)  # see the docstring: where longvid's generator of --seed starts
+    sync(a.device)
     t0 = time.perf_counter()
     with torch.no_grad(), ctx():
         if masked:
@@ -396,10 +228,12 @@ def cmd_sample(a):
             sampler = ddim.DDIMSampler(model)
             samples = sample_batch(model, shape, None, sample_type="ddim", sampler=sampler, ddim_steps=a.steps,
                                    eta=1.0)
+    sync(a.device)
     t_sample = time.perf_counter() - t0
     t0 = time.perf_counter()
     with torch.no_grad():
         video = model.decode_first_stage(samples.float())
+    sync(a.device)
     t_decode = time.perf_counter() - t0
     t0 = time.perf_counter()
     frames = torch_to_np(video)[0]  # [T, H, W, 3] uint8, the official conversion
@@ -407,13 +241,13 @@ def cmd_sample(a):
     if a.out_frames:
         np.save(a.out_frames, frames)
     if a.out_latent:
-        np.save(a.out_latent, samples.float().numpy())
+        np.save(a.out_latent, samples.float().cpu().numpy())
     steps = timer.times
     steady = steps[1:] if len(steps) > 1 else steps
     out = {
         "what": "official sample (DDIM eta 1, decode_first_stage, torch_to_np)",
         "config": a.config, "ckpt": a.ckpt, "target": config.model.target, "masked": masked,
-        "mode": a.mode, "attention": a.attention, "threads": torch.get_num_threads(), "steps": a.steps, "seed": a.seed,
+        "mode": a.mode, "device": a.device, "attention": a.attention, "threads": torch.get_num_threads(), "steps": a.steps, "seed": a.seed,
         "latent_shape": shape, "frames_shape": list(frames.shape),
         "load_s": t_load, "sample_s": t_sample, "step_s": steps,
         "step_mean_s": sum(steps) / max(len(steps), 1),
@@ -429,11 +263,11 @@ def cmd_sample(a):
 def cmd_forward(a):
     import numpy as np
     torch = setup_torch(a.threads)
-    OmegaConf, instantiate_from_config, ddim, ddpm3d = import_official()
+    OmegaConf, instantiate_from_config, ddim, ddpm3d = import_official(a.device)
     from scripts.sample_long_videos_utils import add_conditions_long_video
 
     config, model, t_load = load_timed(a)
-    ctx = apply_mode(model, a.mode)
+    ctx = apply_mode(model, a.mode, a.device)
     shape = latent_shape(model, config, None)
     masked = is_masked(model)
     kind = a.cond
@@ -445,14 +279,14 @@ def cmd_forward(a):
         sys.exit(f"--cond {kind}: {config.model.target} takes no frame-mask condition")
 
     torch.manual_seed(a.seed)
-    x = torch.randn(shape)
-    t = torch.full((shape[0],), a.t, dtype=torch.long)
+    x = torch.randn(shape).to(a.device)
+    t = torch.full((shape[0],), a.t, dtype=torch.long, device=a.device)
     if masked:
         cond_frames = None
         if kind == "pred":
-            cond_frames = torch.randn(shape[0], shape[1], a.t_cond, *shape[3:])
+            cond_frames = torch.randn(shape[0], shape[1], a.t_cond, *shape[3:]).to(a.device)
         elif kind == "interp":
-            cond_frames = torch.randn(shape[0], shape[1], 2, *shape[3:])
+            cond_frames = torch.randn(shape[0], shape[1], 2, *shape[3:]).to(a.device)
         cond = add_conditions_long_video(model, {}, shape[0], mask=kind, input_shape=shape, T_cond_pred=a.t_cond,
                                          cond_frames=cond_frames,
                                          sample_cond_noise_level=a.s if kind != "uncond" else None)
@@ -464,15 +298,17 @@ def cmd_forward(a):
         for i in range(a.warmup + a.iters):
             xi = x.clone()  # FrameInterpPredLatentDiffusion.apply_model writes the condition latents into x
             c = dict(cond) if isinstance(cond, dict) else cond
+            sync(a.device)
             t0 = time.perf_counter()
             out = model.apply_model(xi, t, c)
+            sync(a.device)
             dt = time.perf_counter() - t0
             if i >= a.warmup:
                 times.append(dt)
     if a.out:
-        np.save(a.out, out.float().numpy())
+        np.save(a.out, out.float().cpu().numpy())
     res = {"what": f"official apply_model forward ({kind})", "config": a.config, "ckpt": a.ckpt,
-           "target": config.model.target, "cond": kind, "mode": a.mode, "threads": torch.get_num_threads(),
+           "target": config.model.target, "cond": kind, "mode": a.mode, "device": a.device, "threads": torch.get_num_threads(),
            "input_shape": shape, "t": a.t, "s": a.s if masked and kind != "uncond" else None, "load_s": t_load,
            "warmup": a.warmup, "iters_s": times, "mean_s": sum(times) / len(times), "min_s": min(times),
            "out_mean_abs": float(out.float().abs().mean()), "peak_rss_mib": peak_rss_mib(),
@@ -562,6 +398,7 @@ def main():
     p.set_defaults(fn=cmd_from_safetensors, needs_lvdm=True)
 
     p = common(sub.add_parser("sample", help="one clip, the official way"))
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (the model moved there, as .cuda())")
     p.add_argument("--config", required=True)
     p.add_argument("--ckpt", required=True)
     p.add_argument("--steps", type=int, default=50)
@@ -576,6 +413,7 @@ def main():
     p.set_defaults(fn=cmd_sample, needs_lvdm=True)
 
     p = common(sub.add_parser("forward", help="K timed diffusion-model forwards"))
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (the model moved there, as .cuda())")
     p.add_argument("--config", required=True)
     p.add_argument("--ckpt", required=True)
     p.add_argument("--iters", type=int, default=3)

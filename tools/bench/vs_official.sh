@@ -7,6 +7,7 @@
 #            [--rows sky,sky_pred,sky_interp,default,vae64] [--work DIR] [--python PY]
 #            [--longvid BIN] [--latent-size N] [--model-channels N] [--vae-latent-frames 64] [--vae-window 16]
 #            [--iters 3] [--repeat 1] [--mode eager|compile|autocast] [--exact-check] [--json OUT.json]
+#            [--device cpu|cuda]
 #
 # Rows (each builds its checkpoint once, cached in --work):
 #   sky         configs/lvdm_short/sky.yaml (LatentDiffusion, 3D U-Net ch 256, 3D AE [4, 8, 8]) with
@@ -27,6 +28,10 @@
 #               --vae-window 0: all at once, what the official long-video script does: ~20 GB
 #               at 64 latents) vs longvid vae decode --window W --overlap 0 (both quantised by
 #               rounding, as longvid vae decode does).
+# --device cuda (rows sky, sky_pred, sky_interp, default): both sides on the GPU (the official
+# model .cuda() as its scripts do, CUDA-synchronised timers; longvid --device cuda). The official
+# code then draws its noise from the CUDA generator and longvid from its CPU generator of the
+# seed, so the frames are not compared there: the CUDA parity tests check longvid's GPU numerics.
 # --exact-check (untimed, clip rows): one more official run with QKVAttention computed in
 # longvid's op order (SDPA / bmm instead of einsum; official_lvdm.py sample --attention
 # longvid-order), compared too: IDENTICAL there means every other part (seed and noise order, DDIM
@@ -67,6 +72,7 @@ mode=eager
 exact_check=0
 json_out=""
 ckpt_seed=0
+device=cpu
 while [ $# -gt 0 ]; do
   case "$1" in
     --lvdm-src) lvdm_src="${2-}"; shift 2 ;;
@@ -86,6 +92,7 @@ while [ $# -gt 0 ]; do
     --mode) mode="${2-}"; shift 2 ;;
     --exact-check) exact_check=1; shift ;;
     --json) json_out="${2-}"; shift 2 ;;
+    --device) device="${2-}"; shift 2 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d;s/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument '$1' (--help lists the options)" ;;
   esac
@@ -111,9 +118,11 @@ official_steps=$(( (999 / (1000 / steps)) + 1 ))
 [ $(( (official_steps - 1) * (1000 / steps) + 1 )) -lt 1000 ] \
   || die "--steps $steps: the official DDIM spacing gives timestep 1000 (out of range) for it; use e.g. 1, 2, 5, 10, 25, 50"
 [ "$official_steps" = "$steps" ] || echo "vs_official.sh: note: --steps $steps runs $official_steps DDIM steps on both sides (the official spacing)" >&2
+case "$device" in cpu|cuda|cuda:[0-9]) ;; *) die "--device $device: expected cpu, cuda or cuda:N" ;; esac
 IFS=, read -r -a row_list <<<"$rows"
 for r in "${row_list[@]}"; do
   case "$r" in sky|sky_pred|sky_interp|default|vae64) ;; *) die "--rows: unknown row '$r' (sky, sky_pred, sky_interp, default, vae64)" ;; esac
+  [ "$r" != vae64 ] || [ "$device" = cpu ] || die "--rows vae64 runs on the CPU only (the official decode subcommand has no --device)"
 done
 [ -x "$longvid" ] || die "no longvid binary at $longvid (build it, or pass --longvid BIN)"
 if [ -z "$py" ]; then
@@ -131,8 +140,9 @@ EOF
 
 bench=(env "OMP_NUM_THREADS=$threads" "MKL_NUM_THREADS=$threads" OMP_WAIT_POLICY=PASSIVE)
 off=("${bench[@]}" "$py" "$root/tools/bench/official_lvdm.py")
-lv_dtype=()
-[ "$mode" = autocast ] && lv_dtype=(--dtype bf16)
+lv_dtype=(--device "$device")
+[ "$mode" = autocast ] && lv_dtype+=(--dtype bf16)
+off_dev=(--device "$device")
 has_bench=0
 "$longvid" bench --help >/dev/null 2>&1 && has_bench=1
 
@@ -150,6 +160,7 @@ echo "  official: $lvdm_src  python: $py  longvid: $longvid (bench command: $([ 
   echo " \"longvid\": \"$("$longvid" --version 2>&1 | head -1)\", \"longvid_binary\": \"$longvid\","
   echo " \"repo_commit\": \"$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$root" diff --quiet 2>/dev/null || echo '+dirty')\","
   echo " \"lvdm_src\": \"$lvdm_src\", \"lvdm_commit\": \"$(git -C "$lvdm_src" rev-parse --short HEAD 2>/dev/null || echo 'unknown (not a git checkout)')\","
+  echo " \"device\": \"$device\", \"gpu\": \"$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1)\","
   echo " \"python\": \"$py\", \"threads\": $threads, \"steps\": $steps, \"seed\": $seed, \"mode\": \"$mode\","
   echo " \"latent_size\": $latent_size, \"model_channels\": $model_channels, \"vae_latent_frames\": $vae_frames, \"vae_window\": $vae_window,"
   echo " \"iters\": $iters, \"repeat\": $repeat, \"rows\": \"$rows\"}"
@@ -228,7 +239,7 @@ clip() {
   echo "[$row] one clip: $frames frames, $steps DDIM steps, seed $seed, $threads threads"
   for ((i = 1; i <= repeat; i++)); do
     timeit "$d/official.$i" '^official: model loaded' -- "${off[@]}" sample --lvdm-src "$lvdm_src" --threads "$threads" --config "$cfg" \
-      --ckpt "$ck" --steps "$steps" --seed "$seed" --frames "$frames" --mode "$mode" \
+      --ckpt "$ck" --steps "$steps" --seed "$seed" --frames "$frames" --mode "$mode" "${off_dev[@]}" \
       --out-frames "$d/official.npy" --json "$d/official.$i.json" \
       || { fail_row "$row" "official sample failed: $d/official.$i.log"; return 0; }
     rm -rf "$d/longvid.y4m" "$d/longvid.y4m.longvid-run"
@@ -236,6 +247,11 @@ clip() {
       --steps "$steps" --seed "$seed" --frames "$frames" --decode-window 0 "${lv_dtype[@]}" -o "$d/longvid.y4m" \
       || { fail_row "$row" "longvid generate failed: $d/longvid.$i.log"; return 0; }
   done
+  if [ "$device" != cpu ]; then
+    echo "  frames: not compared on $device (the official noise comes from the CUDA generator, longvid's from its CPU generator)"
+    manifest "$row" clip "$frames frames, $steps steps, $device" config="$cfg" ckpt="$ck" longvid_model="$model"
+    return 0
+  fi
   rm -rf "$d/longvid_png"
   "$longvid" -q video convert "$d/longvid.y4m" "$d/longvid_png/" >/dev/null
   "$py" "$root/tools/bench/official_lvdm.py" compare --official "$d/official.npy" --longvid "$d/longvid_png" \
@@ -258,7 +274,7 @@ fwd() {
   echo "[$row] $iters forwards of apply_model (+1 warm-up)"
   for ((i = 1; i <= repeat; i++)); do
     timeit "$d/official.$i" '^official: model loaded' -- "${off[@]}" forward --lvdm-src "$lvdm_src" --threads "$threads" --config "$cfg" \
-      --ckpt "$ck" --iters "$iters" --seed "$seed" --mode "$mode" --out "$d/official_out.npy" \
+      --ckpt "$ck" --iters "$iters" --seed "$seed" --mode "$mode" "${off_dev[@]}" --out "$d/official_out.npy" \
       --json "$d/official.$i.json" || { fail_row "$row" "official forward failed: $d/official.$i.log"; return 0; }
     if [ $has_bench = 1 ]; then
       timeit "$d/longvid.$i" '^\[I\] loaded ' -- "${bench[@]}" "$longvid" bench --model "$ck" --config "$cfg" \
