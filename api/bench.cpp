@@ -145,13 +145,11 @@ std::vector<BenchRow> run_benchmarks(VideoPipeline& pipe, const BenchRequest& re
       auto x = at::randn({req.batch, caps.latent_channels, clip_t, caps.latent_height, caps.latent_width}, gen).to(pipe.device);
       auto t = at::full({req.batch}, int64_t{500}, dev.dtype(at::kLong));
       auto cond = bench_condition(caps, x, gen);
+      AutocastScope autocast(pipe.device, pipe.dtype);  // one scope over all runs, as generate's over its steps
       rows.push_back(time_case(pipe, req, c,
                                fmt::format("{} x [{}, {}, {}, {}, {}]", pipe.main.describe, req.batch,
                                            caps.latent_channels, clip_t, caps.latent_height, caps.latent_width),
-                               [&] {
-                                 AutocastScope autocast(pipe.device, pipe.dtype);  // as generate runs it
-                                 pipe.main.net->forward(x, t, cond);
-                               }));
+                               [&] { pipe.main.net->forward(x, t, cond); }));
     } else if (c == "step" || c == "clip") {
       auto s = bench_sampler(pipe, req);
       const int64_t frames = clip_t * f[0];
@@ -162,9 +160,9 @@ std::vector<BenchRow> run_benchmarks(VideoPipeline& pipe, const BenchRequest& re
         Conditioning uncond;
         if (caps.num_classes > 0) uncond.class_label = at::full({1}, caps.num_classes, dev.dtype(at::kLong));
         const double cfg = caps.num_classes > 0 ? pipe.default_cfg_scale : 1.0;
+        AutocastScope autocast(pipe.device, pipe.dtype);
         auto row = time_case(pipe, req, c, fmt::format("{} {} steps{}", s.method, s.steps, cfg != 1.0 ? fmt::format(", CFG {}", cfg) : ""),
                              [&] {
-                               AutocastScope autocast(pipe.device, pipe.dtype);
                                if (cfg != 1.0) {
                                  GuidedDenoiser g(*pipe.main.net, uncond, cfg, GuidanceMode::Cfg);
                                  sample(g, *pipe.schedule, x_T, cond, s, gen);

@@ -9,7 +9,8 @@
 namespace longvid::test {
 
 // The fixtures: this checkout's tests/data, or $LONGVID_TEST_DATA_DIR for a test binary run from
-// another checkout (tools/bench/gpu_check.sh --prebuilt).
+// another checkout (tools/bench/gpu_check.sh --prebuilt; the tests that use data_dir(), which the
+// CUDA tests do).
 inline std::filesystem::path data_dir() {
   const char* env = std::getenv("LONGVID_TEST_DATA_DIR");
   return env && *env ? std::filesystem::path(env) : std::filesystem::path(LONGVID_TEST_DATA);

@@ -154,9 +154,10 @@ TEST_CASE("cuda: Latte on the GPU matches the official fixtures") {
   check_parity("cuda latte tiny cond", swap_fc(host(out)), io.get("out"));
 }
 
-// fp32 on the GPU: <= 4.8e-7 for the 4.2+ layouts, 1.9e-5 / 2.1e-5 for 4.0 on an H200 (its CUDA fp32
-// kernels round differently from the CPU's, and this layout amplifies it). The same module in float64
-// on the GPU, free of our rounding, is held to 1e-5 for every layout, so a real difference would fail.
+// fp32 on the GPU against the fixture: <= 4.8e-7 for the 4.2+ layouts, 1.92e-5 / 2.12e-5 for 4.0 on an
+// H200 (Frobenius; its largest element 1.45e-4 / 1.57e-4). 4.0's is the fp32 fixture's own rounding, amplified by that layout: the module in float64 is
+// 1.74e-5 from the fixture on the CPU and 1.75e-5 on the GPU (max_abs 1.23995e-4 on both). So the GPU's
+// float64 result is also held to the CPU's float64 result, at 1e-5: a real difference would fail there.
 TEST_CASE("cuda: IFNet on the GPU matches the reference (every published layout)") {
   if (!cuda_or_skip()) return;
   NoTF32 fp32;
@@ -165,7 +166,7 @@ TEST_CASE("cuda: IFNet on the GPU matches the reference (every published layout)
   auto cases = nlohmann::json::parse(fx.metadata.at("cases"));
   const at::Tensor i0 = gpu(fx.get("img0")), i1 = gpu(fx.get("img1"));
   std::string last;
-  IFNet m{nullptr}, m64{nullptr};
+  IFNet m{nullptr}, m64{nullptr}, m64cpu{nullptr};
   for (const auto& cs : cases) {
     const std::string v = cs["version"];
     if (v != last) {
@@ -175,8 +176,12 @@ TEST_CASE("cuda: IFNet on the GPU matches the reference (every published layout)
       m64 = IFNet(IFNetConfig::published(v));
       test::det_fill(*m64);
       m64->eval();
+      m64cpu = IFNet(IFNetConfig::published(v));
+      test::det_fill(*m64cpu);
+      m64cpu->eval();
       m->to(kGpu);
       m64->to(kGpu, at::kDouble);
+      m64cpu->to(at::kDouble);
       last = v;
     }
     const double scale = cs["scale"], t = cs["t"];
@@ -185,11 +190,17 @@ TEST_CASE("cuda: IFNet on the GPU matches the reference (every published layout)
     // The timestep stays a host tensor, as the interpolator passes it.
     at::Tensor out = m->forward(rife_pad(i0, mult), rife_pad(i1, mult), torch::tensor({t}), scale);
     out = out.slice(2, 0, i0.size(2)).slice(3, 0, i0.size(3));
-    check_parity(("cuda " + key).c_str(), host(out), fx.get(key), v.rfind("4.0", 0) == 0 ? 5e-5 : 1e-5);
-    at::Tensor o64 = m64->forward(rife_pad(i0, mult).to(at::kDouble), rife_pad(i1, mult).to(at::kDouble),
-                                  torch::tensor({t}), scale);
-    o64 = o64.slice(2, 0, i0.size(2)).slice(3, 0, i0.size(3));
-    check_parity(("cuda float64 " + key).c_str(), host(o64), fx.get(key));
+    if (v.rfind("4.0", 0) == 0) {  // Frobenius only: the largest element is 1.45e-4 / 1.57e-4 off (see above)
+      const auto e = test::compare(host(out), fx.get(key));
+      MESSAGE(std::string("cuda ") << key << " (4.0): rel_fro " << e.rel_fro << ", max_abs/max|ref| " << e.rel_max);
+      CHECK(e.rel_fro <= 5e-5);
+    } else {
+      check_parity(("cuda " + key).c_str(), host(out), fx.get(key));
+    }
+    const at::Tensor a64 = rife_pad(i0, mult).to(at::kDouble), b64 = rife_pad(i1, mult).to(at::kDouble);
+    at::Tensor o64 = m64->forward(a64, b64, torch::tensor({t}), scale);
+    at::Tensor c64 = m64cpu->forward(host(a64), host(b64), torch::tensor({t}), scale);
+    check_parity(("cuda float64 vs cpu float64 " + key).c_str(), host(o64), c64);
   }
 }
 

@@ -14,12 +14,17 @@ out=${2:?usage: gpu_bundle.sh BUILD_DIR OUT.tar.xz}
 for f in longvid tests/longvid_tests liblongvid_spm.so; do
   [ -f "$build/$f" ] || { echo "gpu_bundle.sh: no $build/$f (build longvid and longvid_tests first)" >&2; exit 2; }
 done
-grep -q "LONGVID_CUDA:STRING=ON" "$build/CMakeCache.txt" 2>/dev/null \
-  || { echo "gpu_bundle.sh: $build is not a CUDA-variant build (-DLONGVID_CUDA=ON)" >&2; exit 2; }
-torch_dir=$(sed -n 's/^LONGVID_TORCH_ROOT:PATH=//p' "$build/CMakeCache.txt")
-py="$torch_dir/bin/python"; [ -x "$py" ] || py=python3
+ldd "$build/longvid" | grep -q "libtorch_cuda.so" \
+  || { echo "gpu_bundle.sh: $build/longvid is not the CUDA variant (build with -DLONGVID_CUDA=ON)" >&2; exit 2; }
+if ldd "$build/longvid" "$build/tests/longvid_tests" "$build/liblongvid_spm.so" | grep -q "not found"; then
+  echo "gpu_bundle.sh: a library of the build is not found here (ldd $build/longvid)" >&2; exit 2
+fi
+# The torch it links: its lib directory, from the rpath; the version from torch/version.py.
+torch_lib=$(ldd "$build/longvid" | awk '/libtorch_cpu.so/ {print $3}' | xargs dirname)
+torch_version=$(sed -n "s/^__version__ = ['\"]\([^'\"]*\)['\"].*/\1/p" "$torch_lib/../version.py")
+[ -n "$torch_version" ] || { echo "gpu_bundle.sh: no __version__ in $torch_lib/../version.py" >&2; exit 2; }
 stage=$(mktemp -d)
-trap 'rm -rf "$stage"' EXIT
+trap 'rm -rf "$stage" "$out.tmp"' EXIT
 mkdir -p "$stage/tests" "$stage/lib"
 cp "$build/longvid" "$build/liblongvid_spm.so" "$stage/"
 cp "$build/tests/longvid_tests" "$stage/tests/"
@@ -29,6 +34,6 @@ for bin in "$stage/longvid" "$stage/tests/longvid_tests" "$stage/liblongvid_spm.
   ldd "$bin" | awk '/=> \// {print $3}'
 done | sort -u | grep -v -E '/(torch|nvidia)/|/lib(c|m|dl|rt|pthread|util|gcc_s|stdc\+\+)\.so' \
   | while read -r lib; do cp -L "$lib" "$stage/lib/"; done
-"$py" -c 'import torch; print(torch.__version__)' > "$stage/torch_version.txt"
+echo "$torch_version" > "$stage/torch_version.txt"
 tar cJf "$out.tmp" -C "$stage" . && mv "$out.tmp" "$out"
 echo "$out: $(du -h "$out" | cut -f1) (torch $(cat "$stage/torch_version.txt"); libs: $(ls "$stage/lib" | tr '\n' ' '))"

@@ -33,6 +33,7 @@ tarball=""
 only="tests,official,sky,default,latte,long,cudnn,rife"
 die() { echo "gpu_check: $*" >&2; exit 2; }
 while [ $# -gt 0 ]; do
+  case "$1" in --quick|-h|--help) ;; *) [ $# -ge 2 ] || die "$1: missing value (--help lists the options)" ;; esac
   case "$1" in
     --quick) iters=1; shift ;;
     --prebuilt) prebuilt="${2-}"; shift 2 ;;
@@ -57,10 +58,14 @@ summary="$OUT/summary.txt"
 say() { echo "gpu_check: $*" | tee -a "$summary"; }
 t0=$(date +%s)
 elapsed() { echo $(( $(date +%s) - t0 )); }
-pack() { [ -z "$tarball" ] || tar czf "$tarball.tmp" -C "$OUT" --exclude='*.y4m' --exclude='rife_data' . 2>/dev/null \
-           && mv "$tarball.tmp" "$tarball"; }
+pack() {  # (the tarball itself is left out when it lies inside $OUT)
+  [ -n "$tarball" ] || return 0
+  tar czf "$tarball.tmp" -C "$OUT" --exclude='*.y4m' --exclude='rife_data' --exclude="$(basename "$tarball")*" . \
+    && mv "$tarball.tmp" "$tarball" || say "could not write --tar $tarball"
+}
 # step NAME TIMEOUT: 0 if the step should run (not past --deadline); the timeout is capped by it.
 step_timeout=0
+tests_rc=0
 step() {
   local name=$1 want=$2 left
   pack
@@ -82,7 +87,8 @@ gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)
 say "GPU: $gpu ($(nvidia-smi --query-gpu=driver_version,memory.total --format=csv,noheader | head -1))"
 nvidia-smi > "$OUT/nvidia-smi.txt" 2>&1
 
-# bf16 dense peak for MFU (TFLOP/s), by name.
+# bf16 dense peak for MFU (TFLOP/s), by name. Passed to the fp32 runs too: their "MFU" is then a
+# fraction of the bf16 peak, not of the fp32 one.
 peak=0
 case "$gpu" in
   *H200*|*H100*SXM*|*"H100 80GB HBM3"*) peak=989 ;;
@@ -98,8 +104,13 @@ fi
 torch_dir=$(dirname "$(dirname "$TORCH_CMAKE_PREFIX")")  # .../site-packages/torch
 torch_version=$(python3 -c 'import torch; print(torch.__version__)' 2>/dev/null)
 say "LibTorch: $torch_dir ($torch_version)"
-# The CUDA runtime next to the wheel (nvidia/cu13/lib) for a prebuilt binary whose rpath names another machine's.
-export LD_LIBRARY_PATH="$torch_dir/lib:$(cd "$torch_dir/../nvidia/cu13/lib" 2>/dev/null && pwd)${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+# The CUDA runtime next to the wheel (nvidia/cu13/lib; cu12 wheels: nvidia/cuda_runtime/lib) for a
+# prebuilt binary whose rpath names another machine's.
+libpath="$torch_dir/lib"
+for d in "$torch_dir/../nvidia/cu13/lib" "$torch_dir/../nvidia/cuda_runtime/lib"; do
+  [ -d "$d" ] && libpath="$libpath:$(cd "$d" && pwd)"
+done
+export LD_LIBRARY_PATH="$libpath${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 
 # ---- 1. the binaries ---------------------------------------------------------------------------
 if [ -n "$prebuilt" ]; then
@@ -107,6 +118,11 @@ if [ -n "$prebuilt" ]; then
   [ -x "$build/longvid" ] || die "--prebuilt $build: no longvid binary there"
   # tools/bench/gpu_bundle.sh puts the non-torch shared libraries (spdlog, fmt, yaml-cpp, ICU, ...) in lib/.
   [ -d "$build/lib" ] && export LD_LIBRARY_PATH="$build/lib:$LD_LIBRARY_PATH"
+  ! want tests || [ -x "$build/tests/longvid_tests" ] || die "--prebuilt $build: no tests/longvid_tests there"
+  # Its compiled-in paths name the machine it was built on: the assets and the SentencePiece module
+  # are taken from here and from DIR.
+  export LONGVID_ASSETS="$root/assets"
+  [ -f "$build/liblongvid_spm.so" ] && export LONGVID_SPM_MODULE="$build/liblongvid_spm.so"
   built_for=$(cat "$build/torch_version.txt" 2>/dev/null || echo unknown)
   [ "$built_for" = "$torch_version" ] \
     || die "--prebuilt $build was built against torch $built_for, this machine has $torch_version: build here instead"
@@ -128,9 +144,10 @@ lv="$build/longvid"
 if want tests && step "CUDA tests" 300; then
   LONGVID_TEST_DATA_DIR="$root/tests/data" timeout "$step_timeout" "$build/tests/longvid_tests" -tc="cuda:*,device:*" -s \
     > "$OUT/cuda_tests.log" 2>&1
-  rc=$?
-  say "CUDA tests (rc $rc): $(grep -E '^\[doctest\] (test cases|assertions)' "$OUT/cuda_tests.log" | tr '\n' ' ')"
-  grep -E "rel_fro|rel err|LONGVID_SKIPPED|ERROR|FAILED" "$OUT/cuda_tests.log" | sed 's/^/    /' | head -40 >> "$summary"
+  tests_rc=$?
+  say "CUDA tests (rc $tests_rc): $(grep -E '^\[doctest\] (test cases|assertions)' "$OUT/cuda_tests.log" | tr '\n' ' ')"
+  grep -E "LONGVID_SKIPPED|ERROR|FAILED" "$OUT/cuda_tests.log" | sed 's/^/    /' >> "$summary"
+  grep -E "MESSAGE" "$OUT/cuda_tests.log" | sed 's/^.*MESSAGE: /    /' >> "$summary"
 fi
 
 # ---- 3. the official LVDM code side by side ---------------------------------------------------------
@@ -188,8 +205,9 @@ fi
 # weights time the same) on 16 frames of 1280x720 (y4m: FFmpeg is off here), fp32 and fp16, then
 # the same on the CPU for the ratio.
 if want rife && step "rife" 150; then
-  "$lv" -q synth -o "$OUT/rife_data" --videos 1 --frames 8 --size 64 --format y4m > /dev/null 2>&1
-  "$lv" -q train-rife --data "$OUT/rife_data" -o "$OUT/rife426.safetensors" --preset 4.26 --steps 1 --batch 1 \
+  per=$(( step_timeout / 5 > 10 ? step_timeout / 5 : 10 ))  # five commands share the step's time
+  timeout "$per" "$lv" -q synth -o "$OUT/rife_data" --videos 1 --frames 8 --size 64 --format y4m > /dev/null 2>&1
+  timeout "$per" "$lv" -q train-rife --data "$OUT/rife_data" -o "$OUT/rife426.safetensors" --preset 4.26 --steps 1 --batch 1 \
     --workers 0 --warmup 1 > "$OUT/rife_train.log" 2>&1 || say "train-rife failed: $(tail -1 "$OUT/rife_train.log")"
   python3 - "$OUT/in720.y4m" <<'PY'
 import sys
@@ -206,7 +224,7 @@ with open(sys.argv[1], "wb") as f:
 PY
   for dev in "cuda fp32" "cuda fp16" "cpu fp32"; do
     set -- $dev
-    if timeout 60 "$lv" -q interpolate "$OUT/in720.y4m" -o "$OUT/out720_$1_$2.y4m" --model "$OUT/rife426.safetensors" \
+    if timeout "$per" "$lv" -q interpolate "$OUT/in720.y4m" -o "$OUT/out720_$1_$2.y4m" --model "$OUT/rife426.safetensors" \
          --device "$1" --dtype "$2" --no-progress > "$OUT/rife_$1_$2.txt" 2> "$OUT/rife_$1_$2.log"; then
       say "rife 720p x2 $1 $2: $(sed 's/.* in \(.*\)/\1/' "$OUT/rife_$1_$2.txt")"
     else
@@ -218,4 +236,6 @@ PY
 fi
 say "done in $(elapsed) s; results in $OUT"
 pack
+# Non-zero when the CUDA tests failed (the benchmarks' failures are in the summary).
+[ "$tests_rc" = 0 ] || { say "the CUDA tests failed (rc $tests_rc): cuda_tests.log"; exit 1; }
 exit 0

@@ -23,7 +23,7 @@ def sync(device):
     """Waits for the GPU's queued kernels, so that a timer around them measures them."""
     if str(device).startswith("cuda"):
         import torch
-        torch.cuda.synchronize()
+        torch.cuda.synchronize(device)
 
 
 def import_official(device="cpu"):
@@ -58,16 +58,17 @@ def load_timed(a):
     t0 = time.perf_counter()
     config = load_config(a.config)
     model = load_model(config, a.ckpt)
-    if a.device != "cpu":
-        model = model.to(a.device)
-        sync(a.device)
+    device = getattr(a, "device", "cpu")  # (decode has no --device: the CPU)
+    if device != "cpu":
+        model = model.to(device)
+        sync(device)
     t_load = time.perf_counter() - t0
     print("official: model loaded", flush=True)
     return config, model, t_load
 
 
 def load_model(config, ckpt):
-    """scripts/sample_utils.py load_model() without .cuda(): the official lines on the CPU."""
+    """scripts/sample_utils.py load_model() without its .cuda() (load_timed moves the model for --device cuda)."""
     import torch
     from lvdm.utils.common_utils import instantiate_from_config
     pl_sd = torch.load(ckpt, map_location="cpu")

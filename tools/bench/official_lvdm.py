@@ -26,7 +26,7 @@ Subcommands
               (fp16 -> fp32, same values) plus the schedule buffers the official model registers
               to a .ckpt the official load_model() loads with strict=True.
   sample      one clip as scripts/sample_uncond.py makes it: load_model() (torch.load, state_dict,
-              instantiate_from_config, load_state_dict strict; .cuda() left out), DDIMSampler, eta 1,
+              instantiate_from_config, load_state_dict strict; .cuda() with --device cuda), DDIMSampler, eta 1,
               guidance off, decode_first_stage, the official uint8 conversion (torch_to_np:
               ((x + 1) * 127.5).clamp(0, 255).to(uint8), truncating). Frame-mask models
               (FrameInterpPredLatentDiffusion) take the condition sample_uncond_long_videos.py
@@ -398,7 +398,7 @@ def main():
     p.set_defaults(fn=cmd_from_safetensors, needs_lvdm=True)
 
     p = common(sub.add_parser("sample", help="one clip, the official way"))
-    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (the model moved there, as .cuda())")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (the model moved there, as .cuda(); the official DDIMSampler uses cuda:0)")
     p.add_argument("--config", required=True)
     p.add_argument("--ckpt", required=True)
     p.add_argument("--steps", type=int, default=50)
@@ -413,7 +413,7 @@ def main():
     p.set_defaults(fn=cmd_sample, needs_lvdm=True)
 
     p = common(sub.add_parser("forward", help="K timed diffusion-model forwards"))
-    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (the model moved there, as .cuda())")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (the model moved there, as .cuda(); the official DDIMSampler uses cuda:0)")
     p.add_argument("--config", required=True)
     p.add_argument("--ckpt", required=True)
     p.add_argument("--iters", type=int, default=3)

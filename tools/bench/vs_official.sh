@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # longvid vs the OFFICIAL LVDM PyTorch code (YingqingHe/LVDM, imported from --lvdm-src, never
-# copied here): the same checkpoint, shapes, DDIM steps, seed, thread count and device (CPU), timed
+# copied here): the same checkpoint, shapes, DDIM steps, seed, thread count and device (CPU, or the GPU with --device cuda), timed
 # side by side; the uint8 frames of both compared (IDENTICAL, else max abs difference and PSNR).
 #
 # usage: tools/bench/vs_official.sh --lvdm-src PATH [--threads 2] [--steps 5] [--seed 1]
@@ -74,6 +74,7 @@ json_out=""
 ckpt_seed=0
 device=cpu
 while [ $# -gt 0 ]; do
+  case "$1" in --exact-check|-h|--help) ;; *) [ $# -ge 2 ] || die "$1: missing value (--help lists the options)" ;; esac
   case "$1" in
     --lvdm-src) lvdm_src="${2-}"; shift 2 ;;
     --threads) threads="${2-}"; shift 2 ;;
@@ -118,7 +119,7 @@ official_steps=$(( (999 / (1000 / steps)) + 1 ))
 [ $(( (official_steps - 1) * (1000 / steps) + 1 )) -lt 1000 ] \
   || die "--steps $steps: the official DDIM spacing gives timestep 1000 (out of range) for it; use e.g. 1, 2, 5, 10, 25, 50"
 [ "$official_steps" = "$steps" ] || echo "vs_official.sh: note: --steps $steps runs $official_steps DDIM steps on both sides (the official spacing)" >&2
-case "$device" in cpu|cuda|cuda:[0-9]) ;; *) die "--device $device: expected cpu, cuda or cuda:N" ;; esac
+case "$device" in cpu|cuda) ;; *) die "--device $device: expected cpu or cuda (the official DDIMSampler puts its buffers on cuda:0)" ;; esac
 IFS=, read -r -a row_list <<<"$rows"
 for r in "${row_list[@]}"; do
   case "$r" in sky|sky_pred|sky_interp|default|vae64) ;; *) die "--rows: unknown row '$r' (sky, sky_pred, sky_interp, default, vae64)" ;; esac
