@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "core/rng.h"
 #include "sampler/sampler.h"
+#include "tests/backbones/fixtures.h"
 #include "tests/helpers.h"
 #include "tests/parity.h"
 
@@ -22,23 +23,8 @@ namespace {
 
 std::filesystem::path fixture(const std::string& name) { return test::data_dir() / "latte" / name; }
 
-// Official layout (N, F, C, H, W) <-> engine layout [B, C, T, H, W] (the same permutation both ways).
-at::Tensor swap_fc(const at::Tensor& x) { return x.permute({0, 2, 1, 3, 4}).contiguous(); }
-
-LatteConfig tiny_cond_config() {  // gen_latte.py: the class-conditional tiny model
-  LatteConfig c;
-  c.input_size = 8;
-  c.patch_size = 2;
-  c.in_channels = 4;
-  c.hidden_size = 64;
-  c.depth = 4;
-  c.num_heads = 4;
-  c.num_frames = 4;
-  c.extras = 2;
-  c.num_classes = 5;
-  c.learn_sigma = true;
-  return c;
-}
+using test::swap_fc;  // tests/backbones/fixtures.h
+LatteConfig tiny_cond_config() { return test::latte_tiny_cond_config(); }
 
 LatteConfig tiny_uncond_config() {  // gen_latte.py: the unconditional tiny model
   LatteConfig c;

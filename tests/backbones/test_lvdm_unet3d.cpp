@@ -10,6 +10,7 @@
 #include "backbones/lvdm_unet3d.h"
 #include "core/checkpoint.h"
 #include "core/error.h"
+#include "tests/backbones/fixtures.h"
 #include "tests/helpers.h"
 #include "tests/parity.h"
 
@@ -17,15 +18,8 @@ using namespace longvid;
 
 namespace {
 
-// Official configs keep the official tree (lvdm_short/, lvdm_long/); the reduced test configs sit at the top.
-std::filesystem::path cfg_path(const std::string& name) {
-  auto dir = test::data_dir() / "configs" / "lvdm";
-  for (const char* sub : {"lvdm_short", "lvdm_long"})
-    if (std::filesystem::exists(dir / sub / name)) return dir / sub / name;
-  return dir / name;
-}
-std::filesystem::path fixture(const std::string& name) { return test::data_dir() / "lvdm" / name; }
-
+using test::lvdm_config;  // tests/backbones/fixtures.h
+using test::lvdm_fixture;
 using test::check_parity;
 using test::det_fill;
 
@@ -47,22 +41,22 @@ TEST_CASE("lvdm_unet3d: official YAML configs build the official parameter count
   for (const auto& c : cases) {
     const std::string file = c.file;
     CAPTURE(file);
-    auto cfg = LvdmUNetConfig::from_yaml_file(cfg_path(c.file));
+    auto cfg = LvdmUNetConfig::from_yaml_file(lvdm_config(c.file));
     LvdmUNet3D m(cfg, at::kMeta);
     CHECK(m->num_parameters() == c.params);
   }
-  auto sky = LvdmUNetConfig::from_yaml_file(cfg_path("sky.yaml"));
+  auto sky = LvdmUNetConfig::from_yaml_file(lvdm_config("sky.yaml"));
   CHECK(sky.model_channels == 256);
   CHECK(sky.channel_mult == std::vector<int64_t>{1, 2, 3, 4});
   CHECK(sky.padding_t == 0);
   CHECK(sky.use_relative_position);
   CHECK(sky.num_classes == -1);
   CHECK(sky.conditioning_key.empty());
-  auto pred = LvdmUNetConfig::from_yaml_file(cfg_path("sky_pred.yaml"));
+  auto pred = LvdmUNetConfig::from_yaml_file(lvdm_config("sky_pred.yaml"));
   CHECK(pred.in_channels == 5);
   CHECK(pred.num_classes == 251);
   CHECK(pred.conditioning_key == "concat-adm-mask");
-  auto t2v = LvdmUNetConfig::from_yaml_file(cfg_path("text2video.yaml"));
+  auto t2v = LvdmUNetConfig::from_yaml_file(lvdm_config("text2video.yaml"));
   CHECK(t2v.use_temporal_transformer);
   CHECK(t2v.context_dim == 768);
   CHECK(t2v.conditioning_key == "crossattn");
@@ -80,11 +74,11 @@ TEST_CASE("lvdm_unet3d: config errors name the key") {
 }
 
 TEST_CASE("lvdm_unet3d: small long-video config matches the official model (concat-adm-mask)") {
-  auto cfg = LvdmUNetConfig::from_yaml_file(cfg_path("unet3d_small.yaml"));
+  auto cfg = LvdmUNetConfig::from_yaml_file(lvdm_config("unet3d_small.yaml"));
   LvdmUNet3D m(cfg);
   m->eval();
-  StateDict ckpt = load_checkpoint(fixture("unet3d_small.safetensors"));
-  StateDict io = load_checkpoint(fixture("unet3d_small_io.safetensors"));
+  StateDict ckpt = load_checkpoint(lvdm_fixture("unet3d_small.safetensors"));
+  StateDict io = load_checkpoint(lvdm_fixture("unet3d_small_io.safetensors"));
   CHECK(m->num_parameters() == io.get("param_count").item<int64_t>());
   CHECK(load_lvdm_unet(*m, ckpt) == LvdmWeights::Raw);
 
@@ -99,11 +93,11 @@ TEST_CASE("lvdm_unet3d: small long-video config matches the official model (conc
 }
 
 TEST_CASE("lvdm_unet3d: Denoiser adapter builds the input like LVDM's apply_model") {
-  auto cfg = LvdmUNetConfig::from_yaml_file(cfg_path("unet3d_small.yaml"));
+  auto cfg = LvdmUNetConfig::from_yaml_file(lvdm_config("unet3d_small.yaml"));
   LvdmUNet3D net(cfg);
   net->eval();
-  load_lvdm_unet(*net, load_checkpoint(fixture("unet3d_small.safetensors")));
-  StateDict io = load_checkpoint(fixture("unet3d_small_io.safetensors"));
+  load_lvdm_unet(*net, load_checkpoint(lvdm_fixture("unet3d_small.safetensors")));
+  StateDict io = load_checkpoint(lvdm_fixture("unet3d_small_io.safetensors"));
   LvdmUNetDenoiser den(net);
   CHECK(den.prediction() == Prediction::Eps);
   CHECK_FALSE(den.learned_sigma());
@@ -139,8 +133,8 @@ TEST_CASE("lvdm_unet3d: Denoiser adapter builds the input like LVDM's apply_mode
 }
 
 TEST_CASE("lvdm_unet3d: EMA names (dots removed) load through the name map") {
-  auto cfg = LvdmUNetConfig::from_yaml_file(cfg_path("unet3d_small.yaml"));
-  StateDict raw = load_checkpoint(fixture("unet3d_small.safetensors"));
+  auto cfg = LvdmUNetConfig::from_yaml_file(lvdm_config("unet3d_small.yaml"));
+  StateDict raw = load_checkpoint(lvdm_fixture("unet3d_small.safetensors"));
   // An official-layout checkpoint with both copies: raw, and EMA (= raw * 0.5 here, to tell them apart).
   StateDict both;
   const std::string pre = "model.diffusion_model.";
@@ -177,11 +171,11 @@ TEST_CASE("lvdm_unet3d: EMA names (dots removed) load through the name map") {
 }
 
 TEST_CASE("lvdm_unet3d: config/checkpoint mismatch names the keys and both shapes") {
-  auto cfg = LvdmUNetConfig::from_yaml_file(cfg_path("unet3d_small.yaml"));
+  auto cfg = LvdmUNetConfig::from_yaml_file(lvdm_config("unet3d_small.yaml"));
   cfg.in_channels = 4;     // the checkpoint has the mask channel (5)
   cfg.num_classes = -1;    // and label_emb
   LvdmUNet3D m(cfg);
-  StateDict ckpt = load_checkpoint(fixture("unet3d_small.safetensors"));
+  StateDict ckpt = load_checkpoint(lvdm_fixture("unet3d_small.safetensors"));
   std::string msg;
   try {
     load_lvdm_unet(*m, ckpt);
@@ -196,7 +190,7 @@ TEST_CASE("lvdm_unet3d: config/checkpoint mismatch names the keys and both shape
 }
 
 TEST_CASE("lvdm_unet3d: forward rejects bad inputs with one line") {
-  auto cfg = LvdmUNetConfig::from_yaml_file(cfg_path("unet3d_small.yaml"));
+  auto cfg = LvdmUNetConfig::from_yaml_file(lvdm_config("unet3d_small.yaml"));
   LvdmUNet3D m(cfg);
   torch::NoGradGuard ng;
   auto t = torch::tensor({1, 2}, at::kLong);
@@ -207,11 +201,11 @@ TEST_CASE("lvdm_unet3d: forward rejects bad inputs with one line") {
 }
 
 TEST_CASE("lvdm_unet3d: T2V (SpatialTemporalTransformer, cross-attention) matches the official model") {
-  auto cfg = LvdmUNetConfig::from_yaml_file(cfg_path("unet3d_t2v_small.yaml"));
+  auto cfg = LvdmUNetConfig::from_yaml_file(lvdm_config("unet3d_t2v_small.yaml"));
   LvdmUNet3D m(cfg);
   m->eval();
   det_fill(*m);
-  StateDict io = load_checkpoint(fixture("unet3d_t2v_small_det.safetensors"));
+  StateDict io = load_checkpoint(lvdm_fixture("unet3d_t2v_small_det.safetensors"));
   CHECK(m->num_parameters() == io.get("param_count").item<int64_t>());
   CHECK(static_cast<int64_t>(m->parameters().size()) == io.get("param_tensors").item<int64_t>());
   torch::NoGradGuard ng;
@@ -224,11 +218,11 @@ TEST_CASE("lvdm_unet3d: T2V (SpatialTemporalTransformer, cross-attention) matche
 }
 
 TEST_CASE("lvdm_unet3d: kernel_size_t 3, resblock_updown, num_head_channels match the official model") {
-  auto cfg = LvdmUNetConfig::from_yaml_file(cfg_path("unet3d_kt3_small.yaml"));
+  auto cfg = LvdmUNetConfig::from_yaml_file(lvdm_config("unet3d_kt3_small.yaml"));
   LvdmUNet3D m(cfg);
   m->eval();
   det_fill(*m);
-  StateDict io = load_checkpoint(fixture("unet3d_kt3_small_det.safetensors"));
+  StateDict io = load_checkpoint(lvdm_fixture("unet3d_kt3_small_det.safetensors"));
   CHECK(m->num_parameters() == io.get("param_count").item<int64_t>());
   CHECK(static_cast<int64_t>(m->parameters().size()) == io.get("param_tensors").item<int64_t>());
   torch::NoGradGuard ng;
@@ -241,10 +235,10 @@ TEST_CASE("lvdm_unet3d: sky.yaml (548.9M parameters) matches the official model 
     return;
   }
   auto t0 = std::chrono::steady_clock::now();
-  auto cfg = LvdmUNetConfig::from_yaml_file(cfg_path("sky.yaml"));
+  auto cfg = LvdmUNetConfig::from_yaml_file(lvdm_config("sky.yaml"));
   LvdmUNet3D m(cfg);
   m->eval();
-  StateDict io = load_checkpoint(fixture("unet3d_sky_det.safetensors"));
+  StateDict io = load_checkpoint(lvdm_fixture("unet3d_sky_det.safetensors"));
   CHECK(m->num_parameters() == 548904580);
   CHECK(m->num_parameters() == io.get("param_count").item<int64_t>());
   CHECK(static_cast<int64_t>(m->parameters().size()) == io.get("param_tensors").item<int64_t>());

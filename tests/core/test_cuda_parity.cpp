@@ -17,6 +17,7 @@
 #include "core/device.h"
 #include "core/rng.h"
 #include "sampler/sampler.h"
+#include "tests/backbones/fixtures.h"
 #include "tests/helpers.h"
 #include "tests/parity.h"
 #include "tests/sampler/sampler_fixture.h"
@@ -62,14 +63,8 @@ const c10::Device kGpu(c10::kCUDA, 0);
 at::Tensor gpu(const at::Tensor& t) { return t.to(kGpu); }
 at::Tensor host(const at::Tensor& t) { return t.to(c10::kCPU); }
 
-std::filesystem::path lvdm_cfg(const std::string& name) {
-  auto dir = test::data_dir() / "configs" / "lvdm";
-  for (const char* sub : {"lvdm_short", "lvdm_long"})
-    if (std::filesystem::exists(dir / sub / name)) return dir / sub / name;
-  return dir / name;
-}
-std::filesystem::path lvdm_fixture(const std::string& name) { return test::data_dir() / "lvdm" / name; }
-at::Tensor swap_fc(const at::Tensor& x) { return x.permute({0, 2, 1, 3, 4}).contiguous(); }
+using test::lvdm_fixture;  // tests/backbones/fixtures.h
+using test::swap_fc;
 
 }  // namespace
 
@@ -78,7 +73,7 @@ TEST_CASE("cuda: LVDM U-Nets on the GPU match the official fixtures (fp32, bf16 
   NoTF32 fp32;
   torch::NoGradGuard ng;
   {  // concat-adm-mask long-video U-Net with the official weights of its fixture
-    LvdmUNet3D m(LvdmUNetConfig::from_yaml_file(lvdm_cfg("unet3d_small.yaml")));
+    LvdmUNet3D m(LvdmUNetConfig::from_yaml_file(test::lvdm_config("unet3d_small.yaml")));
     m->eval();
     load_lvdm_unet(*m, load_checkpoint(lvdm_fixture("unet3d_small.safetensors")));
     m->to(kGpu);
@@ -99,7 +94,7 @@ TEST_CASE("cuda: LVDM U-Nets on the GPU match the official fixtures (fp32, bf16 
   }
   for (const char* name : {"t2v", "kt3"}) {  // cross-attention; kernel_size_t 3 + resblock_updown
     const std::string n(name);
-    LvdmUNet3D m(LvdmUNetConfig::from_yaml_file(lvdm_cfg("unet3d_" + n + "_small.yaml")));
+    LvdmUNet3D m(LvdmUNetConfig::from_yaml_file(test::lvdm_config("unet3d_" + n + "_small.yaml")));
     m->eval();
     test::det_fill(*m);
     m->to(kGpu);
@@ -134,18 +129,7 @@ TEST_CASE("cuda: Latte on the GPU matches the official fixtures") {
   if (!cuda_or_skip()) return;
   NoTF32 fp32;
   torch::NoGradGuard ng;
-  LatteConfig c;  // gen_latte.py's class-conditional tiny model (tests/backbones/test_latte.cpp)
-  c.input_size = 8;
-  c.patch_size = 2;
-  c.in_channels = 4;
-  c.hidden_size = 64;
-  c.depth = 4;
-  c.num_heads = 4;
-  c.num_frames = 4;
-  c.extras = 2;
-  c.num_classes = 5;
-  c.learn_sigma = true;
-  Latte m(c);
+  Latte m(test::latte_tiny_cond_config());
   load_latte(*m, load_checkpoint(test::data_dir() / "latte" / "latte_tiny.safetensors"));
   m->eval();
   m->to(kGpu);
@@ -212,18 +196,13 @@ TEST_CASE("cuda: LVDM DDIM on the GPU matches the official DDIMSampler step by s
   const at::Tensor bank = gpu(fx["ddim/noise_bank"]);
   for (int eta : {1, 0}) {
     const std::string tag = "lvdm_ddim_eta" + std::to_string(eta);
-    SamplerOptions o;
-    o.method = "ddim";
-    o.steps = 50;
-    o.eta = eta;
-    o.spacing = "lvdm";
+    const SamplerOptions o = test::lvdm_ddim_options(eta);
     test::ToyDenoiser toy;
     std::vector<at::Tensor> xs;
     StepHooks hooks;
     hooks.after_step = [&](int, int64_t, at::Tensor& x, at::Tensor&) { xs.push_back(host(x)); };
     auto gen = make_generator(0);
-    auto out = sample(toy, sched, gpu(fx["ddim/x_T"]), {}, o, gen, {}, hooks,
-                      [bank](int step, const at::Tensor&) { return bank[step]; });
+    auto out = sample(toy, sched, gpu(fx["ddim/x_T"]), {}, o, gen, {}, hooks, test::bank_noise(bank));
     CHECK(out.is_cuda());
     const at::Tensor ref = fx[tag + "/traj"];
     REQUIRE(static_cast<int64_t>(xs.size()) == ref.size(0));

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "backbones/denoiser.h"
+#include "sampler/sampler.h"
 #include "tests/helpers.h"
 
 namespace longvid::test {
@@ -51,6 +52,21 @@ class SamplerFixture {
   nlohmann::json index_, meta_;
   std::string blob_;
 };
+
+// Replays bank[step] as the per-step noise.
+inline NoiseFn bank_noise(const at::Tensor& bank) {
+  return [bank](int step, const at::Tensor&) { return bank[step]; };
+}
+
+// The official LVDM DDIMSampler of the fixture: 50 steps, its uniform spacing, eta as given.
+inline SamplerOptions lvdm_ddim_options(int eta) {
+  SamplerOptions o;
+  o.method = "ddim";
+  o.steps = 50;
+  o.eta = eta;
+  o.spacing = "lvdm";
+  return o;
+}
 
 // eps = tanh(0.5 x)·t/1000 + 0.1 sin x [+ 0.2·mask·cos x] [+ 0.001 s]  (toy_eps in the script)
 class ToyDenoiser : public Denoiser {

@@ -9,6 +9,7 @@ using namespace longvid;
 using longvid::test::rel_err;
 using longvid::test::SamplerFixture;
 using longvid::test::ToyDenoiser;
+using longvid::test::bank_noise;
 
 namespace {
 
@@ -17,10 +18,6 @@ namespace {
 // float32 kernels round differently. 2e-6 covers both with room; the project's fp32 bound is 1e-5.
 constexpr double kTol = 2e-6;
 
-// Replays bank[step] as the per-step noise.
-NoiseFn bank_noise(const at::Tensor& bank) {
-  return [bank](int step, const at::Tensor&) { return bank[step]; };
-}
 
 struct Recorder {
   std::vector<at::Tensor> x, x0;
@@ -66,11 +63,7 @@ TEST_CASE("sampler: LVDM DDIM (eta 1 and 0) matches the official DDIMSampler ste
   auto bank = fx["ddim/noise_bank"];
   for (int eta : {1, 0}) {
     const std::string tag = "lvdm_ddim_eta" + std::to_string(eta);
-    SamplerOptions o;
-    o.method = "ddim";
-    o.steps = 50;
-    o.eta = eta;
-    o.spacing = "lvdm";
+    SamplerOptions o = test::lvdm_ddim_options(eta);
     auto ts = sampling_timesteps(o, 1000);
     auto ref_ts = to_vec(fx[tag + "/timesteps"]);
     std::reverse(ref_ts.begin(), ref_ts.end());
