@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include <chrono>
+#include <cmath>
 #include <functional>
 #include <optional>
 #include <thread>
@@ -77,6 +78,15 @@ BenchRow time_case(const VideoPipeline& pipe, const BenchRequest& req, const std
   row.min_s = best;
   if (rss_reset) row.peak_rss_mib = static_cast<double>(peak_rss_kib()) / 1024.0;
   if (int64_t g = gpu_peak_memory_bytes(pipe.device); g >= 0) row.peak_gpu_mib = static_cast<double>(g) / 1048576.0;
+  if (req.profile > 0) {  // after the peaks are read: they cover the warm-up and timed runs only
+    OpProfile profile;
+    fn();
+    synchronize(pipe.device);
+    auto ops = profile.ops();
+    row.profiled_s = profile.total_s();
+    if (ops.size() > static_cast<size_t>(req.profile)) ops.resize(static_cast<size_t>(req.profile));
+    row.ops = std::move(ops);
+  }
   return row;
 }
 
@@ -170,9 +180,16 @@ std::vector<BenchRow> run_benchmarks(VideoPipeline& pipe, const BenchRequest& re
                                  sample(*pipe.main.net, *pipe.schedule, x_T, cond, s, gen);
                                }
                              });
-        row.mean_s /= static_cast<double>(s.steps);
-        row.min_s /= static_cast<double>(s.steps);
-        row.flops /= static_cast<double>(s.steps);
+        // per step, like every figure of the row (the op profile's calls too, rounded)
+        const double n = static_cast<double>(s.steps);
+        row.mean_s /= n;
+        row.min_s /= n;
+        row.flops /= n;
+        row.profiled_s /= n;
+        for (auto& op : row.ops) {
+          op.self_s /= n;
+          op.calls = static_cast<int64_t>(std::llround(static_cast<double>(op.calls) / n));
+        }
         rows.push_back(row);
       } else {
         GenerateRequest g;
@@ -234,7 +251,7 @@ std::string bench_json(const VideoPipeline& pipe, const BenchRequest& req, const
   j["model"] = pipe.describe();
   j["request"] = {{"iters", req.iters}, {"warmup", req.warmup}, {"batch", req.batch},
                   {"steps", req.steps}, {"latent_frames", req.latent_frames}, {"long_frames", req.long_frames},
-                  {"seed", req.seed},   {"peak_tflops", req.peak_tflops}};
+                  {"seed", req.seed},   {"peak_tflops", req.peak_tflops}, {"profile", req.profile}};
   auto& out = j["rows"] = nlohmann::ordered_json::array();
   for (const auto& r : rows) {
     nlohmann::ordered_json o = {{"name", r.name},         {"what", r.what},          {"iters", r.iters},
@@ -244,6 +261,11 @@ std::string bench_json(const VideoPipeline& pipe, const BenchRequest& req, const
     o["peak_gpu_mib"] = r.peak_gpu_mib >= 0 ? nlohmann::ordered_json(r.peak_gpu_mib) : nlohmann::ordered_json(nullptr);
     o["mfu"] = req.peak_tflops > 0 ? nlohmann::ordered_json(r.gflops_per_s() / (req.peak_tflops * 1e3))
                                    : nlohmann::ordered_json(nullptr);
+    if (req.profile > 0) {
+      o["profiled_s"] = r.profiled_s;
+      auto& ops = o["ops"] = nlohmann::ordered_json::array();
+      for (const auto& op : r.ops) ops.push_back({{"name", op.name}, {"self_s", op.self_s}, {"calls", op.calls}});
+    }
     out.push_back(o);
   }
   return j.dump(1);

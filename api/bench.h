@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "core/op_profile.h"
 #include "pipeline/video_pipeline.h"
 
 namespace longvid {
@@ -25,6 +26,9 @@ struct BenchRequest {
   int64_t long_frames = 256;
   uint64_t seed = 1;
   double peak_tflops = 0;  // the device's peak for MFU (0: not reported)
+  // > 0: one more, untimed run per case under an OpProfile (core/op_profile.h); its `profile` ops with
+  // the most self time go to BenchRow::ops.
+  int64_t profile = 0;
 };
 
 struct BenchRow {
@@ -34,6 +38,10 @@ struct BenchRow {
   double flops = 0;          // per iteration
   double peak_rss_mib = -1;  // peak resident memory during the case (-1: unknown)
   double peak_gpu_mib = -1;  // CUDA: peak allocated (-1: not on CUDA)
+  // --profile: the ops with the most self time in the profiled run, and that run's total self time of
+  // all ops (the step case: per step, like its other figures)
+  std::vector<OpTime> ops;
+  double profiled_s = 0;
   double it_per_s() const { return min_s > 0 ? 1.0 / min_s : 0; }
   double gflops_per_s() const { return min_s > 0 ? flops / min_s / 1e9 : 0; }
 };

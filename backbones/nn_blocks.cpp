@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/conv.h"
 #include "core/error.h"
 
 namespace longvid::nn {
@@ -78,7 +79,7 @@ Tensor ConvImpl::forward(const Tensor& x) const {
   switch (stride.size()) {
     case 1: return at::conv1d(x, weight, bias, stride, padding);
     case 2: return at::conv2d(x, weight, bias, stride, padding);
-    default: return at::conv3d(x, weight, bias, stride, padding);
+    default: return longvid::conv3d(x, weight, bias, stride, padding);
   }
 }
 

@@ -55,6 +55,7 @@ std::shared_ptr<torch::nn::Module> container(torch::nn::Module& parent, const st
 // ---- layers ------------------------------------------------------------------------------------------
 
 // nn.Conv1d / nn.Conv2d / nn.Conv3d (the kernel's rank picks which), with bias; `zero` = zero_module(...).
+// 3D runs through longvid::conv3d (core/conv.h).
 struct ConvImpl : torch::nn::Module {
   std::vector<int64_t> stride, padding;
   at::Tensor weight, bias;

@@ -4,6 +4,7 @@
 #include <ATen/record_function.h>
 
 #include <cstring>
+#include <vector>
 
 namespace longvid {
 
@@ -13,10 +14,14 @@ thread_local double t_flops = 0;
 thread_local int t_depth = 0;  // counted ops open on this thread
 thread_local bool t_active = false;
 
-enum class Kind { None, Conv, Mm, Bmm, Sdpa };
+enum class Kind { None, Conv, OneDnnConv, SlowConv3d, Mm, Bmm, Sdpa };
 
 Kind kind_of(const char* name) {
   if (std::strcmp(name, "aten::convolution") == 0) return Kind::Conv;
+  // Called directly by longvid::conv3d (core/conv.h); inside aten::convolution they are nested, not
+  // counted twice.
+  if (std::strcmp(name, "aten::mkldnn_convolution") == 0) return Kind::OneDnnConv;
+  if (std::strcmp(name, "aten::slow_conv3d") == 0) return Kind::SlowConv3d;
   if (std::strcmp(name, "aten::addmm") == 0 || std::strcmp(name, "aten::mm") == 0) return Kind::Mm;
   if (std::strcmp(name, "aten::bmm") == 0 || std::strcmp(name, "aten::baddbmm") == 0) return Kind::Bmm;
   if (std::strcmp(name, "aten::scaled_dot_product_attention") == 0) return Kind::Sdpa;
@@ -32,6 +37,28 @@ double prod(at::IntArrayRef s, size_t from = 0) {
   double p = 1;
   for (size_t i = from; i < s.size(); ++i) p *= static_cast<double>(s[i]);
   return p;
+}
+
+// 2 x multiply-adds of a convolution from its input and weight shapes. stride / padding / dilation are int
+// lists (one entry = all dimensions; a None dilation = 1).
+double conv_flops(const at::Tensor* x, const at::Tensor* w, const c10::IValue& stride_v, const c10::IValue& pad_v,
+                  const c10::IValue& dil_v, bool transposed) {
+  if (!x || !w || w->dim() < 3 || x->dim() != w->dim()) return 0;
+  const double kernel = prod(w->sizes(), 2);
+  if (transposed)  // weight [Cin, Cout/groups, k...]: every input element feeds Cout/groups·k outputs
+    return 2.0 * static_cast<double>(x->numel()) * static_cast<double>(w->size(1)) * kernel;
+  // weight [Cout, Cin/groups, k...]: every output element sums Cin/groups·k products
+  auto ints = [](const c10::IValue& v) { return v.isIntList() ? v.toIntVector() : std::vector<int64_t>{1}; };
+  const auto stride = ints(stride_v), pad = pad_v.isIntList() ? pad_v.toIntVector() : std::vector<int64_t>{0},
+             dil = ints(dil_v);
+  auto at_ = [](const std::vector<int64_t>& v, size_t i) { return v.size() == 1 ? v[0] : v.at(i); };
+  const size_t nd = static_cast<size_t>(w->dim() - 2);
+  double out = static_cast<double>(x->size(0)) * static_cast<double>(w->size(0));
+  for (size_t i = 0; i < nd; ++i) {
+    const int64_t n = x->size(static_cast<int64_t>(i) + 2), kk = w->size(static_cast<int64_t>(i) + 2);
+    out *= static_cast<double>((n + 2 * at_(pad, i) - at_(dil, i) * (kk - 1) - 1) / at_(stride, i) + 1);
+  }
+  return 2.0 * out * static_cast<double>(w->size(1)) * kernel;
 }
 
 struct Counted : at::ObserverContext {
@@ -57,25 +84,17 @@ std::unique_ptr<at::ObserverContext> on_start(const at::RecordFunction& fn) {
       ctx->flops = 2.0 * prod(a->sizes()) * static_cast<double>(b->size(-1));  // (batch·)M·K · N
   } else if (k == Kind::Conv) {
     // convolution(input, weight, bias, stride, padding, dilation, transposed, output_padding, groups)
-    const at::Tensor* x = tensor_arg(in, 0);
-    const at::Tensor* w = tensor_arg(in, 1);
-    if (x && w && w->dim() >= 3 && x->dim() == w->dim() && in.size() >= 9) {
-      const double kernel = prod(w->sizes(), 2);
+    if (in.size() >= 9) {
       const bool transposed = in[6].isBool() && in[6].toBool();
-      if (transposed) {  // weight [Cin, Cout/groups, k...]: every input element feeds Cout/groups·k outputs
-        ctx->flops = 2.0 * static_cast<double>(x->numel()) * static_cast<double>(w->size(1)) * kernel;
-      } else {  // weight [Cout, Cin/groups, k...]: every output element sums Cin/groups·k products
-        const auto stride = in[3].toIntVector(), pad = in[4].toIntVector(), dil = in[5].toIntVector();
-        const size_t nd = static_cast<size_t>(w->dim() - 2);
-        auto at_ = [](const std::vector<int64_t>& v, size_t i) { return v.size() == 1 ? v[0] : v.at(i); };
-        double out = static_cast<double>(x->size(0)) * static_cast<double>(w->size(0));
-        for (size_t i = 0; i < nd; ++i) {
-          const int64_t n = x->size(static_cast<int64_t>(i) + 2), kk = w->size(static_cast<int64_t>(i) + 2);
-          out *= static_cast<double>((n + 2 * at_(pad, i) - at_(dil, i) * (kk - 1) - 1) / at_(stride, i) + 1);
-        }
-        ctx->flops = 2.0 * out * static_cast<double>(w->size(1)) * kernel;
-      }
+      ctx->flops = conv_flops(tensor_arg(in, 0), tensor_arg(in, 1), in[3], in[4], in[5], transposed);
     }
+  } else if (k == Kind::OneDnnConv) {
+    // mkldnn_convolution(input, weight, bias, padding, stride, dilation, groups)
+    if (in.size() >= 7) ctx->flops = conv_flops(tensor_arg(in, 0), tensor_arg(in, 1), in[4], in[3], in[5], false);
+  } else if (k == Kind::SlowConv3d) {
+    // slow_conv3d(input, weight, kernel_size, bias, stride, padding); dilation 1
+    if (in.size() >= 6)
+      ctx->flops = conv_flops(tensor_arg(in, 0), tensor_arg(in, 1), in[4], in[5], c10::IValue(), false);
   } else if (k == Kind::Sdpa) {
     const at::Tensor* q = tensor_arg(in, 0);
     const at::Tensor* key = tensor_arg(in, 1);

@@ -1,6 +1,7 @@
 // Counting the floating-point operations a piece of code runs, from the shapes of the ATen ops it
 // dispatches (for benchmarks: GFLOP/s, and MFU against a device's peak). Counted ops, two FLOPs per
-// multiply-add: convolution (any rank, transposed too), addmm / mm / bmm / baddbmm (so Linear and
+// multiply-add: convolution (any rank, transposed too; also oneDNN's and the im2col kernel called
+// directly, as longvid::conv3d does), addmm / mm / bmm / baddbmm (so Linear and
 // matmul), and scaled_dot_product_attention (QK^T and AV). Ops dispatched inside a counted op (e.g.
 // the bmm of SDPA's math path) are not counted twice. Elementwise ops, norms and softmax are not
 // counted (the usual convention for MFU).

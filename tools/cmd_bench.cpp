@@ -41,6 +41,7 @@ int run_bench(int argc, char** argv) {
     ("long-frames", "frames of the long case", cxxopts::value<int64_t>()->default_value("256"))
     ("seed", "random seed of the inputs", cxxopts::value<int64_t>()->default_value("1"))
     ("peak-tflops", "the device's peak TFLOP/s at the compute dtype, for MFU (0: not reported)", cxxopts::value<double>()->default_value("0"))
+    ("profile", "after the timed runs, one more run per case profiled per op: print the N ops with the most self time (host wall time: on CUDA mostly launches; 0: off)", cxxopts::value<int64_t>()->default_value("0"))
     ("json", "also write the results as JSON to this file", cxxopts::value<std::string>()->default_value(""))
     ("h,help", "show this help");
   cli::add_device_options(o);
@@ -62,6 +63,8 @@ int run_bench(int argc, char** argv) {
   req.seed = static_cast<uint64_t>(a["seed"].as<int64_t>());
   req.peak_tflops = a["peak-tflops"].as<double>();
   if (req.peak_tflops < 0) fail("--peak-tflops {}: must be >= 0", req.peak_tflops);
+  req.profile = a["profile"].as<int64_t>();
+  if (req.profile < 0) fail("--profile {}: must be >= 0", req.profile);
   const std::string json_path = a["json"].as<std::string>();
   auto policy = make_device_policy(a["device"].as<std::string>(), a["dtype"].as<std::string>());
   ModelSpec spec = cli::read_model_options(a);
@@ -75,6 +78,13 @@ int run_bench(int argc, char** argv) {
   for (const auto& r : rows)
     std::printf("%-9s %10.4f %10.4f %9.3f %10.2f %10.2f %10.0f  %s\n", r.name.c_str(), r.min_s, r.mean_s, r.it_per_s(),
                 r.flops / 1e9, r.gflops_per_s(), r.peak_gpu_mib >= 0 ? r.peak_gpu_mib : r.peak_rss_mib, r.what.c_str());
+  for (const auto& r : rows) {
+    if (r.ops.empty()) continue;
+    std::printf("\n%s: ops by self time (one profiled run, %.4f s in ops)\n", r.name.c_str(), r.profiled_s);
+    for (const auto& op : r.ops)
+      std::printf("  %-40s %9.4f s %6.1f %% %8lld calls\n", op.name.c_str(), op.self_s,
+                  r.profiled_s > 0 ? 100.0 * op.self_s / r.profiled_s : 0.0, static_cast<long long>(op.calls));
+  }
   if (!json_path.empty()) {
     const std::string doc = bench_json(pipe, req, rows);
     write_text_atomically(json_path, doc + "\n");

@@ -7,6 +7,7 @@
 #include <deque>
 #include <set>
 
+#include "core/conv.h"
 #include "core/error.h"
 
 namespace longvid {
@@ -225,7 +226,12 @@ SamePadConv3dImpl::SamePadConv3dImpl(int64_t in, int64_t out, std::array<int64_t
                                     .bias(bias)));
 }
 
-torch::Tensor SamePadConv3dImpl::forward(const torch::Tensor& x) { return conv(pad_input(x, pad, padding_type)); }
+// nn.Conv3d's forward through longvid::conv3d (core/conv.h: oneDNN or im2col + GEMM per shape for
+// inference on the CPU; at::conv3d otherwise).
+torch::Tensor SamePadConv3dImpl::forward(const torch::Tensor& x) {
+  // (padding 0: the module pads its input itself)
+  return longvid::conv3d(pad_input(x, pad, padding_type), conv->weight, conv->bias, conv->options.stride(), {0, 0, 0});
+}
 
 SamePadConvTranspose3dImpl::SamePadConvTranspose3dImpl(int64_t in, int64_t out, std::array<int64_t, 3> kernel,
                                                        std::array<int64_t, 3> stride, bool bias,

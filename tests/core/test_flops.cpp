@@ -1,8 +1,13 @@
-// FlopCounter (core/flops.h): FLOPs from the shapes of the dispatched ops, each op counted once.
+// FlopCounter (core/flops.h): FLOPs from the shapes of the dispatched ops, each op counted once;
+// OpProfile (core/op_profile.h): self time per op.
 #include <doctest/doctest.h>
 #include <torch/torch.h>
 
+#include <chrono>
+#include <string>
+
 #include "core/flops.h"
+#include "core/op_profile.h"
 #include "core/process_stats.h"
 
 using namespace longvid;
@@ -36,6 +41,14 @@ TEST_CASE("flops: matmuls, convolutions (also transposed) and SDPA are counted f
     CHECK(c.flops() == 2.0 * (2 * 8 * 3 * 6 * 6) * 2 * 9);
   }
   {
+    FlopCounter c;  // oneDNN and im2col + GEMM called directly (longvid::conv3d picks them): the same count
+    auto x = torch::randn({1, 4, 3, 6, 6}), w = torch::randn({8, 4, 1, 3, 3});
+    at::mkldnn_convolution(x, w, {}, {0, 1, 1}, {1, 2, 2}, {1, 1, 1}, 1);
+    CHECK(c.flops() == 2.0 * (8 * 3 * 3 * 3) * 4 * 9);
+    at::slow_conv3d(x, w, {1, 3, 3}, {}, {1, 1, 1}, {0, 1, 1});
+    CHECK(c.flops() == 2.0 * (8 * 3 * 3 * 3) * 4 * 9 + 2.0 * (8 * 3 * 6 * 6) * 4 * 9);
+  }
+  {
     FlopCounter c;  // transposed: every input element feeds Cout/groups * k outputs
     torch::conv_transpose2d(torch::randn({1, 4, 5, 5}), torch::randn({4, 3, 2, 2}), {}, 2);
     CHECK(c.flops() == 2.0 * (4 * 5 * 5) * 3 * 4);
@@ -63,4 +76,38 @@ TEST_CASE("process stats: RSS and its peak are read, and the peak can be reset")
   CHECK(rss_kib() > 0);
   CHECK(peak_rss_kib() >= rss_kib());
   if (reset_peak_rss()) CHECK(peak_rss_kib() <= rss_kib() + 1024);
+}
+
+TEST_CASE("op profile: self time and calls per op, nested ops not counted twice") {
+  torch::NoGradGuard ng;
+  auto a = torch::randn({256, 256}), b = torch::randn({256, 256});
+  const auto t0 = std::chrono::steady_clock::now();
+  OpProfile p;
+  for (int i = 0; i < 3; ++i) torch::mm(a, b);
+  torch::linear(a, b);  // aten::linear dispatches aten::t and aten::matmul -> aten::mm: self times split
+  {
+    OpProfile nested;  // a second profile on the thread records nothing; the first goes on
+    torch::relu(a);
+    CHECK(nested.ops().empty());
+  }
+  const auto ops = p.ops();
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  auto find = [&](const std::string& name) -> const OpTime* {
+    for (const auto& o : ops)
+      if (o.name == name) return &o;
+    return nullptr;
+  };
+  const OpTime* mm = find("aten::mm");
+  const OpTime* linear = find("aten::linear");
+  const OpTime* relu = find("aten::relu");
+  REQUIRE(mm != nullptr);
+  REQUIRE(linear != nullptr);
+  REQUIRE(relu != nullptr);
+  CHECK(mm->calls == 4);
+  CHECK(linear->calls == 1);
+  CHECK(relu->calls == 1);
+  CHECK(mm->self_s > 0);
+  CHECK(linear->self_s < mm->self_s);  // its matmul's time is the mm's, not its own
+  for (size_t i = 1; i < ops.size(); ++i) CHECK(ops[i - 1].self_s >= ops[i].self_s);  // sorted
+  CHECK(p.total_s() <= wall);  // self times never add up to more than the time that passed
 }

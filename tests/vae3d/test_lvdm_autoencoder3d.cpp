@@ -211,10 +211,13 @@ TEST_CASE("vae3d: channels-last inference equals the reference layout") {
     // It is a different computation, not the same one twice.
     CHECK(ae->decoder->conv_out->conv->weight.is_contiguous(at::MemoryFormat::ChannelsLast3d));
   }
-  // With grad (training), the reference layout: the weights' layout does not switch the convs.
+  // With grad (training), the reference layout and at::conv3d (core/conv.h keeps PyTorch's choice
+  // there): the weights are NCDHW again, and the result is the same convolution as the inference
+  // passes' (which take oneDNN: fp32 rounding apart).
   auto dec_grad = ae->decode(z);
   CHECK(dec_grad.requires_grad());
-  CHECK(torch::equal(dec_grad.detach(), ref_dec));
+  CHECK(ae->decoder->conv_out->conv->weight.is_contiguous());
+  CHECK(((dec_grad.detach() - ref_dec).norm() / ref_dec.norm()).item<double>() <= 1e-5);
   // The environment's default: a nonsense value is one clear error.
   test::ScopedEnv env("LONGVID_AE_LAYOUT", "nchw");
   CHECK_THROWS_WITH_AS(LvdmAutoencoder3D{cfg}, "LONGVID_AE_LAYOUT=nchw: expected channels-last (the default) or ncdhw",

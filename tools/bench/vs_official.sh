@@ -7,7 +7,7 @@
 #            [--rows sky,sky_pred,sky_interp,default,vae64] [--work DIR] [--python PY]
 #            [--longvid BIN] [--latent-size N] [--model-channels N] [--vae-latent-frames 64] [--vae-window 16]
 #            [--iters 3] [--repeat 1] [--mode eager|compile|autocast] [--exact-check] [--json OUT.json]
-#            [--device cpu|cuda]
+#            [--device cpu|cuda] [--omp-wait passive|default]
 #
 # Rows (each builds its checkpoint once, cached in --work):
 #   sky         configs/lvdm_short/sky.yaml (LatentDiffusion, 3D U-Net ch 256, 3D AE [4, 8, 8]) with
@@ -28,6 +28,10 @@
 #               --vae-window 0: all at once, what the official long-video script does: ~20 GB
 #               at 64 latents) vs longvid vae decode --window W --overlap 0 (both quantised by
 #               rounding, as longvid vae decode does).
+# --omp-wait: OMP_WAIT_POLICY of both sides. passive (the default, what every figure up to session 17
+# used): idle OpenMP threads sleep at once. default: the variable is unset, as in a user's shell,
+# so libgomp's threads spin a while before they sleep; small models (the default row) run their
+# many short ops about twice as fast that way, on both sides.
 # --device cuda (rows sky, sky_pred, sky_interp, default): both sides on the GPU (the official
 # model .cuda() as its scripts do, CUDA-synchronised timers; longvid --device cuda). The official
 # code then draws its noise from the CUDA generator and longvid from its CPU generator of the
@@ -73,6 +77,7 @@ exact_check=0
 json_out=""
 ckpt_seed=0
 device=cpu
+omp_wait=passive
 while [ $# -gt 0 ]; do
   case "$1" in --exact-check|-h|--help) ;; *) [ $# -ge 2 ] || die "$1: missing value (--help lists the options)" ;; esac
   case "$1" in
@@ -94,6 +99,7 @@ while [ $# -gt 0 ]; do
     --exact-check) exact_check=1; shift ;;
     --json) json_out="${2-}"; shift 2 ;;
     --device) device="${2-}"; shift 2 ;;
+    --omp-wait) omp_wait="${2-}"; shift 2 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d;s/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument '$1' (--help lists the options)" ;;
   esac
@@ -119,6 +125,7 @@ official_steps=$(( (999 / (1000 / steps)) + 1 ))
 [ $(( (official_steps - 1) * (1000 / steps) + 1 )) -lt 1000 ] \
   || die "--steps $steps: the official DDIM spacing gives timestep 1000 (out of range) for it; use e.g. 1, 2, 5, 10, 25, 50"
 [ "$official_steps" = "$steps" ] || echo "vs_official.sh: note: --steps $steps runs $official_steps DDIM steps on both sides (the official spacing)" >&2
+case "$omp_wait" in passive|default) ;; *) die "--omp-wait $omp_wait: expected passive or default" ;; esac
 case "$device" in cpu|cuda) ;; *) die "--device $device: expected cpu or cuda (the official DDIMSampler puts its buffers on cuda:0)" ;; esac
 IFS=, read -r -a row_list <<<"$rows"
 for r in "${row_list[@]}"; do
@@ -139,7 +146,11 @@ EOF
 )
 [ -z "$missing" ] || die "--python $py lacks: $missing (pip install omegaconf tqdm pytorch_lightning imageio opencv-python-headless ..., or set PYTHONPATH)"
 
-bench=(env "OMP_NUM_THREADS=$threads" "MKL_NUM_THREADS=$threads" OMP_WAIT_POLICY=PASSIVE)
+if [ "$omp_wait" = passive ]; then
+  bench=(env "OMP_NUM_THREADS=$threads" "MKL_NUM_THREADS=$threads" OMP_WAIT_POLICY=PASSIVE)
+else
+  bench=(env -u OMP_WAIT_POLICY "OMP_NUM_THREADS=$threads" "MKL_NUM_THREADS=$threads")
+fi
 off=("${bench[@]}" "$py" "$root/tools/bench/official_lvdm.py")
 lv_dtype=(--device "$device")
 [ "$mode" = autocast ] && lv_dtype+=(--dtype bf16)
@@ -152,7 +163,7 @@ work=$(cd "$work" && pwd)
 run="$work/runs/$(date +%Y%m%d-%H%M%S)"
 mkdir -p "$run"
 echo "vs_official: work $work, this run $run"
-echo "  threads $threads, steps $steps, seed $seed, mode $mode, rows $rows$([ "$latent_size" = 0 ] || echo ", latent size $latent_size")$([ "$model_channels" = 0 ] || echo ", U-Net model_channels $model_channels (validation)")"
+echo "  threads $threads, OMP wait policy $omp_wait, steps $steps, seed $seed, mode $mode, rows $rows$([ "$latent_size" = 0 ] || echo ", latent size $latent_size")$([ "$model_channels" = 0 ] || echo ", U-Net model_channels $model_channels (validation)")"
 echo "  official: $lvdm_src  python: $py  longvid: $longvid (bench command: $([ $has_bench = 1 ] && echo yes || echo no))"
 {
   echo "{\"started\": \"$(date -Iseconds)\", \"loadavg_start\": \"$(cut -d' ' -f1-3 /proc/loadavg)\","
@@ -162,7 +173,7 @@ echo "  official: $lvdm_src  python: $py  longvid: $longvid (bench command: $([ 
   echo " \"repo_commit\": \"$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$root" diff --quiet 2>/dev/null || echo '+dirty')\","
   echo " \"lvdm_src\": \"$lvdm_src\", \"lvdm_commit\": \"$(git -C "$lvdm_src" rev-parse --short HEAD 2>/dev/null || echo 'unknown (not a git checkout)')\","
   echo " \"device\": \"$device\", \"gpu\": \"$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1)\","
-  echo " \"python\": \"$py\", \"threads\": $threads, \"steps\": $steps, \"seed\": $seed, \"mode\": \"$mode\","
+  echo " \"python\": \"$py\", \"threads\": $threads, \"omp_wait\": \"$omp_wait\", \"steps\": $steps, \"seed\": $seed, \"mode\": \"$mode\","
   echo " \"latent_size\": $latent_size, \"model_channels\": $model_channels, \"vae_latent_frames\": $vae_frames, \"vae_window\": $vae_window,"
   echo " \"iters\": $iters, \"repeat\": $repeat, \"rows\": \"$rows\"}"
 } >"$run/settings.json"
