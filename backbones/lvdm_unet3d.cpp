@@ -276,6 +276,11 @@ at::Tensor LvdmUNet3DImpl::forward(const at::Tensor& x, const at::Tensor& timest
     emb = emb + at::embedding(label_emb_, y.to(at::kLong));
   }
 
+  // Inference on the CPU: the 3D convolutions' weights packed for oneDNN, all at once at the start of
+  // the second forward (core/conv.h prepack_conv3d).
+  if (conv3d_packing() && !at::GradMode::is_enabled() && prepacked_->load() == false) {
+    if (nn::prepack_convs(*this) > 0) prepacked_->store(true);
+  }
   std::vector<at::Tensor> hs;
   at::Tensor h = x.to(wdt);  // self.dtype: float32 in LVDM (its use_fp16 is a no-op)
   for (auto& m : input_blocks_) {

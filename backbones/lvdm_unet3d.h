@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <atomic>
 #include <map>
 #include <memory>
 #include <string>
@@ -87,6 +88,7 @@ class LvdmUNet3DImpl : public torch::nn::Module {
   std::vector<std::shared_ptr<lvdm_detail::TimestepSeqImpl>> input_blocks_, output_blocks_;
   std::shared_ptr<lvdm_detail::TimestepSeqImpl> middle_block_;
   std::shared_ptr<torch::nn::Module> out_;
+  std::shared_ptr<std::atomic<bool>> prepacked_ = std::make_shared<std::atomic<bool>>(false);  // nn::prepack_convs
 };
 TORCH_MODULE(LvdmUNet3D);
 

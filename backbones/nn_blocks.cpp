@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "core/conv.h"
+#include "core/linear.h"
 #include "core/error.h"
 
 namespace longvid::nn {
@@ -79,8 +80,16 @@ Tensor ConvImpl::forward(const Tensor& x) const {
   switch (stride.size()) {
     case 1: return at::conv1d(x, weight, bias, stride, padding);
     case 2: return at::conv2d(x, weight, bias, stride, padding);
-    default: return longvid::conv3d(x, weight, bias, stride, padding);
+    default: return longvid::conv3d(x, weight, bias, stride, padding, packed.get());
   }
+}
+
+int64_t prepack_convs(torch::nn::Module& module) {
+  int64_t n = 0;
+  for (const auto& m : module.modules(/*include_self=*/true))
+    if (auto* c = dynamic_cast<ConvImpl*>(m.get()); c && c->stride.size() == 3)
+      n += prepack_conv3d(*c->packed, c->weight, c->stride, c->padding) ? 1 : 0;
+  return n;
 }
 
 // torch.nn.Linear.
@@ -89,7 +98,7 @@ LinearImpl::LinearImpl(int64_t in, int64_t out, bool with_bias) {
   if (with_bias) bias = register_parameter("bias", uniform_init({out}, in), false);
 }
 
-Tensor LinearImpl::forward(const Tensor& x) const { return at::linear(x, weight, bias); }
+Tensor LinearImpl::forward(const Tensor& x) const { return longvid::linear(x, weight, bias); }
 
 // torch.nn.GroupNorm; GroupNorm32 of lvdm/models/modules/util.py (guided-diffusion nn.py):
 // `super().forward(x.float()).type(x.dtype)`.

@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "core/conv.h"
+
 namespace longvid::nn {
 
 // ---- parameter creation ----------------------------------------------------------------------------
@@ -59,10 +61,15 @@ std::shared_ptr<torch::nn::Module> container(torch::nn::Module& parent, const st
 struct ConvImpl : torch::nn::Module {
   std::vector<int64_t> stride, padding;
   at::Tensor weight, bias;
+  std::shared_ptr<PackedConvWeight> packed = std::make_shared<PackedConvWeight>();  // 3D, inference (core/conv.h)
   ConvImpl(int64_t cin, int64_t cout, std::vector<int64_t> kernel, std::vector<int64_t> stride,
            std::vector<int64_t> padding, bool zero = false);
   at::Tensor forward(const at::Tensor& x) const;
 };
+
+// Packs the weights of every 3D ConvImpl inside `module` for inference (core/conv.h prepack_conv3d);
+// returns how many it packed.
+int64_t prepack_convs(torch::nn::Module& module);
 
 // nn.Linear (`with_bias` false: no `bias` parameter).
 struct LinearImpl : torch::nn::Module {

@@ -2,32 +2,113 @@
 #include "core/conv.h"
 
 #include <ATen/autocast_mode.h>
+#include <ATen/core/dispatch/Dispatcher.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
+#include <vector>
 
 #include "core/error.h"
+#include "core/linear.h"
 
 namespace longvid {
 
 namespace {
 
-bool dispatch_enabled() {
-  static const bool enabled = [] {
+enum class Mode { aten, automatic, packed };
+
+Mode mode() {
+  static const Mode m = [] {
     const char* v = std::getenv("LONGVID_CONV");
-    if (!v || !*v || std::strcmp(v, "auto") == 0) return true;
-    if (std::strcmp(v, "aten") == 0) return false;
-    fail("LONGVID_CONV={}: expected auto (the default) or aten", v);
+    if (!v || !*v || std::strcmp(v, "auto") == 0) return Mode::automatic;
+    if (std::strcmp(v, "aten") == 0) return Mode::aten;
+    if (std::strcmp(v, "packed") == 0) return Mode::packed;
+    fail("LONGVID_CONV={}: expected auto (the default), packed or aten", v);
   }();
-  return enabled;
+  return m;
 }
 
-constexpr int64_t kGemmMinWeightBytes = int64_t{32} << 20;
-constexpr int64_t kGemmMaxPositions = 128;
+bool dispatch_enabled() { return mode() != Mode::aten; }
+
+std::atomic<bool>& packing_flag() {
+  static std::atomic<bool> flag{mode() == Mode::packed};
+  return flag;
+}
+
+// mkldnn::_convolution_pointwise(Tensor X, Tensor W, Tensor? B, int[] padding, int[] stride, int[] dilation,
+// int groups, str attr, Scalar?[] scalars, str? algorithm)
+const c10::OperatorHandle* packed_conv_op() {
+  static const std::optional<c10::OperatorHandle> op = [] {
+    auto h = c10::Dispatcher::singleton().findSchema({"mkldnn::_convolution_pointwise", ""});
+    return (h && at::hasMKLDNN()) ? h : std::nullopt;
+  }();
+  return op ? &*op : nullptr;
+}
+
+// `weight` is the module's (the cache's key); `weight5` the 5-D view of it that is packed.
+at::Tensor packed_weight(PackedConvWeight& cache, const at::Tensor& x, const at::Tensor& weight, const at::Tensor& weight5,
+                         at::IntArrayRef stride, at::IntArrayRef padding) {
+  std::lock_guard<std::mutex> lock(cache.mutex);
+  const void* data = weight.data_ptr();
+  const int64_t version = weight._version();
+  if (!cache.packed.defined() || !cache.source.is_same(weight) || cache.data != data || cache.version != version) {
+    cache.packed = at::mkldnn_reorder_conv3d_weight(weight5.contiguous().to_mkldnn(), padding, stride, {1, 1, 1}, 1,
+                                                    x.sizes());
+    cache.source = weight;
+    cache.data = data;
+    cache.version = version;
+  }
+  return cache.packed;
+}
+
+at::Tensor conv3d_packed(const at::Tensor& x, const at::Tensor& packed, const at::Tensor& bias, at::IntArrayRef stride,
+                         at::IntArrayRef padding) {
+  std::vector<c10::IValue> stack;
+  stack.reserve(10);
+  stack.emplace_back(x);
+  stack.emplace_back(packed);
+  stack.emplace_back(bias.defined() ? c10::IValue(bias.is_contiguous() ? bias : bias.contiguous()) : c10::IValue());
+  stack.emplace_back(padding.vec());
+  stack.emplace_back(stride.vec());
+  stack.emplace_back(std::vector<int64_t>{1, 1, 1});
+  stack.emplace_back(int64_t{1});
+  stack.emplace_back(std::string("none"));
+  stack.emplace_back(c10::List<std::optional<c10::Scalar>>());
+  stack.emplace_back(std::string(""));
+  packed_conv_op()->callBoxed(&stack);
+  return stack.at(0).toTensor();
+}
+
+constexpr int64_t kGemmMinWeightBytes = int64_t{24} << 20;
+constexpr int64_t kGemmMaxPositions = 512;
+
+// im2col (the padded input unfolded into [positions, Cin * kT * kH * kW]) times the weight [Cout, Cin *
+// kT * kH * kW] through oneDNN's matmul; the result in the input's memory format.
+at::Tensor conv3d_im2col(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, at::IntArrayRef stride,
+                         at::IntArrayRef padding) {
+  if (!onednn_linear_available())
+    return at::slow_conv3d(x.contiguous(), weight.contiguous(), weight.sizes().slice(2), bias, stride, padding);
+  const bool padded = padding[0] > 0 || padding[1] > 0 || padding[2] > 0;
+  const at::Tensor xp =
+      padded ? at::constant_pad_nd(x, {padding[2], padding[2], padding[1], padding[1], padding[0], padding[0]}, 0) : x;
+  const int64_t n = x.size(0), cout = weight.size(0);
+  const at::Tensor u = xp.unfold(2, weight.size(2), stride[0])
+                           .unfold(3, weight.size(3), stride[1])
+                           .unfold(4, weight.size(4), stride[2]);  // [N, C, To, Ho, Wo, kT, kH, kW]
+  const int64_t to = u.size(2), ho = u.size(3), wo = u.size(4);
+  const at::Tensor cols = u.permute({0, 2, 3, 4, 1, 5, 6, 7}).reshape({n * to * ho * wo, -1});
+  const at::Tensor y =
+      onednn_linear(cols, weight.reshape({cout, -1}), bias).view({n, to, ho, wo, cout}).permute({0, 4, 1, 2, 3});
+  return x.suggest_memory_format() == at::MemoryFormat::ChannelsLast3d ? y : y.contiguous();
+}
 
 }  // namespace
 
-Conv3dPath conv3d_path(const at::Tensor& x, const at::Tensor& weight, at::IntArrayRef stride, at::IntArrayRef padding) {
+Conv3dPath conv3d_path(const at::Tensor& x, const at::Tensor& weight, at::IntArrayRef stride, at::IntArrayRef padding,
+                       bool packable) {
   if (!dispatch_enabled() || !at::hasMKLDNN() || !at::globalContext().userEnabledMkldnn() || !x.device().is_cpu() ||
       !weight.device().is_cpu() || x.dim() != 5 || weight.dim() != 5 || x.numel() == 0 ||
       x.scalar_type() != at::kFloat || weight.scalar_type() != at::kFloat ||
@@ -41,20 +122,55 @@ Conv3dPath conv3d_path(const at::Tensor& x, const at::Tensor& weight, at::IntArr
     if (stride[i] <= 0 || padding[i] < 0 || span < weight.size(2 + i)) return Conv3dPath::aten;
     positions *= (span - weight.size(2 + i)) / stride[i] + 1;
   }
+  if (packable && conv3d_packing() && packed_conv_op()) return Conv3dPath::packed;
   const int64_t weight_bytes = weight.numel() * static_cast<int64_t>(sizeof(float));
   if (weight_bytes >= kGemmMinWeightBytes && positions <= kGemmMaxPositions) return Conv3dPath::gemm;
   return Conv3dPath::onednn;
 }
 
 at::Tensor conv3d(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, at::IntArrayRef stride,
-                  at::IntArrayRef padding) {
-  switch (conv3d_path(x, weight, stride, padding)) {
-    case Conv3dPath::gemm:
-      return at::slow_conv3d(x.contiguous(), weight.contiguous(), weight.sizes().slice(2), bias, stride, padding);
+                  at::IntArrayRef padding, PackedConvWeight* cache) {
+  switch (conv3d_path(x, weight, stride, padding, cache != nullptr)) {
+    case Conv3dPath::packed:
+      if (!bias.defined() || (bias.device().is_cpu() && bias.scalar_type() == at::kFloat)) {
+        at::Tensor packed;
+        {
+          std::lock_guard<std::mutex> lock(cache->mutex);
+          if (cache->packed.defined()) packed = cache->packed;
+          else if (cache->input_sizes.empty()) cache->input_sizes = x.sizes().vec();
+        }
+        if (packed.defined() && cache->source.is_same(weight) && cache->data == weight.data_ptr() &&
+            cache->version == weight._version())
+          return conv3d_packed(x, packed, bias, stride, padding);
+        if (packed.defined())  // the weight changed since it was packed: pack it again
+          return conv3d_packed(x, packed_weight(*cache, x, weight, weight, stride, padding), bias, stride, padding);
+        // not packed yet (prepack_conv3d packs it): this call as without a cache
+        return conv3d(x, weight, bias, stride, padding, nullptr);
+      }
+      return at::conv3d(x, weight, bias, stride, padding);
+    case Conv3dPath::gemm: return conv3d_im2col(x, weight, bias, stride, padding);
     case Conv3dPath::onednn:
       return at::mkldnn_convolution(x, weight, bias, padding, stride, {1, 1, 1}, 1);
     default: return at::conv3d(x, weight, bias, stride, padding);
   }
 }
+
+bool prepack_conv3d(PackedConvWeight& cache, const at::Tensor& weight, at::IntArrayRef stride, at::IntArrayRef padding) {
+  std::vector<int64_t> sizes;
+  {
+    std::lock_guard<std::mutex> lock(cache.mutex);
+    if (cache.packed.defined() || cache.input_sizes.empty()) return false;
+    sizes = cache.input_sizes;
+  }
+  // A probe input of the recorded sizes (one element broadcast: nothing more allocated) for the path.
+  const at::Tensor x = at::empty({1}, weight.options().requires_grad(false)).expand(sizes);
+  if (conv3d_path(x, weight, stride, padding, true) != Conv3dPath::packed) return false;
+  packed_weight(cache, x, weight, weight, stride, padding);
+  return true;
+}
+
+bool conv3d_packing() { return dispatch_enabled() && packing_flag().load(); }
+
+void set_conv3d_packing(bool on) { packing_flag().store(on); }
 
 }  // namespace longvid

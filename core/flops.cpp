@@ -14,7 +14,7 @@ thread_local double t_flops = 0;
 thread_local int t_depth = 0;  // counted ops open on this thread
 thread_local bool t_active = false;
 
-enum class Kind { None, Conv, OneDnnConv, SlowConv3d, Mm, Bmm, Sdpa };
+enum class Kind { None, Conv, OneDnnConv, SlowConv3d, Mm, Bmm, Sdpa, OneDnnLinear, PackedConv };
 
 Kind kind_of(const char* name) {
   if (std::strcmp(name, "aten::convolution") == 0) return Kind::Conv;
@@ -22,6 +22,10 @@ Kind kind_of(const char* name) {
   // counted twice.
   if (std::strcmp(name, "aten::mkldnn_convolution") == 0) return Kind::OneDnnConv;
   if (std::strcmp(name, "aten::slow_conv3d") == 0) return Kind::SlowConv3d;
+  // On a weight packed once (core/conv.h).
+  if (std::strcmp(name, "mkldnn::_convolution_pointwise") == 0) return Kind::PackedConv;
+  // Called directly by longvid::linear (core/linear.h).
+  if (std::strcmp(name, "mkldnn::_linear_pointwise") == 0) return Kind::OneDnnLinear;
   if (std::strcmp(name, "aten::addmm") == 0 || std::strcmp(name, "aten::mm") == 0) return Kind::Mm;
   if (std::strcmp(name, "aten::bmm") == 0 || std::strcmp(name, "aten::baddbmm") == 0) return Kind::Bmm;
   if (std::strcmp(name, "aten::scaled_dot_product_attention") == 0) return Kind::Sdpa;
@@ -82,6 +86,11 @@ std::unique_ptr<at::ObserverContext> on_start(const at::RecordFunction& fn) {
     const at::Tensor* b = tensor_arg(in, a_i + 1);
     if (a && b && a->dim() >= 2 && b->dim() >= 2)
       ctx->flops = 2.0 * prod(a->sizes()) * static_cast<double>(b->size(-1));  // (batch·)M·K · N
+  } else if (k == Kind::OneDnnLinear) {
+    // _linear_pointwise(X [..., K], W [N, K], B, ...)
+    const at::Tensor* x = tensor_arg(in, 0);
+    const at::Tensor* w = tensor_arg(in, 1);
+    if (x && w && w->dim() == 2) ctx->flops = 2.0 * prod(x->sizes()) * static_cast<double>(w->size(0));
   } else if (k == Kind::Conv) {
     // convolution(input, weight, bias, stride, padding, dilation, transposed, output_padding, groups)
     if (in.size() >= 9) {
@@ -90,6 +99,9 @@ std::unique_ptr<at::ObserverContext> on_start(const at::RecordFunction& fn) {
     }
   } else if (k == Kind::OneDnnConv) {
     // mkldnn_convolution(input, weight, bias, padding, stride, dilation, groups)
+    if (in.size() >= 7) ctx->flops = conv_flops(tensor_arg(in, 0), tensor_arg(in, 1), in[4], in[3], in[5], false);
+  } else if (k == Kind::PackedConv) {
+    // _convolution_pointwise(X, W, B, padding, stride, dilation, groups, attr, scalars, algorithm)
     if (in.size() >= 7) ctx->flops = conv_flops(tensor_arg(in, 0), tensor_arg(in, 1), in[4], in[3], in[5], false);
   } else if (k == Kind::SlowConv3d) {
     // slow_conv3d(input, weight, kernel_size, bias, stride, padding); dilation 1

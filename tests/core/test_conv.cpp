@@ -1,5 +1,5 @@
-// longvid::conv3d (core/conv.h): the path it picks per shape, and that every path computes
-// at::conv3d (against a float64 reference).
+// longvid::conv3d (core/conv.h) and longvid::linear (core/linear.h): the path each picks per shape,
+// and that every path computes at::conv3d / at::linear (against a float64 reference).
 #include <doctest/doctest.h>
 
 #include <ATen/ATen.h>
@@ -13,6 +13,7 @@
 #include <string>
 
 #include "core/conv.h"
+#include "core/linear.h"
 #include "core/op_profile.h"
 
 using namespace longvid;
@@ -70,18 +71,22 @@ TEST_CASE("conv3d: oneDNN or im2col-GEMM picked per shape, the same convolution 
   // a channels-last input (oneDNN's output then is channels-last too)
   at::Tensor xcl = x.contiguous(at::MemoryFormat::ChannelsLast3d);
   CHECK(rel(conv3d(xcl, w, b, {1, 1, 1}, {0, 1, 1}), reference(x, w, b, {1, 1, 1}, {0, 1, 1})) < 1e-6);
-  // A 36 MiB weight on 64 output positions (sky.yaml's deepest level): im2col + GEMM.
+  // A 36 MiB weight on 64 output positions (sky.yaml's deepest level): im2col + GEMM (oneDNN's matmul).
   at::Tensor xb = wave({1, 1024, 4, 4, 4}, 0.1), wb = wave({1024, 1024, 1, 3, 3}, 0.3) * 0.01,
              bb = wave({1024}, 0.7);
   CHECK(conv3d_path(xb, wb, {1, 1, 1}, {0, 1, 1}) == (onednn ? Conv3dPath::gemm : Conv3dPath::aten));
   CHECK(rel(conv3d(xb, wb, bb, {1, 1, 1}, {0, 1, 1}), reference(xb, wb, bb, {1, 1, 1}, {0, 1, 1})) < 1e-6);
   if (onednn) {
     const auto ops = ops_of([&] { conv3d(xb, wb, bb, {1, 1, 1}, {0, 1, 1}); });
-    CHECK(ops.count("aten::slow_conv3d") == 1);
+    CHECK(ops.count(onednn_linear_available() ? "mkldnn::_linear_pointwise" : "aten::slow_conv3d") == 1);
     CHECK(ops.count("aten::convolution") == 0);
+    // the same in channels-last (the result keeps the input's layout)
+    const at::Tensor y = conv3d(xb.contiguous(at::MemoryFormat::ChannelsLast3d), wb, bb, {1, 1, 1}, {0, 1, 1});
+    CHECK(y.is_contiguous(at::MemoryFormat::ChannelsLast3d));
+    CHECK(rel(y, reference(xb, wb, bb, {1, 1, 1}, {0, 1, 1})) < 1e-6);
   }
-  // ... and oneDNN once the output has more positions (batch 3 -> 192).
-  CHECK(conv3d_path(xb.expand({3, -1, -1, -1, -1}), wb, {1, 1, 1}, {0, 1, 1}) ==
+  // ... and oneDNN once the output has more positions (batch 9 -> 576).
+  CHECK(conv3d_path(xb.expand({9, -1, -1, -1, -1}), wb, {1, 1, 1}, {0, 1, 1}) ==
         (onednn ? Conv3dPath::onednn : Conv3dPath::aten));
   // Training (a tensor that requires grad), autocast, other dtypes: at::conv3d.
   at::Tensor wg = w.clone().requires_grad_(true);
@@ -101,4 +106,127 @@ TEST_CASE("conv3d: oneDNN or im2col-GEMM picked per shape, the same convolution 
     at::autocast::set_autocast_enabled(at::kCPU, false);
     CHECK(path_aten);
   }
+}
+
+TEST_CASE("conv3d on a packed weight (opt-in): packed once, repacked when the weight changes, the same convolution") {
+  const char* env = std::getenv("LONGVID_CONV");
+  const bool packs = at::hasMKLDNN() && at::globalContext().userEnabledMkldnn() && (!env || !*env || std::strcmp(env, "aten") != 0);
+  const bool was = conv3d_packing();
+  set_conv3d_packing(true);  // (opt-in: LONGVID_CONV=packed)
+  auto count = [](const std::function<void()>& f, const char* name) {
+    OpProfile p;
+    f();
+    int64_t n = 0;
+    for (const auto& o : p.ops())
+      if (o.name == name) n += o.calls;
+    return n;
+  };
+  // Relative error (Frobenius) against float64: measured 3.0e-8 .. 1.2e-6 (oneDNN's brgemm kernel on the
+  // packed weight sums in another order than the unpacked one, 4e-8 .. 3e-7), held to 2e-6.
+  auto rel = [](const at::Tensor& a, const at::Tensor& ref) {
+    const double e = ((a.to(at::kDouble) - ref).norm() / ref.norm()).item<double>();
+    MESSAGE("packed conv3d relative error " << e);
+    return e;
+  };
+  auto reference = [](const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, at::IntArrayRef st,
+                      at::IntArrayRef pd) {
+    return at::conv3d(x.to(at::kDouble), w.to(at::kDouble), b.to(at::kDouble), st, pd);
+  };
+  PackedConvWeight cache;
+  at::Tensor x = wave({1, 16, 4, 8, 8}, 0.2), w = wave({24, 16, 1, 3, 3}, 0.9) * 0.1, b = wave({24}, 1.3);
+  CHECK(conv3d_path(x, w, {1, 1, 1}, {0, 1, 1}, true) == (packs ? Conv3dPath::packed : Conv3dPath::aten));
+  CHECK(conv3d_path(x, w, {1, 1, 1}, {0, 1, 1}, false) != Conv3dPath::packed);
+  // The first call runs unpacked and records the input's sizes; prepack_conv3d packs for them.
+  const char* reorder = "aten::mkldnn_reorder_conv3d_weight";
+  if (packs) {
+    CHECK(count([&] { CHECK(rel(conv3d(x, w, b, {1, 1, 1}, {0, 1, 1}, &cache), reference(x, w, b, {1, 1, 1}, {0, 1, 1})) < 1e-6); },
+                reorder) == 0);
+    CHECK(!cache.packed.defined());
+    CHECK(cache.input_sizes == std::vector<int64_t>{1, 16, 4, 8, 8});
+    CHECK(count([&] { CHECK(prepack_conv3d(cache, w, {1, 1, 1}, {0, 1, 1})); }, reorder) == 1);
+    CHECK(cache.packed.defined());
+    CHECK(!prepack_conv3d(cache, w, {1, 1, 1}, {0, 1, 1}));  // already packed
+    CHECK(rel(conv3d(x, w, b, {1, 1, 1}, {0, 1, 1}, &cache), reference(x, w, b, {1, 1, 1}, {0, 1, 1})) < 2e-6);
+    // The second call reuses the packed weight and runs oneDNN's inference operator on it.
+    CHECK(count([&] { conv3d(x, w, b, {1, 1, 1}, {0, 1, 1}, &cache); }, reorder) == 0);
+    CHECK(count([&] { conv3d(x, w, b, {1, 1, 1}, {0, 1, 1}, &cache); }, "mkldnn::_convolution_pointwise") == 1);
+    // Another input size and a stride: the same packed weight, still the same convolution.
+    const at::Tensor x2 = wave({2, 16, 3, 10, 6}, 0.4);
+    CHECK(rel(conv3d(x2, w, b, {1, 2, 2}, {0, 1, 1}, &cache), reference(x2, w, b, {1, 2, 2}, {0, 1, 1})) < 2e-6);
+    // The weight changed in place (its version counter moves): packed again, and the new weight is used.
+    w.mul_(-0.5);
+    CHECK(count([&] { CHECK(rel(conv3d(x, w, b, {1, 1, 1}, {0, 1, 1}, &cache), reference(x, w, b, {1, 1, 1}, {0, 1, 1})) < 2e-6); },
+                reorder) == 1);
+    // Another weight tensor with the same cache (a module whose parameter was replaced): packed again.
+    at::Tensor w2 = wave({24, 16, 1, 3, 3}, 2.1) * 0.1;
+    CHECK(count([&] { CHECK(rel(conv3d(x, w2, b, {1, 1, 1}, {0, 1, 1}, &cache), reference(x, w2, b, {1, 1, 1}, {0, 1, 1})) < 2e-6); },
+                reorder) == 1);
+    // The sky U-Net's deepest shape, a temporal kernel, no bias, a channels-last input.
+    at::Tensor xb = wave({1, 1024, 4, 4, 4}, 0.1), wb = wave({1024, 1024, 1, 3, 3}, 0.3) * 0.01, bb = wave({1024}, 0.7);
+    PackedConvWeight cb;
+    conv3d(xb, wb, bb, {1, 1, 1}, {0, 1, 1}, &cb);
+    CHECK(prepack_conv3d(cb, wb, {1, 1, 1}, {0, 1, 1}));
+    CHECK(rel(conv3d(xb, wb, bb, {1, 1, 1}, {0, 1, 1}, &cb), reference(xb, wb, bb, {1, 1, 1}, {0, 1, 1})) < 2e-6);
+    PackedConvWeight ct;
+    at::Tensor wt = wave({24, 16, 3, 3, 3}, 0.5) * 0.1;
+    conv3d(x, wt, at::Tensor(), {1, 1, 1}, {1, 1, 1}, &ct);
+    CHECK(prepack_conv3d(ct, wt, {1, 1, 1}, {1, 1, 1}));
+    CHECK(rel(conv3d(x, wt, at::Tensor(), {1, 1, 1}, {1, 1, 1}, &ct),
+              reference(x, wt, at::zeros({24}, at::kDouble), {1, 1, 1}, {1, 1, 1})) < 2e-6);
+    CHECK(rel(conv3d(x.contiguous(at::MemoryFormat::ChannelsLast3d), wt, b, {1, 1, 1}, {1, 1, 1}, &ct),
+              reference(x, wt, b, {1, 1, 1}, {1, 1, 1})) < 2e-6);
+  }
+  // Training never packs: a weight that requires grad goes to at::conv3d, and the cache stays as it was.
+  at::Tensor wg = w.clone().requires_grad_(true);
+  CHECK(conv3d_path(x, wg, {1, 1, 1}, {0, 1, 1}, true) == Conv3dPath::aten);
+  CHECK(count([&] { conv3d(x, wg, b, {1, 1, 1}, {0, 1, 1}, &cache); }, "aten::convolution") == 1);
+  // Packing off (the default): a cache is never filled.
+  set_conv3d_packing(false);
+  PackedConvWeight off;
+  conv3d(x, w, b, {1, 1, 1}, {0, 1, 1}, &off);
+  CHECK(conv3d_path(x, w, {1, 1, 1}, {0, 1, 1}, true) != Conv3dPath::packed);
+  CHECK(!prepack_conv3d(off, w, {1, 1, 1}, {0, 1, 1}));
+  CHECK(!off.packed.defined());
+  set_conv3d_packing(was);
+}
+
+TEST_CASE("linear: oneDNN's matmul above 4M multiply-adds, the same product as at::linear") {
+  const char* env = std::getenv("LONGVID_LINEAR");
+  const bool onednn = onednn_linear_available() && at::globalContext().userEnabledMkldnn() &&
+                      (!env || !*env || std::strcmp(env, "auto") == 0);
+  auto ops_of = [](const std::function<void()>& f) {
+    OpProfile p;
+    f();
+    std::set<std::string> names;
+    for (const auto& o : p.ops()) names.insert(o.name);
+    return names;
+  };
+  // Relative error (Frobenius) against float64: measured 1.4e-7, held to 1e-6.
+  auto rel = [](const at::Tensor& a, const at::Tensor& ref) {
+    const double e = ((a.to(at::kDouble) - ref).norm() / ref.norm()).item<double>();
+    MESSAGE("linear relative error " << e);
+    return e;
+  };
+  // [2, 256, 96] x [192, 96]^T: 9.4M multiply-adds.
+  const at::Tensor x = wave({2, 256, 96}, 0.2), w = wave({192, 96}, 0.6) * 0.1, b = wave({192}, 1.1);
+  const at::Tensor ref = at::linear(x.to(at::kDouble), w.to(at::kDouble), b.to(at::kDouble));
+  CHECK(linear_path(x, w) == (onednn ? LinearPath::onednn : LinearPath::aten));
+  CHECK(rel(linear(x, w, b), ref) < 1e-6);
+  CHECK(rel(linear(x, w, at::Tensor()), at::linear(x.to(at::kDouble), w.to(at::kDouble))) < 1e-6);
+  // a transposed (non-contiguous) input
+  const at::Tensor xt = x.transpose(0, 1).contiguous().transpose(0, 1);
+  CHECK(!xt.is_contiguous());
+  CHECK(rel(linear(xt, w, b), ref) < 1e-6);
+  if (onednn) {
+    const auto ops = ops_of([&] { linear(x, w, b); });
+    CHECK(ops.count("mkldnn::_linear_pointwise") == 1);
+    CHECK(ops.count("aten::linear") == 0);
+  }
+  // Small products, training, other dtypes, a 1-D input: at::linear.
+  CHECK(linear_path(wave({4, 96}), w) == LinearPath::aten);
+  CHECK(linear_path(x, w.clone().requires_grad_(true)) == LinearPath::aten);
+  CHECK(linear_path(x.to(at::kDouble), w.to(at::kDouble)) == LinearPath::aten);
+  CHECK(linear_path(wave({96}), w) == LinearPath::aten);
+  CHECK(linear_path(wave({2, 256, 95}), w) == LinearPath::aten);  // mismatched K: ATen reports it
+  CHECK_THROWS(linear(wave({2, 256, 95}), w, b));
 }

@@ -2,6 +2,8 @@
 // peak memory; bad cases are refused with one line and no JSON is left behind.
 #include <doctest/doctest.h>
 
+#include <ATen/Context.h>
+
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -55,7 +57,7 @@ TEST_CASE("bench CLI: every case on a tiny random model, JSON with time, FLOPs, 
 
   // LONGVID_CONV (core/conv.h): aten sends every 3D convolution through aten::convolution again (more
   // calls of it than the default, which calls the kernels directly); a nonsense value is one clear error.
-  auto conv_calls = [&](const char* mode) -> int64_t {
+  auto conv_calls = [&](const char* mode, const char* name = "aten::convolution") -> int64_t {
     test::ScopedEnv conv("LONGVID_CONV", mode);
     auto cj = dir / (std::string("conv_") + mode + ".json");
     auto r = test::run_cli({"bench", "--model", "random", "--random-latent-size", "4", "--cases", "denoiser",
@@ -65,17 +67,31 @@ TEST_CASE("bench CLI: every case on a tiny random model, JSON with time, FLOPs, 
     std::ifstream cf(cj);
     const auto doc = nlohmann::json::parse(cf);  // (a named document: a range-for over a temporary's member dangles)
     for (const auto& op : doc["rows"][0]["ops"])
-      if (op["name"] == "aten::convolution") return op["calls"].get<int64_t>();
+      if (op["name"] == name) return op["calls"].get<int64_t>();
     return 0;
   };
   const int64_t aten_calls = conv_calls("aten"), auto_calls = conv_calls("auto");
   CHECK(aten_calls > auto_calls);
+  // packed (opt-in) runs the U-Net's 3D convolutions on packed weights from its second forward on
+  // (the timed run is the first forward, the profiled one the second); auto does not.
+  if (at::hasMKLDNN()) {
+    CHECK(conv_calls("packed", "mkldnn::_convolution_pointwise") > 0);
+    CHECK(conv_calls("auto", "mkldnn::_convolution_pointwise") == 0);
+    CHECK(conv_calls("auto", "aten::mkldnn_convolution") > 0);
+  }
   {
     test::ScopedEnv conv("LONGVID_CONV", "fast");
     auto r = test::run_cli({"bench", "--model", "random", "--random-latent-size", "4", "--cases", "denoiser",
                             "--iters", "1"});
     CHECK(r.exit_code != 0);
-    CHECK(r.err.find("LONGVID_CONV=fast: expected auto (the default) or aten") != std::string::npos);
+    CHECK(r.err.find("LONGVID_CONV=fast: expected auto (the default), packed or aten") != std::string::npos);
+  }
+  {
+    test::ScopedEnv linear("LONGVID_LINEAR", "mkl");
+    auto r = test::run_cli({"bench", "--model", "random", "--random-latent-size", "4", "--cases", "denoiser",
+                            "--iters", "1"});
+    CHECK(r.exit_code != 0);
+    CHECK(r.err.find("LONGVID_LINEAR=mkl: expected auto (the default) or aten") != std::string::npos);
   }
 
   auto bad = test::run_cli({"bench", "--model", "random", "--cases", "denoiser,nope", "--json", (dir / "x.json").string()});
