@@ -25,12 +25,13 @@
 // keep the reordered copy (oneDNN's inference layout, `mkldnn::_convolution_pointwise`, the operator
 // inductor's weight freezing uses) and reuse it while the weight is unchanged (same storage and
 // version counter). The packed copy costs the weight's size in memory once more. oneDNN runs its
-// brgemm kernel on it, which sums in another order: about 2e-6 to 4e-6 of the output's range against
-// a float64 reference, where the unpacked kernel reaches 3e-7 (both fp32). Packing is opt-in
+// brgemm kernel on it, which sums in another order: a largest error of 1.3e-6 to 3.9e-6 of the
+// output's largest value against a float64 reference, where the unpacked kernel reaches 3e-7 to 6e-7
+// (both fp32). Packing is opt-in
 // (LONGVID_CONV=packed, or set_conv3d_packing): the sky U-Net's forward drops from about 1.05 s to
 // 0.90-0.97 s, but in `generate` the sky autoencoder's decode that follows the packed U-Net took 9.8 s
-// instead of 6.7 s (glibc reused the freed memory less well: page faults), which more than ate the
-// gain of a 5-step clip (docs/performance.md, "Session 19").
+// instead of 6.7 s (more page faults; the memory allocator is involved, the cause is not found), which
+// more than ate the gain of a 5-step clip (docs/performance.md, "Session 19").
 #pragma once
 #include <ATen/ATen.h>
 
@@ -70,9 +71,9 @@ at::Tensor conv3d(const at::Tensor& x, const at::Tensor& weight, const at::Tenso
 // then packs the weight for those sizes (oneDNN picks its layout and kernel by them) and returns
 // whether it did. A model packs all its weights this way at the start of its second forward, when the
 // first forward's activations are freed, so that the packed copies lie together in memory and not
-// between one forward's activations: packed one by one inside a forward, they kept glibc from reusing
-// the freed activation memory, and the sky autoencoder's decode after the U-Net took 8.5-12.6 s
-// instead of 6-7 s, in page faults.
+// between one forward's activations: packed one by one inside a forward, the sky autoencoder's decode
+// after the U-Net took 8.5-12.6 s in `bench` instead of 6-7 s, in page faults (packed this way: 6.0 s;
+// in `generate` it is still slower, above).
 bool prepack_conv3d(PackedConvWeight& cache, const at::Tensor& weight, at::IntArrayRef stride, at::IntArrayRef padding);
 
 }  // namespace longvid
