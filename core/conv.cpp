@@ -4,7 +4,6 @@
 #include <ATen/autocast_mode.h>
 #include <ATen/core/dispatch/Dispatcher.h>
 
-#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
@@ -41,26 +40,31 @@ std::atomic<bool>& packing_flag() {
 // mkldnn::_convolution_pointwise(Tensor X, Tensor W, Tensor? B, int[] padding, int[] stride, int[] dilation,
 // int groups, str attr, Scalar?[] scalars, str? algorithm)
 const c10::OperatorHandle* packed_conv_op() {
-  static const std::optional<c10::OperatorHandle> op = [] {
-    auto h = c10::Dispatcher::singleton().findSchema({"mkldnn::_convolution_pointwise", ""});
-    return (h && at::hasMKLDNN()) ? h : std::nullopt;
-  }();
-  return op ? &*op : nullptr;
+  static const c10::OperatorHandle* op = find_onednn_operator("mkldnn::_convolution_pointwise");
+  return op;
 }
 
-// `weight` is the module's (the cache's key); `weight5` the 5-D view of it that is packed.
-at::Tensor packed_weight(PackedConvWeight& cache, const at::Tensor& x, const at::Tensor& weight, const at::Tensor& weight5,
-                         at::IntArrayRef stride, at::IntArrayRef padding) {
+// Packs `weight` for inputs of `input_sizes` into the cache (caller holds cache.mutex).
+void pack_locked(PackedConvWeight& cache, const at::Tensor& weight, at::IntArrayRef input_sizes, at::IntArrayRef stride,
+                 at::IntArrayRef padding) {
+  cache.packed = at::mkldnn_reorder_conv3d_weight(weight.contiguous().to_mkldnn(), padding, stride, {1, 1, 1}, 1,
+                                                  input_sizes);
+  cache.source = weight;
+  cache.data = weight.data_ptr();
+  cache.version = weight._version();
+}
+
+// The packed weight for this call: the cached one, packed again if the weight changed since; or
+// undefined before prepack_conv3d packed it (the first call's input sizes are recorded then).
+at::Tensor packed_for_call(PackedConvWeight& cache, const at::Tensor& x, const at::Tensor& weight, at::IntArrayRef stride,
+                           at::IntArrayRef padding) {
   std::lock_guard<std::mutex> lock(cache.mutex);
-  const void* data = weight.data_ptr();
-  const int64_t version = weight._version();
-  if (!cache.packed.defined() || !cache.source.is_same(weight) || cache.data != data || cache.version != version) {
-    cache.packed = at::mkldnn_reorder_conv3d_weight(weight5.contiguous().to_mkldnn(), padding, stride, {1, 1, 1}, 1,
-                                                    x.sizes());
-    cache.source = weight;
-    cache.data = data;
-    cache.version = version;
+  if (!cache.packed.defined()) {
+    if (cache.input_sizes.empty()) cache.input_sizes = x.sizes().vec();
+    return {};
   }
+  if (!cache.source.is_same(weight) || cache.data != weight.data_ptr() || cache.version != weight._version())
+    pack_locked(cache, weight, x.sizes(), stride, padding);
   return cache.packed;
 }
 
@@ -133,19 +137,9 @@ at::Tensor conv3d(const at::Tensor& x, const at::Tensor& weight, const at::Tenso
   switch (conv3d_path(x, weight, stride, padding, cache != nullptr)) {
     case Conv3dPath::packed:
       if (!bias.defined() || (bias.device().is_cpu() && bias.scalar_type() == at::kFloat)) {
-        at::Tensor packed;
-        {
-          std::lock_guard<std::mutex> lock(cache->mutex);
-          if (cache->packed.defined()) packed = cache->packed;
-          else if (cache->input_sizes.empty()) cache->input_sizes = x.sizes().vec();
-        }
-        if (packed.defined() && cache->source.is_same(weight) && cache->data == weight.data_ptr() &&
-            cache->version == weight._version())
-          return conv3d_packed(x, packed, bias, stride, padding);
-        if (packed.defined())  // the weight changed since it was packed: pack it again
-          return conv3d_packed(x, packed_weight(*cache, x, weight, weight, stride, padding), bias, stride, padding);
-        // not packed yet (prepack_conv3d packs it): this call as without a cache
-        return conv3d(x, weight, bias, stride, padding, nullptr);
+        const at::Tensor packed = packed_for_call(*cache, x, weight, stride, padding);
+        if (packed.defined()) return conv3d_packed(x, packed, bias, stride, padding);
+        return conv3d(x, weight, bias, stride, padding, nullptr);  // not packed yet: as without a cache
       }
       return at::conv3d(x, weight, bias, stride, padding);
     case Conv3dPath::gemm: return conv3d_im2col(x, weight, bias, stride, padding);
@@ -156,16 +150,12 @@ at::Tensor conv3d(const at::Tensor& x, const at::Tensor& weight, const at::Tenso
 }
 
 bool prepack_conv3d(PackedConvWeight& cache, const at::Tensor& weight, at::IntArrayRef stride, at::IntArrayRef padding) {
-  std::vector<int64_t> sizes;
-  {
-    std::lock_guard<std::mutex> lock(cache.mutex);
-    if (cache.packed.defined() || cache.input_sizes.empty()) return false;
-    sizes = cache.input_sizes;
-  }
+  std::lock_guard<std::mutex> lock(cache.mutex);
+  if (cache.packed.defined() || cache.input_sizes.empty()) return false;
   // A probe input of the recorded sizes (one element broadcast: nothing more allocated) for the path.
-  const at::Tensor x = at::empty({1}, weight.options().requires_grad(false)).expand(sizes);
+  const at::Tensor x = at::empty({1}, weight.options().requires_grad(false)).expand(cache.input_sizes);
   if (conv3d_path(x, weight, stride, padding, true) != Conv3dPath::packed) return false;
-  packed_weight(cache, x, weight, weight, stride, padding);
+  pack_locked(cache, weight, cache.input_sizes, stride, padding);
   return true;
 }
 

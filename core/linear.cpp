@@ -26,16 +26,19 @@ bool dispatch_enabled() {
 
 // mkldnn::_linear_pointwise(Tensor X, Tensor W, Tensor? B, str attr, Scalar?[] scalars, str? algorithm)
 const c10::OperatorHandle* linear_op() {
-  static const std::optional<c10::OperatorHandle> op = [] {
-    auto h = c10::Dispatcher::singleton().findSchema({"mkldnn::_linear_pointwise", ""});
-    return (h && at::hasMKLDNN()) ? h : std::nullopt;
-  }();
-  return op ? &*op : nullptr;
+  static const c10::OperatorHandle* op = find_onednn_operator("mkldnn::_linear_pointwise");
+  return op;
 }
 
 constexpr double kMinMacs = 4.0 * 1024 * 1024;
 
 }  // namespace
+
+const c10::OperatorHandle* find_onednn_operator(const char* name) {
+  if (!at::hasMKLDNN()) return nullptr;
+  auto h = c10::Dispatcher::singleton().findSchema({name, ""});
+  return h ? new c10::OperatorHandle(*h) : nullptr;  // kept for the process (handles are cheap)
+}
 
 bool onednn_linear_available() { return linear_op() != nullptr; }
 

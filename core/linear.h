@@ -16,6 +16,10 @@
 #pragma once
 #include <ATen/ATen.h>
 
+namespace c10 {
+class OperatorHandle;
+}
+
 namespace longvid {
 
 enum class LinearPath { aten, onednn };
@@ -32,5 +36,9 @@ at::Tensor onednn_linear(const at::Tensor& x, const at::Tensor& weight, const at
 
 // True when PyTorch was built with oneDNN's linear operator (checked once).
 bool onednn_linear_available();
+
+// The dispatcher's handle of a `mkldnn::` operator (e.g. "mkldnn::_linear_pointwise"), or null when
+// this PyTorch has no oneDNN or not that operator. Look it up once (a function-local static).
+const c10::OperatorHandle* find_onednn_operator(const char* name);
 
 }  // namespace longvid

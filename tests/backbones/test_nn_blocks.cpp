@@ -9,17 +9,13 @@
 
 #include "backbones/nn_blocks.h"
 #include "core/error.h"
+#include "tests/wave.h"
 
 using namespace longvid;
 
 namespace {
 
-// Deterministic test values in [-1, 1].
-at::Tensor wave(at::IntArrayRef shape, double phase = 0.0) {
-  int64_t n = 1;
-  for (auto s : shape) n *= s;
-  return at::sin(at::arange(n, at::kDouble) * 0.731 + phase).to(at::kFloat).reshape(shape);
-}
+using test::wave;
 
 std::set<std::string> param_names(const torch::nn::Module& m) {
   std::set<std::string> out;
