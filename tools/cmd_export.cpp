@@ -26,6 +26,36 @@ std::string without_dots(std::string s) {
   return s;
 }
 
+// --vae: the model's first_stage_model.* replaced by FILE's autoencoder (train-vae layout, or another
+// model's first_stage_model.*). The diffusion model was trained on its AE's latents, so the new one
+// must have the same tensor names and shapes and the very same encoder and quant_conv (compared in
+// the output dtype); only the decoder may differ.
+void replace_autoencoder(StateDict& outsd, const std::string& file, at::ScalarType dt) {
+  require_readable_file(file, "--vae autoencoder");
+  StateDict vsd = load_checkpoint(file);
+  std::string vp;
+  for (const auto& k : vsd.keys())
+    if (k.rfind("first_stage_model.", 0) == 0) vp = "first_stage_model.";
+  const std::string p = "first_stage_model.";
+  int64_t replaced = 0;
+  for (const auto& k : outsd.keys()) {
+    if (k.rfind(p, 0) != 0) continue;
+    const std::string name = k.substr(p.size());
+    if (!vsd.contains(vp + name)) fail("--vae {}: no '{}' (not the same autoencoder architecture)", file, vp + name);
+    at::Tensor t = vsd.get(vp + name).to(dt).contiguous();
+    const at::Tensor& old = outsd.get(k);
+    if (t.sizes() != old.sizes())
+      fail("--vae {}: '{}' is {} where the model's is {} (not the same autoencoder architecture)", file, name,
+           c10::str(t.sizes()), c10::str(old.sizes()));
+    if ((name.rfind("encoder.", 0) == 0 || name.rfind("quant_conv.", 0) == 0) && !at::equal(t, old))
+      fail("--vae {}: its encoder differs from the model's ('{}'): its latents are not the ones the model was "
+           "trained on (fine-tune with `train-vae --init-from MODEL --train decoder`)", file, name);
+    outsd.set(k, t);
+    ++replaced;
+  }
+  spdlog::info("export: autoencoder decoder from {} ({} tensors)", file, replaced);
+}
+
 int run_export(int argc, char** argv) {
   cxxopts::Options o("longvid export", "Write a deployable model file from a `longvid train` run's model.safetensors.");
   o.add_options()
@@ -34,6 +64,7 @@ int run_export(int argc, char** argv) {
       ("weights", "ema | raw", cxxopts::value<std::string>()->default_value("ema"))
       ("dtype", "fp16 | bf16 | fp32", cxxopts::value<std::string>()->default_value("fp16"))
       ("no-autoencoder", "leave the frozen autoencoder out (models trained on one AE share it: load with --vae)")
+      ("vae", "take the autoencoder from this file instead (same encoder, so the same latents: e.g. `train-vae --init-from MODEL --train decoder`)", cxxopts::value<std::string>()->default_value(""))
       ("cfg-scale", "text models: the classifier-free guidance scale `generate` uses by default, stored in the config (model.params.unconditional_guidance_scale)", cxxopts::value<double>())
       ("h,help", "this help");
   o.parse_positional({"input"});
@@ -100,6 +131,10 @@ int run_export(int argc, char** argv) {
     ae_n += sd.get(k).numel();
   }
   if (ae_n == 0) fail("{}: no first_stage_model.* tensors", in.string());
+  if (const std::string vae = a["vae"].as<std::string>(); !vae.empty()) {
+    if (a.count("no-autoencoder")) fail("--vae and --no-autoencoder: choose one");
+    replace_autoencoder(outsd, vae, dt);
+  }
   if (a.count("no-autoencoder")) {
     StateDict kept;
     for (const auto& k : outsd.keys())

@@ -58,20 +58,7 @@ LvdmAutoencoder3D load_or_make_ae(const std::string& ae_path, const std::string&
     torch::manual_seed(seed + 7);
     return LvdmAutoencoder3D(a);
   }
-  require_readable_file(ae_path, "--ae checkpoint");
-  StateDict sd = load_checkpoint(ae_path);
-  LvdmAe3dConfig cfg;
-  if (!ae_config.empty()) {
-    cfg = LvdmAe3dConfig::from_config(Config::load(ae_config));
-  } else if (sd.metadata.count(kConfigMetadataKey)) {
-    cfg = LvdmAe3dConfig::from_config(Config::parse_json(sd.metadata.at(kConfigMetadataKey), ae_path));
-  } else {
-    cfg = LvdmAe3dConfig::infer(sd, lvdm_ae3d_prefix(sd));
-  }
-  cfg.validate(ae_path);
-  LvdmAutoencoder3D ae(cfg);
-  load_lvdm_ae3d(*ae, sd);
-  return ae;
+  return load_lvdm_ae3d_file(ae_path, ae_config);
 }
 
 // The U-Net of --unet with the --model-channels / --channel-mult / --num-res-blocks overrides.

@@ -1,6 +1,7 @@
 // longvid train-vae: the LVDM 3D autoencoder objective (see train/vae_trainer.h) on a folder of videos.
 //
 //   longvid train-vae --data DIR -o RUN [--steps N] [--disc-start K] [--resume]
+//   longvid train-vae --data DIR -o RUN --init-from MODEL --train decoder --fg-weight W   (a decoder for the same latents)
 //
 // RUN/model.safetensors   the AE in the official layout (encoder.*, decoder.*, quant_conv.conv.*,
 //                         post_quant_conv.conv.*, loss.logvar, loss.discriminator.*); metadata
@@ -12,6 +13,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "core/device.h"
@@ -66,6 +68,10 @@ int run_train_vae(int argc, char** argv) {
     ("disc-factor", "discriminator factor after --disc-start", cxxopts::value<double>()->default_value("1.0"))
     ("disc-layers", "PatchGAN layers", cxxopts::value<int64_t>()->default_value("3"))
     ("learn-logvar", "also optimise loss.logvar (the official training does not)")
+    ("init-from", "start from this autoencoder (a train-vae model, an AE .ckpt, or a diffusion model's first_stage_model.*); its architecture replaces --n-hiddens/--downsample/--z-channels", cxxopts::value<std::string>()->default_value(""))
+    ("train", "all | decoder (decoder + post_quant_conv only: the encoder, hence the latent space and every model trained on it, stays as --init-from's)", cxxopts::value<std::string>()->default_value("all"))
+    ("fg-weight", "extra L1 weight of foreground pixels (those off their frame's median colour by more than --fg-threshold); 0 = the official loss", cxxopts::value<double>()->default_value("0"))
+    ("fg-threshold", "foreground: largest channel difference from the frame's median colour, on the [-1, 1] scale", cxxopts::value<double>()->default_value("0.1"))
     ("lpips", "LPIPS weights for the perceptual term (not supported yet)", cxxopts::value<std::string>()->default_value(""))
     ("latent-stats", "clips used to measure the latent scale/shift saved with the model", cxxopts::value<int64_t>()->default_value("8"))
     ("seed", "seed", cxxopts::value<int64_t>()->default_value("0"))
@@ -111,10 +117,28 @@ int run_train_vae(int argc, char** argv) {
   const int64_t save_every = r["save-every"].as<int64_t>(), log_every = std::max<int64_t>(1, r["log-every"].as<int64_t>());
   if (save_every < 1) fail("--save-every {}: must be >= 1", save_every);
 
+  const std::string init_from = r["init-from"].as<std::string>(), train_what = r["train"].as<std::string>();
+  if (train_what != "all" && train_what != "decoder") fail("--train {}: must be all or decoder", train_what);
+  v.decoder_only = train_what == "decoder";
+  if (v.decoder_only && init_from.empty())
+    fail("--train decoder: needs --init-from (the autoencoder whose encoder, and so latent space, is kept)");
+  v.fg_weight = r["fg-weight"].as<double>();
+  v.fg_threshold = r["fg-threshold"].as<double>();
+  std::optional<LvdmAutoencoder3D> init;
   LvdmAe3dConfig a;
-  a.n_hiddens = a.decoder_n_hiddens = r["n-hiddens"].as<int64_t>();
-  a.downsample = a.upsample = parse_triple(r["downsample"].as<std::string>(), "--downsample");
-  a.z_channels = a.embed_dim = r["z-channels"].as<int64_t>();
+  if (!init_from.empty()) {
+    for (const char* k : {"n-hiddens", "downsample", "z-channels"})
+      if (r.count(k)) fail("--{}: the architecture comes from --init-from {}; leave it out", k, init_from);
+    init = load_lvdm_ae3d_file(init_from);
+    a = (*init)->config();
+    // The decoder learns to render the latents of the kept encoder: it must see clips as long as
+    // the encoder's training window, and the latent statistics stay the source's.
+    if (v.decoder_only) v.clip_frames = 0;
+  } else {
+    a.n_hiddens = a.decoder_n_hiddens = r["n-hiddens"].as<int64_t>();
+    a.downsample = a.upsample = parse_triple(r["downsample"].as<std::string>(), "--downsample");
+    a.z_channels = a.embed_dim = r["z-channels"].as<int64_t>();
+  }
   a.validate("train-vae options");
   auto policy = make_device_policy(r["device"].as<std::string>(), "fp32");
   auto pg = init_process_group_from_env(policy.device.is_cuda());
@@ -163,8 +187,9 @@ int run_train_vae(int argc, char** argv) {
   nlohmann::json data_json{{"data_root", fo.root.string()}, {"resolution", fo.size}, {"video_length", fo.clip_frames},
                            {"frame_stride", fo.frame_stride}, {"num_videos", num_videos}};
   torch::manual_seed(v.seed);
-  LvdmAutoencoder3D ae(a);
+  LvdmAutoencoder3D ae = init ? *init : LvdmAutoencoder3D(a);
   LvdmVaeTrainer trainer(ae, v, policy.device, pg.get());
+  if (v.decoder_only) trainer.set_latent_stats(a.scale_factor, a.shift_factor);
   if (resume) trainer.resume(model_file, state_file);
   std::ofstream log;
   if (rank == 0) {
@@ -175,7 +200,7 @@ int run_train_vae(int argc, char** argv) {
   }
   const int64_t stop_after = r["stop-after"].as<int64_t>(), stats_n = r["latent-stats"].as<int64_t>();
   auto checkpoint = [&] {
-    if (stats_n > 0) trainer.measure_latent_stats(data, stats_n);
+    if (stats_n > 0 && !v.decoder_only) trainer.measure_latent_stats(data, stats_n);
     trainer.save(model_file, state_file, data_json.dump());
   };
   int64_t done = 0;

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <optional>
 
 #include "core/checkpoint.h"
 #include "core/error.h"
@@ -75,6 +76,8 @@ LvdmVaeTrainer::LvdmVaeTrainer(LvdmAutoencoder3D ae, VaeTrainOptions o, at::Devi
   if (o_.lr <= 0) fail("--lr {}: must be positive", o_.lr);
   if (o_.kl_weight < 0 || o_.disc_weight < 0 || o_.disc_factor < 0)
     fail("--kl-weight / --disc-weight / --disc-factor must be >= 0");
+  if (o_.fg_weight < 0 || !(o_.fg_threshold > 0))
+    fail("--fg-weight {} must be >= 0 and --fg-threshold {} > 0", o_.fg_weight, o_.fg_threshold);
   if (o_.batch_size < 1 || o_.steps < 0 || o_.disc_start < 0 || o_.disc_layers < 1)
     fail("train-vae: batch ({}) and discriminator layers ({}) must be >= 1, steps ({}) and --disc-start ({}) >= 0",
          o_.batch_size, o_.disc_layers, o_.steps, o_.disc_start);
@@ -87,8 +90,9 @@ LvdmVaeTrainer::LvdmVaeTrainer(LvdmAutoencoder3D ae, VaeTrainOptions o, at::Devi
   disc_->train();
   disc_->to(device_);
   for (auto& kv : ae_->named_parameters()) {
-    kv.value().set_requires_grad(true);
-    I.ae_params.emplace_back(kv.key(), kv.value());
+    const bool frozen = o_.decoder_only && (kv.key().rfind("encoder.", 0) == 0 || kv.key().rfind("quant_conv.", 0) == 0);
+    kv.value().set_requires_grad(!frozen);
+    if (!frozen) I.ae_params.emplace_back(kv.key(), kv.value());
   }
   I.logvar = at::full({}, o_.logvar_init, at::TensorOptions().dtype(at::kFloat).device(device_));
   I.logvar.set_requires_grad(o_.learn_logvar);
@@ -124,7 +128,11 @@ VaeStepStats LvdmVaeTrainer::step(ClipSource& data) {
 
   // ---- generator (AE) update ----
   I.opt_ae->zero_grad();
-  auto post = ae_->encode(x);
+  auto post = [&] {
+    std::optional<at::NoGradGuard> frozen;
+    if (o_.decoder_only) frozen.emplace();
+    return ae_->encode(x);
+  }();
   std::vector<at::Tensor> noise;
   std::vector<int64_t> shape(post.mean.sizes().begin(), post.mean.sizes().end());
   shape[0] = 1;
@@ -135,7 +143,16 @@ VaeStepStats LvdmVaeTrainer::step(ClipSource& data) {
   at::Tensor z = post.mean + post.std() * at::cat(noise).to(device_);
   at::Tensor xrec = ae_->decode(z);
   at::Tensor xf = frames(x), rf = frames(xrec);
-  at::Tensor rec = (xf - rf).abs();
+  at::Tensor l1 = (xf - rf).abs(), rec = l1;
+  if (o_.fg_weight > 0) {
+    at::Tensor fg;
+    {
+      at::NoGradGuard ng;
+      at::Tensor background = std::get<0>(xf.flatten(2).median(2)).unsqueeze(-1).unsqueeze(-1);
+      fg = std::get<0>((xf - background).abs().max(1, /*keepdim=*/true)).gt(o_.fg_threshold).to(l1.scalar_type());
+    }
+    rec = l1 * (1.0 + o_.fg_weight * fg);
+  }
   at::Tensor nll = rec / at::exp(I.logvar) + I.logvar;
   at::Tensor nll_loss = nll.sum() / static_cast<double>(nll.size(0));
   at::Tensor kl = 0.5 * (post.mean.pow(2) + post.var() - 1.0 - post.logvar).sum() / static_cast<double>(b);
@@ -194,7 +211,7 @@ VaeStepStats LvdmVaeTrainer::step(ClipSource& data) {
   VaeStepStats st;
   st.step = step_;
   st.loss = loss.item<double>();
-  st.rec_loss = rec.mean().item<double>();
+  st.rec_loss = l1.mean().item<double>();  // unweighted
   st.kl_loss = kl.item<double>();
   st.g_loss = g_loss.item<double>();
   st.d_weight = d_weight.item<double>();
@@ -219,6 +236,13 @@ void LvdmVaeTrainer::measure_latent_stats(ClipSource& data, int64_t n) {
   I.latent_mean = sum / cnt;
   I.latent_std = std::sqrt(std::max(sq / cnt - I.latent_mean * I.latent_mean, 1e-12));
   I.have_stats = true;
+}
+
+void LvdmVaeTrainer::set_latent_stats(double scale, double shift) {
+  if (!(scale > 0)) fail("latent scale {}: must be > 0", scale);
+  impl_->latent_std = 1.0 / scale;
+  impl_->latent_mean = -shift;
+  impl_->have_stats = true;
 }
 
 void LvdmVaeTrainer::save(const std::filesystem::path& model_file, const std::filesystem::path& state_file,
@@ -256,7 +280,9 @@ void LvdmVaeTrainer::save(const std::filesystem::path& model_file, const std::fi
             {"data", {{"target", "longvid.train.clips"}, {"params", json::parse(data_json.empty() ? "{}" : data_json)}}},
             {"longvid", {{"format", "longvid.lvdm_ae3d/1"},
                          {"training", {{"steps", o_.steps}, {"batch_size", o_.batch_size}, {"seed", o_.seed},
-                                       {"learn_logvar", o_.learn_logvar}, {"steps_done", step_}}}}}};
+                                       {"learn_logvar", o_.learn_logvar}, {"steps_done", step_},
+                                       {"train", o_.decoder_only ? "decoder" : "all"},
+                                       {"fg_weight", o_.fg_weight}, {"fg_threshold", o_.fg_threshold}}}}}};
   std::string step = std::to_string(step_);
   save_safetensors(model_file, sd,
                    {{kConfigMetadataKey, root.dump()}, {"longvid.format", "longvid.lvdm_ae3d/1"}, {"longvid.step", step}});

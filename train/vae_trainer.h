@@ -4,6 +4,7 @@
 //
 // Generator step (optimizer_idx 0), frames flattened to (b t) c h w:
 //   rec  = |x - x_rec|                                  (+ perceptual_weight * LPIPS: not available)
+//          (longvid: times 1 + fg_weight on foreground pixels when fg_weight > 0, see VaeTrainOptions)
 //   nll  = rec / exp(logvar) + logvar ; nll_loss = sum(nll) / (b t)
 //   kl   = sum(posterior.kl()) / b
 //   g    = -mean(D(x_rec))
@@ -53,6 +54,17 @@ struct VaeTrainOptions {
   int64_t steps = 100;
   uint64_t seed = 0;
   int64_t clip_frames = 0;  // frames per training clip: saved as the AE's longvid_stream_window (latents)
+  // longvid extensions (off by default, so the official objective is unchanged):
+  // decoder_only: train decoder.* and post_quant_conv.* only; the encoder and quant_conv stay
+  // frozen, so the latent space (and every diffusion model trained on it) stays valid, and the
+  // latent statistics are kept (set_latent_stats) rather than measured again.
+  bool decoder_only = false;
+  // Foreground weighting: the L1 of a pixel that differs from its frame's background (the
+  // per-channel median of the frame) by more than fg_threshold in some channel (on the [-1, 1]
+  // scale) counts 1 + fg_weight times. Small sprites on a flat background are a few percent of the
+  // pixels: without it their colours hardly move the loss.
+  double fg_weight = 0.0;
+  double fg_threshold = 0.1;
 };
 
 struct VaeStepStats {
@@ -77,6 +89,9 @@ class LvdmVaeTrainer {
   void resume(const std::filesystem::path& model_file, const std::filesystem::path& state_file);
   // Latent statistics (mean, std of the posterior mean) over samples [0, n) of `data`.
   void measure_latent_stats(ClipSource& data, int64_t n);
+  // Latent statistics taken as given (z_model = scale * (z + shift)), e.g. those of the AE a
+  // decoder-only run starts from.
+  void set_latent_stats(double scale, double shift);
   LvdmAutoencoder3D& autoencoder() { return ae_; }
   NLayerDiscriminator& discriminator() { return disc_; }
 

@@ -7,6 +7,7 @@
 #include <unordered_map>
 
 #include "core/error.h"
+#include "core/fs.h"
 #include "vae3d/lvdm_autoencoder3d.h"
 
 namespace longvid {
@@ -74,6 +75,22 @@ void load_lvdm_ae3d(LvdmAutoencoder3DImpl& ae, const StateDict& sd) {
   opts.strict = true;
   opts.ignore = {"loss.*"};  // LPIPS + discriminator of the AE's training loss
   load_into(ae, resolved, opts);
+}
+
+LvdmAutoencoder3D load_lvdm_ae3d_file(const std::string& path, const std::string& config_path) {
+  require_readable_file(path, "autoencoder checkpoint");
+  StateDict sd = load_checkpoint(path);
+  LvdmAe3dConfig cfg;
+  if (!config_path.empty())
+    cfg = LvdmAe3dConfig::from_config(Config::load(config_path));
+  else if (sd.metadata.count(kConfigMetadataKey))
+    cfg = LvdmAe3dConfig::from_config(Config::parse_json(sd.metadata.at(kConfigMetadataKey), path));
+  else
+    cfg = LvdmAe3dConfig::infer(sd, lvdm_ae3d_prefix(sd));
+  cfg.validate(path);
+  LvdmAutoencoder3D ae(cfg);
+  load_lvdm_ae3d(*ae, sd);
+  return ae;
 }
 
 LvdmAe3dConfig LvdmAe3dConfig::infer(const StateDict& sd, const std::string& prefix) {

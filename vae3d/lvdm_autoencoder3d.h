@@ -242,6 +242,11 @@ std::string lvdm_ae3d_prefix(const StateDict& sd);
 // lists every missing / unexpected / mis-shaped key.
 void load_lvdm_ae3d(LvdmAutoencoder3DImpl& ae, const StateDict& sd);
 
+// An LVDM 3D autoencoder from a file: an AE checkpoint (`longvid train-vae`, ae_*.ckpt) or a
+// diffusion model holding one (first_stage_model.*). Its config: `config_path` (a YAML/JSON file)
+// when given, else the file's longvid.config metadata, else inferred from the shapes.
+LvdmAutoencoder3D load_lvdm_ae3d_file(const std::string& path, const std::string& config_path = "");
+
 // Quirk (SamePadConv3d alias): rewrites `names` -> tensors so that each official `X.weight`
 // alias of a SamePadConv3d becomes `X.conv.weight` for the modules in `module`: a lone alias is
 // renamed; an alias next to `X.conv.weight` is dropped after checking that both hold the same
