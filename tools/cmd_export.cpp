@@ -17,6 +17,7 @@
 #include "core/fs.h"
 #include "core/log.h"
 #include "tools/cli.h"
+#include "vae3d/lvdm_autoencoder3d.h"
 
 namespace longvid {
 namespace {
@@ -33,9 +34,7 @@ std::string without_dots(std::string s) {
 void replace_autoencoder(StateDict& outsd, const std::string& file, at::ScalarType dt) {
   require_readable_file(file, "--vae autoencoder");
   StateDict vsd = load_checkpoint(file);
-  std::string vp;
-  for (const auto& k : vsd.keys())
-    if (k.rfind("first_stage_model.", 0) == 0) vp = "first_stage_model.";
+  const std::string vp = lvdm_ae3d_prefix(vsd);  // "first_stage_model." in a model file, "" in an AE file
   const std::string p = "first_stage_model.";
   int64_t replaced = 0;
   for (const auto& k : outsd.keys()) {
