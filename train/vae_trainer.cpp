@@ -289,7 +289,11 @@ void LvdmVaeTrainer::save(const std::filesystem::path& model_file, const std::fi
   StateDict st;
   I.opt_ae->save(st, "opt_ae.");
   I.opt_disc->save(st, "opt_disc.");
-  json meta{{"step", step_}, {"next_sample", next_sample_}, {"seed", o_.seed}, {"batch_size", o_.batch_size}};
+  json meta{{"step", step_},
+            {"next_sample", next_sample_},
+            {"seed", o_.seed},
+            {"batch_size", o_.batch_size},
+            {"train", o_.decoder_only ? "decoder" : "all"}};
   save_safetensors(state_file, st,
                    {{"longvid.format", "longvid.lvdm_ae3d.train_state/1"}, {"longvid.step", step},
                     {"longvid.train_state", meta.dump()}});
@@ -310,6 +314,11 @@ void LvdmVaeTrainer::resume(const std::filesystem::path& model_file, const std::
   if (meta["seed"].get<uint64_t>() != o_.seed || meta["batch_size"].get<int64_t>() != o_.batch_size)
     fail("--resume: the run was started with seed {} and batch {}; this one has {} and {}",
          meta["seed"].get<uint64_t>(), meta["batch_size"].get<int64_t>(), o_.seed, o_.batch_size);
+  // A run that froze the encoder must not go on training it (and the other way round): the latent
+  // space of every model trained on the first part would move. Older state files did not record it.
+  const std::string trained = meta.value("train", std::string("all")), now = o_.decoder_only ? "decoder" : "all";
+  if (meta.contains("train") && trained != now)
+    fail("--resume: the run was started with --train {}; this one has --train {}", trained, now);
   load_lvdm_ae3d(*ae_, sd);
   LoadIntoOptions lo;
   lo.prefix = "loss.discriminator.";

@@ -136,6 +136,14 @@ TEST_CASE("train-vae --init-from --train decoder and export --vae through the CL
   CHECK(c_dec.shift_factor == c_src.shift_factor);
   CHECK(c_dec.stream_window == c_src.stream_window);
 
+  // --resume with the other --train is refused (the frozen encoder would start moving); nothing changes.
+  const auto dec_before = fs::last_write_time(dir / "dec" / "model.safetensors");
+  auto rs = vae("dec", {"--init-from", model, "--train", "all", "--resume"});
+  CHECK(rs.exit_code == 1);
+  CHECK(rs.err.find("--train decoder") != std::string::npos);
+  CHECK(test::count_lines(rs.err) <= 2);
+  CHECK(fs::last_write_time(dir / "dec" / "model.safetensors") == dec_before);
+
   // export --vae: the model's decoder is replaced, its encoder and U-Net kept.
   auto e = test::run_cli({"export", model, "--weights", "raw", "--dtype", "fp32", "--vae",
                           (dir / "dec" / "model.safetensors").string(), "-o", (dir / "out.safetensors").string()});
