@@ -56,7 +56,11 @@ TEST_CASE("rife: a video with duplicates and a scene cut comes out as inference_
   CHECK(st.scene_cuts == 1);
   at::Tensor diff = (got.tensor().to(at::kInt) - want.to(at::kInt)).abs();
   MESSAGE("max |diff| " << diff.max().item<int>() << ", pixels differing " << (diff > 0).sum().item<int64_t>());
-  CHECK(diff.max().item<int>() == 0);
+  // Bit for bit on the AMD EPYC (AVX2) that made the fixture; on an Intel Xeon with AVX-512 (session
+  // 21) 157 values of ~1e6 are one level off (float rounding before the 8-bit cast): at most 1 level,
+  // in at most 0.1% of the values.
+  CHECK(diff.max().item<int>() <= 1);
+  CHECK((diff > 0).sum().item<int64_t>() <= diff.numel() / 1000);
   // Source frames pass unchanged; the frames at the cut repeat the frame before it.
   CHECK(at::equal(got.tensor()[0], in[0]));
   // The t of a pair in one batch: the same frames up to float rounding (at most 1 level).
