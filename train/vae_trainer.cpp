@@ -58,6 +58,8 @@ namespace {
 at::Tensor frames(const at::Tensor& x) {  // b c t h w -> (b t) c h w
   return x.permute({0, 2, 1, 3, 4}).reshape({-1, x.size(1), x.size(3), x.size(4)});
 }
+// What `--train` trained: recorded in the model's config and the train state, checked on --resume.
+const char* train_part(const VaeTrainOptions& o) { return o.decoder_only ? "decoder" : "all"; }
 }  // namespace
 
 struct LvdmVaeTrainer::Impl {
@@ -281,7 +283,7 @@ void LvdmVaeTrainer::save(const std::filesystem::path& model_file, const std::fi
             {"longvid", {{"format", "longvid.lvdm_ae3d/1"},
                          {"training", {{"steps", o_.steps}, {"batch_size", o_.batch_size}, {"seed", o_.seed},
                                        {"learn_logvar", o_.learn_logvar}, {"steps_done", step_},
-                                       {"train", o_.decoder_only ? "decoder" : "all"},
+                                       {"train", train_part(o_)},
                                        {"fg_weight", o_.fg_weight}, {"fg_threshold", o_.fg_threshold}}}}}};
   std::string step = std::to_string(step_);
   save_safetensors(model_file, sd,
@@ -293,7 +295,7 @@ void LvdmVaeTrainer::save(const std::filesystem::path& model_file, const std::fi
             {"next_sample", next_sample_},
             {"seed", o_.seed},
             {"batch_size", o_.batch_size},
-            {"train", o_.decoder_only ? "decoder" : "all"}};
+            {"train", train_part(o_)}};
   save_safetensors(state_file, st,
                    {{"longvid.format", "longvid.lvdm_ae3d.train_state/1"}, {"longvid.step", step},
                     {"longvid.train_state", meta.dump()}});
@@ -316,9 +318,10 @@ void LvdmVaeTrainer::resume(const std::filesystem::path& model_file, const std::
          meta["seed"].get<uint64_t>(), meta["batch_size"].get<int64_t>(), o_.seed, o_.batch_size);
   // A run that froze the encoder must not go on training it (and the other way round): the latent
   // space of every model trained on the first part would move. Older state files did not record it.
-  const std::string trained = meta.value("train", std::string("all")), now = o_.decoder_only ? "decoder" : "all";
-  if (meta.contains("train") && trained != now)
-    fail("--resume: the run was started with --train {}; this one has --train {}", trained, now);
+  const std::string now = train_part(o_);
+  if (meta.contains("train") && meta["train"].get<std::string>() != now)
+    fail("--resume: the run was started with --train {}; this one has --train {}", meta["train"].get<std::string>(),
+         now);
   load_lvdm_ae3d(*ae_, sd);
   LoadIntoOptions lo;
   lo.prefix = "loss.discriminator.";
