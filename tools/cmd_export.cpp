@@ -152,6 +152,7 @@ int run_export(int argc, char** argv) {
   }
   nlohmann::json ex{{"source", in.string()}, {"weights", weights}, {"dtype", dtype}};
   if (meta.count("longvid.step")) ex["step"] = meta["longvid.step"];
+  if (const std::string vae = a["vae"].as<std::string>(); !vae.empty()) ex["vae"] = vae;  // the decoder's source
   meta["longvid.export"] = ex.dump();
   // The tokenizer files of a text model travel next to the model (RUN/tokenizer -> OUT_DIR/tokenizer).
   const auto tok_src = in.parent_path() / "tokenizer", tok_dst = out.parent_path() / "tokenizer";

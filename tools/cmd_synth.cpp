@@ -32,7 +32,7 @@ int synth_generate(int argc, char** argv) {
       "frames", "frames per video", cxxopts::value<int64_t>()->default_value("256"))(
       "size", "frame size (square, pixels)", cxxopts::value<int>()->default_value("64"))(
       "seed", "dataset seed (video i depends only on seed and i)", cxxopts::value<int64_t>()->default_value("0"))(
-      "sprites", "sprites per video (1..12, distinct colours), or a range MIN-MAX (each video draws its count)",
+      "sprites", "sprites per video (0..12, distinct colours; 0: background only), or a range MIN-MAX (each video draws its count)",
       cxxopts::value<std::string>()->default_value("3"))(
       "fps", "frame rate written into the videos", cxxopts::value<std::string>()->default_value("24"))(
       "format", "mp4 | webm | png (a folder of frames per video) | y4m (lossless)",

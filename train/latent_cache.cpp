@@ -77,7 +77,9 @@ void LatentCache::build(const FolderClipOptions& o, VideoAutoencoder& ae, const 
     at::Tensor std = at::exp(0.5 * at::cat(logvars, 2)[0]).contiguous();
     sd.set(fmt::format("mean.{}", i), mean);
     sd.set(fmt::format("std.{}", i), std);
-    names.push_back(paths[i].string());
+    // Absolute, so that a text run started from another directory still finds the captions' truth
+    // next to each video (train/text_data.cpp).
+    names.push_back(std::filesystem::absolute(paths[i]).lexically_normal().string());
     prog.update(static_cast<int64_t>(i + 1));
   }
   prog.finish();

@@ -201,9 +201,10 @@ PhysicsScorer::PhysicsScorer(PhysicsScoreOptions o, const SynthTruth* truth) : o
   if (o_.window < 2) fail("score: window must be >= 2 frames (got {})", o_.window);
   if (!o_.colors.empty()) {
     colors_ = o_.colors;
-  } else if (truth_) {
+  } else if (truth_ && !truth_->sprites.empty()) {
     for (const auto& s : truth_->sprites) colors_.push_back({double(s.color[0]), double(s.color[1]), double(s.color[2])});
   } else {
+    // The whole palette: also for an empty scene's truth, so that any sprite found counts against it.
     for (const auto& c : synth_palette()) colors_.push_back({double(c[0]), double(c[1]), double(c[2])});
   }
   if (colors_.empty()) fail("score: no reference colours");

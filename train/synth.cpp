@@ -93,8 +93,9 @@ std::array<double, 3> SynthBackground::at(int64_t t) const {
 SynthVideo::SynthVideo(const SynthVideoParams& params, uint64_t seed) : params_(params), seed_(seed) {
   if (params.size < 8 || params.size > 4096) fail("synth: frame size must be 8..4096 (got {})", params.size);
   if (params.frames < 1) fail("synth: need at least one frame (got {})", params.frames);
-  if (params.sprites < 1 || params.sprites > kSynthPaletteSize)
-    fail("synth: sprites must be 1..{} (distinct palette colours), got {}", kSynthPaletteSize, params.sprites);
+  // 0 is an empty scene (background only): what an autoencoder must also render flat.
+  if (params.sprites < 0 || params.sprites > kSynthPaletteSize)
+    fail("synth: sprites must be 0..{} (distinct palette colours), got {}", kSynthPaletteSize, params.sprites);
   SplitMix64 rng(seed);
   const double S = params.size;
   // Background: a slightly tinted grey whose brightness drifts on a slow sine (amplitude 10..25)

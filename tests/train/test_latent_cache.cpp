@@ -72,6 +72,23 @@ TEST_CASE("train latent cache: a step on cached latents equals a step that encod
   LatentCache cache(dir / "cache.safetensors");
   CHECK(cache.num_videos() == 3);
   CHECK(cache.min_latent_frames() == 2);
+  {
+    // Built from a relative --data path, the cache names its videos absolutely: a run from another
+    // directory finds them (and the captions' truth next to them).
+    struct Cwd {
+      fs::path old = fs::current_path();
+      ~Cwd() { fs::current_path(old); }
+    } restore;
+    fs::current_path(dir.path());
+    FolderClipOptions rel = fo;
+    rel.root = "data";
+    LatentCache::build(rel, *b->autoencoder(), "rel.safetensors", 0, 0);
+    fs::current_path(restore.old);
+    LatentCache c2(dir / "rel.safetensors");
+    REQUIRE(c2.num_videos() == 3);
+    CHECK(fs::path(c2.video_path(0)).is_absolute());
+    CHECK(fs::exists(c2.video_path(0)));
+  }
   cache.check_matches(*b->autoencoder(), 32, 1);
   for (int s = 0; s < 3; ++s) {
     auto sa = a->step(pixels);

@@ -14,6 +14,7 @@
 #include "tests/helpers.h"
 #include "train/physics_score.h"
 #include "train/synth.h"
+#include "train/synth_caption.h"
 
 using namespace longvid;
 namespace fs = std::filesystem;
@@ -322,4 +323,48 @@ TEST_CASE("synth scorer counts noise-texture frames (a failed denoise) and no re
   MESSAGE("rendered frames: texture at most " << max_texture);
   CHECK(max_texture < 2.0);
   CHECK(nlohmann::json::parse(bad.to_json()).at("overall").at("noise_frac").get<double>() == 0.25);
+}
+
+TEST_CASE("synth empty scene (0 sprites): flat frames, scored and captioned as no sprites") {
+  // Autoencoder training data needs frames without sprites: a decoder that never saw one renders
+  // a flat latent as texture (docs/train.md, session 22).
+  SynthVideoParams p;
+  p.size = 32;
+  p.frames = 24;
+  p.sprites = 0;
+  SynthVideo v(p, 3);
+  CHECK(v.sprites().empty());
+  SynthTruth truth;
+  truth.size = p.size;
+  truth.frames = p.frames;
+  truth.sprites = v.sprites();
+  std::vector<uint8_t> rgb(32 * 32 * 3);
+  SynthFrameTruth ft;
+  PhysicsScorer sc(PhysicsScoreOptions{}, &truth);
+  while (v.next(rgb.data(), &ft)) {
+    truth.per_frame.push_back(ft);
+    sc.push(rgb.data(), 32, 32);
+    for (int c = 0; c < 3; ++c) {  // one colour per frame: the background only
+      uint8_t lo = 255, hi = 0;
+      for (size_t i = static_cast<size_t>(c); i < rgb.size(); i += 3) lo = std::min(lo, rgb[i]), hi = std::max(hi, rgb[i]);
+      CHECK(hi - lo <= 1);
+    }
+  }
+  REQUIRE(truth.per_frame.size() == 24);
+  const PhysicsScore s = sc.finish();
+  CHECK(s.expected_sprites == 0);
+  CHECK(s.overall.sprites_mean == 0.0);
+  CHECK(s.overall.count_ok_frac == 1.0);
+  CHECK(s.overall.noise_frac == 0.0);
+  CHECK(synth_caption(truth).rfind("no sprites, on a ", 0) == 0);
+  // The CLI takes a range from 0; below 0 is refused in one line.
+  test::ScratchDir dir("synth0");
+  auto r = test::run_cli({"synth", "-o", (dir / "a").string(), "--videos", "3", "--frames", "4", "--size", "16",
+                          "--sprites", "0-1", "--format", "y4m"});
+  CHECK(r.exit_code == 0);
+  CHECK(fs::exists(dir / "a/video_00002.y4m"));
+  r = test::run_cli({"synth", "-o", (dir / "b").string(), "--sprites", "-1", "--format", "y4m"});
+  CHECK(r.exit_code == 1);
+  CHECK(test::count_lines(r.err) <= 2);
+  CHECK_FALSE(fs::exists(dir / "b"));
 }

@@ -154,6 +154,8 @@ TEST_CASE("train-vae --init-from --train decoder and export --vae through the CL
   CHECK(out.get("first_stage_model.encoder.conv_first.conv.weight").equal(m.get("first_stage_model.encoder.conv_first.conv.weight")));
   for (const auto& k : out.keys())
     if (k.rfind("model.diffusion_model.", 0) == 0) CHECK(out.get(k).equal(m.get(k)));
+  // The export record names where the decoder came from.
+  CHECK(out.metadata.at("longvid.export").find("dec/model.safetensors") != std::string::npos);
 
   // An AE with another encoder (another latent space) is refused with one line, nothing written.
   auto other = vae("other", {"--n-hiddens", "32", "--downsample", "4,8,8", "--seed", "9"});
