@@ -6,7 +6,8 @@
 // Per frame:
 //  1. background = per-channel median of the frame (sprites cover well under half of it);
 //  2. each pixel's difference d = pixel - background is compared with e_k = colour_k - background
-//     for every reference colour k (the synth palette, or the truth's sprite colours): the pixel is
+//     for every reference colour k (the synth palette, or the truth's sprite colours; the palette for an
+//     empty scene's truth): the pixel is
 //     assigned to the k whose direction is closest (cosine >= min_cosine) and gets the coverage
 //     alpha = d . e_k / |e_k|^2 (anti-aliased edges blend along e_k, so this recovers coverage);
 //  3. per colour, the largest 4-connected component of pixels with alpha >= 0.5 that has an

@@ -79,7 +79,7 @@ struct SynthBackground {
 struct SynthVideoParams {
   int size = 64;             // frames are size x size
   int64_t frames = 256;
-  int sprites = 3;           // 1 .. kSynthPaletteSize
+  int sprites = 3;           // 0 (background only) .. kSynthPaletteSize
 };
 
 // The ground truth of one frame.

@@ -117,10 +117,16 @@ PromptSpec parse_synth_prompt(const std::string& text) {
                                                     {"eleven", 11}, {"twelve", 12}};
   auto is_dir = [](const std::string& x) { return x == "left" || x == "right" || x == "up" || x == "down"; };
   size_t i = 0;
+  bool empty_scene = false;  // "no sprites": the caption of an empty scene
   while (i < words.size()) {
     const std::string& x = words[i];
     if (x == "and" || x == "with") {
       ++i;
+      continue;
+    }
+    if (x == "no" && i + 1 < words.size() && (words[i + 1] == "sprites" || words[i + 1] == "sprite")) {
+      empty_scene = true;
+      i += 2;
       continue;
     }
     if (x == "on" || x == "over" || x == "against") break;  // the background phrase ends the sprites
@@ -163,7 +169,8 @@ PromptSpec parse_synth_prompt(const std::string& text) {
     }
     for (int k = 0; k < count; ++k) spec.sprites.push_back({color, shape == "sprite" ? "" : shape, dir});
   }
-  if (spec.sprites.empty()) fail("prompt \"{}\": names no sprite", text);
+  if (spec.sprites.empty() && !empty_scene) fail("prompt \"{}\": names no sprite", text);
+  if (empty_scene && !spec.sprites.empty()) fail("prompt \"{}\": 'no sprites' and sprites", text);
   return spec;
 }
 

@@ -47,6 +47,7 @@ struct PromptSpec {
   std::string text;
 };
 // Throws longvid::Error naming the word it cannot read.
+// "no sprites, on a grey background" (an empty scene's caption) parses to no sprites.
 PromptSpec parse_synth_prompt(const std::string& text);
 
 // How far a scored video shows what the prompt asks (per frame, then averaged):

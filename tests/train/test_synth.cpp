@@ -356,15 +356,31 @@ TEST_CASE("synth empty scene (0 sprites): flat frames, scored and captioned as n
   CHECK(s.overall.sprites_mean == 0.0);
   CHECK(s.overall.count_ok_frac == 1.0);
   CHECK(s.overall.noise_frac == 0.0);
-  CHECK(synth_caption(truth).rfind("no sprites, on a ", 0) == 0);
+  const std::string cap = synth_caption(truth);
+  CHECK(cap.rfind("no sprites, on a ", 0) == 0);
+  // The caption reads back as a prompt with no sprites: any sprite found counts against it.
+  const PromptSpec spec = parse_synth_prompt(cap);
+  CHECK(spec.sprites.empty());
+  PhysicsScorer pal(PhysicsScoreOptions{}, nullptr);
+  SynthVideo v2(p, 3);
+  while (v2.next(rgb.data(), &ft)) pal.push(rgb.data(), 32, 32);
+  const PromptAdherence ad = prompt_adherence(pal.finish(), spec);
+  CHECK(ad.count_ok == 1.0);
+  CHECK(ad.colors_ok == 1.0);
+  CHECK_THROWS_WITH_AS(parse_synth_prompt("no sprites and a red disc"), doctest::Contains("'no sprites' and sprites"),
+                       Error);
+  p.sprites = -1;
+  CHECK_THROWS_WITH_AS(SynthVideo(p, 3), doctest::Contains("sprites must be 0.."), Error);
   // The CLI takes a range from 0; below 0 is refused in one line.
   test::ScratchDir dir("synth0");
   auto r = test::run_cli({"synth", "-o", (dir / "a").string(), "--videos", "3", "--frames", "4", "--size", "16",
                           "--sprites", "0-1", "--format", "y4m"});
   CHECK(r.exit_code == 0);
   CHECK(fs::exists(dir / "a/video_00002.y4m"));
-  r = test::run_cli({"synth", "-o", (dir / "b").string(), "--sprites", "-1", "--format", "y4m"});
-  CHECK(r.exit_code == 1);
-  CHECK(test::count_lines(r.err) <= 2);
-  CHECK_FALSE(fs::exists(dir / "b"));
+  for (const char* bad : {"-1", "3-0"}) {  // 3-0: a maximum of 0 must not read as "no range"
+    r = test::run_cli({"synth", "-o", (dir / "b").string(), "--sprites", bad, "--format", "y4m"});
+    CHECK(r.exit_code == 1);
+    CHECK(test::count_lines(r.err) <= 2);
+    CHECK_FALSE(fs::exists(dir / "b"));
+  }
 }
