@@ -34,6 +34,15 @@ std::vector<std::vector<uint8_t>> render_all(const SynthVideoParams& p, uint64_t
   return frames;
 }
 
+// A video's truth without its frames (per_frame is filled while rendering).
+SynthTruth truth_header(const SynthVideo& v, const SynthVideoParams& p) {
+  SynthTruth t;
+  t.size = p.size;
+  t.frames = p.frames;
+  t.sprites = v.sprites();
+  return t;
+}
+
 std::string slurp(const fs::path& p) {
   std::ifstream f(p, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(f), {});
@@ -149,10 +158,7 @@ TEST_CASE("synth truth matches the rendered frames (scorer finds sprites, colour
   p.frames = 200;
   p.sprites = 3;
   SynthVideo v(p, 21);
-  SynthTruth truth;
-  truth.size = p.size;
-  truth.frames = p.frames;
-  truth.sprites = v.sprites();
+  SynthTruth truth = truth_header(v, p);
   PhysicsScoreOptions o;
   std::vector<uint8_t> rgb(64 * 64 * 3);
   SynthFrameTruth ft;
@@ -334,16 +340,14 @@ TEST_CASE("synth empty scene (0 sprites): flat frames, scored and captioned as n
   p.sprites = 0;
   SynthVideo v(p, 3);
   CHECK(v.sprites().empty());
-  SynthTruth truth;
-  truth.size = p.size;
-  truth.frames = p.frames;
-  truth.sprites = v.sprites();
+  SynthTruth truth = truth_header(v, p);
   std::vector<uint8_t> rgb(32 * 32 * 3);
   SynthFrameTruth ft;
-  PhysicsScorer sc(PhysicsScoreOptions{}, &truth);
+  PhysicsScorer sc(PhysicsScoreOptions{}, &truth), pal(PhysicsScoreOptions{}, nullptr);  // truth / palette
   while (v.next(rgb.data(), &ft)) {
     truth.per_frame.push_back(ft);
     sc.push(rgb.data(), 32, 32);
+    pal.push(rgb.data(), 32, 32);
     for (int c = 0; c < 3; ++c) {  // one colour per frame: the background only
       uint8_t lo = 255, hi = 0;
       for (size_t i = static_cast<size_t>(c); i < rgb.size(); i += 3) lo = std::min(lo, rgb[i]), hi = std::max(hi, rgb[i]);
@@ -361,9 +365,6 @@ TEST_CASE("synth empty scene (0 sprites): flat frames, scored and captioned as n
   // The caption reads back as a prompt with no sprites: any sprite found counts against it.
   const PromptSpec spec = parse_synth_prompt(cap);
   CHECK(spec.sprites.empty());
-  PhysicsScorer pal(PhysicsScoreOptions{}, nullptr);
-  SynthVideo v2(p, 3);
-  while (v2.next(rgb.data(), &ft)) pal.push(rgb.data(), 32, 32);
   const PromptAdherence ad = prompt_adherence(pal.finish(), spec);
   CHECK(ad.count_ok == 1.0);
   CHECK(ad.colors_ok == 1.0);
