@@ -155,7 +155,7 @@ std::vector<BenchRow> run_benchmarks(VideoPipeline& pipe, const BenchRequest& re
       auto x = at::randn({req.batch, caps.latent_channels, clip_t, caps.latent_height, caps.latent_width}, gen).to(pipe.device);
       auto t = at::full({req.batch}, int64_t{500}, dev.dtype(at::kLong));
       auto cond = bench_condition(caps, x, gen);
-      AutocastScope autocast(pipe.device, pipe.dtype);  // one scope over all runs, as generate's over its steps
+      AutocastScope autocast(pipe.device, pipe.autocast_dtype());  // one scope over all runs, as generate's over its steps
       rows.push_back(time_case(pipe, req, c,
                                fmt::format("{} x [{}, {}, {}, {}, {}]", pipe.main.describe, req.batch,
                                            caps.latent_channels, clip_t, caps.latent_height, caps.latent_width),
@@ -170,7 +170,7 @@ std::vector<BenchRow> run_benchmarks(VideoPipeline& pipe, const BenchRequest& re
         Conditioning uncond;
         if (caps.num_classes > 0) uncond.class_label = at::full({1}, caps.num_classes, dev.dtype(at::kLong));
         const double cfg = caps.num_classes > 0 ? pipe.default_cfg_scale : 1.0;
-        AutocastScope autocast(pipe.device, pipe.dtype);
+        AutocastScope autocast(pipe.device, pipe.autocast_dtype());
         auto row = time_case(pipe, req, c, fmt::format("{} {} steps{}", s.method, s.steps, cfg != 1.0 ? fmt::format(", CFG {}", cfg) : ""),
                              [&] {
                                if (cfg != 1.0) {
@@ -245,6 +245,8 @@ std::string bench_json(const VideoPipeline& pipe, const BenchRequest& req, const
   j["machine"] = {{"device", pipe.device.str()},
                   {"gpu", gpu_name(pipe.device)},
                   {"dtype", c10::toString(pipe.dtype)},
+                  {"autocast", pipe.autocast},
+                  {"vae_dtype", pipe.autoencoder ? c10::toString(pipe.autoencoder->compute_dtype()) : "none"},
                   {"torch_threads", at::get_num_threads()},
                   {"hardware_threads", std::thread::hardware_concurrency()},
                   {"torch", TORCH_VERSION}};

@@ -98,7 +98,7 @@ int64_t run_long_video(VideoPipeline& pipe, const LongVideoPlan& plan, const Gen
   std::optional<LongVideoState> state;
   bool resume = req.resume;
   if (!req.state_dir.empty()) {
-    state.emplace(req.state_dir, long_video_fingerprint(plan, opts, pipe.weights_id));
+    state.emplace(req.state_dir, long_video_fingerprint(plan, opts, pipe.weights_id + pipe.precision_id()));
     if (resume && !state->exists()) {
       // Adding --resume to the command always gives the video: it continues what was checkpointed,
       // or starts afresh when nothing was (killed before the first checkpoint, or never started).
@@ -145,7 +145,12 @@ int64_t run_long_video(VideoPipeline& pipe, const LongVideoPlan& plan, const Gen
     auto pfn = progress->fn();
     ro.progress = [pfn](const LongVideoProgress& p) { pfn(p.clips_done, p.clips_total); };
   }
-  int64_t pushed = generate_long_video(plan, models, opts, tee, ro);
+  int64_t pushed = 0;
+  {
+    // --autocast: the denoisers under autocast (the autoencoder turns it off for its own passes).
+    AutocastScope autocast(pipe.device, pipe.autocast_dtype());
+    pushed = generate_long_video(plan, models, opts, tee, ro);
+  }
   if (pushed < plan.latents) {
     spdlog::warn("stopped after {} prediction clips (--stop-after); continue with --resume", req.stop_after_rounds);
     return -1;

@@ -257,7 +257,7 @@ int64_t LatteImpl::num_trainable_parameters() const {
 
 Tensor LatteImpl::condition(const Tensor& t, const Tensor& y, const Tensor& text, int64_t batch) {
   // TimestepEmbedder: 256-dim [cos, sin] (float32) -> Linear -> SiLU -> Linear.
-  auto tf = nn::timestep_embedding(t.reshape({-1}), 256).to(patch_w_.device());
+  auto tf = nn::timestep_embedding(t.reshape({-1}), 256).to(patch_w_.device(), patch_w_.scalar_type());
   auto mlp = t_mlp_->children();
   auto lin = [](const std::shared_ptr<torch::nn::Module>& m) { return std::static_pointer_cast<LinearImpl>(m); };
   Tensor c = lin(mlp[1])->forward(at::silu(lin(mlp[0])->forward(tf)));
@@ -292,11 +292,12 @@ Tensor LatteImpl::forward(const Tensor& x, const Tensor& t, const Tensor& y, con
   const int64_t gh = H / p, gw = W / p, P = gh * gw, Fp = F / tf;
   const TokenGrid g{B, Fp, P};
   Tensor h;
+  const Tensor xw = x.to(patch_w_.scalar_type());  // the weights' dtype (bf16 / fp16 after cast_for_inference)
   if (tf == 1) {  // image-wise: (b c f h w) -> (b f) c h w; Conv2d patches
-    auto xf = x.permute({0, 2, 1, 3, 4}).reshape({B * F, cf.input_channels(), H, W});
+    auto xf = xw.permute({0, 2, 1, 3, 4}).reshape({B * F, cf.input_channels(), H, W});
     h = at::conv2d(xf, patch_w_, patch_b_, {p, p}).flatten(2).transpose(1, 2);  // [BF, P, D]
   } else {        // tube: Conv3d (tf, p, p) patches -> (b f') (h w) d
-    h = at::conv3d(x, patch_w_, patch_b_, {tf, p, p}).permute({0, 2, 3, 4, 1}).reshape({B * Fp, P, D});
+    h = at::conv3d(xw, patch_w_, patch_b_, {tf, p, p}).permute({0, 2, 3, 4, 1}).reshape({B * Fp, P, D});
   }
   Tensor pos = pos_embed_;
   if (pos.size(1) != P)  // beyond the release: the sin-cos table of this grid
@@ -336,7 +337,10 @@ Tensor LatteImpl::forward(const Tensor& x, const Tensor& t, const Tensor& y, con
   h = final_->forward(h, c);  // [B·F', P, tf·p·p·C_out]
   // unpatchify: (n h w [t] p q c) -> (n c [t] h p w q); then (b f') c ... -> b c (f' t) h w.
   const int64_t oc = cf.out_channels();
-  return h.reshape({B, Fp, gh, gw, tf, p, p, oc}).permute({0, 7, 1, 4, 2, 5, 3, 6}).reshape({B, oc, F, H, W});
+  return h.reshape({B, Fp, gh, gw, tf, p, p, oc})
+      .permute({0, 7, 1, 4, 2, 5, 3, 6})
+      .reshape({B, oc, F, H, W})
+      .to(x.scalar_type());
 }
 
 void load_latte(LatteImpl& model, const StateDict& sd) {

@@ -12,7 +12,10 @@ Tensor modulate(const Tensor& x, const Tensor& shift, const Tensor& scale) {
   return x * (1 + scale.unsqueeze(1)) + shift.unsqueeze(1);
 }
 
-Tensor layer_norm(const Tensor& x) { return at::layer_norm(x, {x.size(-1)}, {}, {}, 1e-6); }
+Tensor layer_norm(const Tensor& x) {
+  if (x.scalar_type() == at::kFloat || x.scalar_type() == at::kDouble) return at::layer_norm(x, {x.size(-1)}, {}, {}, 1e-6);
+  return at::layer_norm(x.to(at::kFloat), {x.size(-1)}, {}, {}, 1e-6).to(x.scalar_type());  // cast_for_inference
+}
 
 Tensor to_temporal(const Tensor& x, const TokenGrid& g) {
   return x.reshape({g.B, g.F, g.P, x.size(-1)}).transpose(1, 2).reshape({g.B * g.P, g.F, x.size(-1)});

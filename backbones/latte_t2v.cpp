@@ -196,7 +196,9 @@ Tensor LatteT2VImpl::forward(const Tensor& x, const Tensor& timestep, const Tens
          caption.defined() ? c10::str(caption.sizes()) : std::string("none"));
   const int64_t gh = H / p, gw = W / p, P = gh * gw;
   // (B, C, F, H, W) -> (B·F, C, H, W) -> patches (B·F, P, D) + the 2D table.
-  Tensor h = p_->patch->forward(x.permute({0, 2, 1, 3, 4}).reshape({B * F, c.in_channels, H, W}));
+  // In the weights' dtype (bf16 / fp16 after nn::cast_for_inference); the output is the input's dtype.
+  const Tensor xw = x.to(p_->patch->weight.scalar_type());
+  Tensor h = p_->patch->forward(xw.permute({0, 2, 1, 3, 4}).reshape({B * F, c.in_channels, H, W}));
   h = h.flatten(2).transpose(1, 2);
   Tensor pos = p_->pos_embed;
   if (gh != c.sample_size / p || gw != c.sample_size / p) {  // PatchEmbed.forward: another latent size
@@ -227,7 +229,7 @@ Tensor LatteT2VImpl::forward(const Tensor& x, const Tensor& timestep, const Tens
   h = p_->proj_out->forward(h);  // (B·F, P, p·p·C)
   const int64_t Co = c.out_channels;
   h = h.reshape({B * F, gh, gw, p, p, Co}).permute({0, 5, 1, 3, 2, 4}).reshape({B, F, Co, H, W});
-  return h.permute({0, 2, 1, 3, 4}).contiguous();
+  return h.permute({0, 2, 1, 3, 4}).contiguous().to(x.scalar_type());
 }
 
 Tensor LatteT2VDenoiser::forward(const Tensor& x_t, const Tensor& t, const Conditioning& c) {

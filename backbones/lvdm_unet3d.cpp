@@ -282,21 +282,22 @@ at::Tensor LvdmUNet3DImpl::forward(const at::Tensor& x, const at::Tensor& timest
     if (nn::prepack_convs(*this) > 0) prepacked_->store(true);
   }
   std::vector<at::Tensor> hs;
+  const at::Tensor ctx = context.defined() ? context.to(wdt) : context;  // text embeddings in the compute dtype
   at::Tensor h = x.to(wdt);  // self.dtype: float32 in LVDM (its use_fp16 is a no-op)
   for (auto& m : input_blocks_) {
-    h = m->forward(h, emb, context);
+    h = m->forward(h, emb, ctx);
     hs.push_back(h);
   }
-  h = middle_block_->forward(h, emb, context);
+  h = middle_block_->forward(h, emb, ctx);
   for (auto& m : output_blocks_) {
     h = at::cat({h, hs.back()}, 1);
     hs.pop_back();
-    h = m->forward(h, emb, context);
+    h = m->forward(h, emb, ctx);
   }
-  h = h.to(x.scalar_type());
   auto norm = std::dynamic_pointer_cast<GroupNormImpl>(out_->named_children()["0"]);
   auto conv = std::dynamic_pointer_cast<ConvImpl>(out_->named_children()["2"]);
-  return conv->forward(nonlinearity(norm->forward(h), c.nonlinearity_type));
+  // The output in the input's dtype (float32): the sampler's arithmetic stays in float32.
+  return conv->forward(nonlinearity(norm->forward(h), c.nonlinearity_type)).to(x.scalar_type());
 }
 
 // ================================================================================================

@@ -66,6 +66,9 @@ struct DownsampleImpl : LayerImpl {
   }
   Tensor forward(const Tensor& x) const {
     if (op) return op->forward(x);
+    // ATen has no bf16 avg_pool3d on the CPU: a cast model (nn::cast_for_inference) pools in float32.
+    if (nn::is_reduced_float(x.scalar_type()) && x.device().is_cpu())
+      return at::avg_pool3d(x.to(at::kFloat), {1, 2, 2}, {1, 2, 2}).to(x.scalar_type());
     return at::avg_pool3d(x, {1, 2, 2}, {1, 2, 2});
   }
   Tensor run(const Tensor& x, const Tensor&, const Tensor&) override { return forward(x); }
@@ -302,7 +305,7 @@ struct TemporalCrossAttentionImpl : CrossAttentionImpl {
     Tensor k2 = rel_k->forward(n, n);                                       // [t, s, d]
     Tensor sim2 = at::bmm(q.transpose(0, 1), k2.transpose(1, 2)) * scale;  // [t, b, s]
     sim = sim + sim2.transpose(0, 1);
-    Tensor attn = at::softmax(sim, -1);
+    Tensor attn = at::softmax(sim, -1, at::kFloat).to(sim.scalar_type());  // float32 softmax, as SDPA's
     Tensor out = at::bmm(attn, v);
     Tensor v2 = rel_v->forward(n, n);                              // [t, s, d]
     out = out + at::bmm(attn.transpose(0, 1), v2).transpose(0, 1);  // 'b t s, t s d -> b t d'

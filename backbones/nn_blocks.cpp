@@ -111,7 +111,13 @@ GroupNormImpl::GroupNormImpl(int64_t channels, double eps_, bool fp32_, int64_t 
 }
 
 Tensor GroupNormImpl::forward(const Tensor& x) const {
-  if (!fp32) return at::group_norm(x, groups, weight, bias, eps);
+  // A reduced-precision input (a model cast by cast_for_inference, whose norm weights stay float32)
+  // is normalised in float32 too, as GroupNorm32 does.
+  if (!fp32 && x.scalar_type() == weight.scalar_type()) return at::group_norm(x, groups, weight, bias, eps);
+  // On the CPU, ATen's kernel takes a bf16 / fp16 input with float32 weights and computes the
+  // statistics and the affine in float32 itself (mixed type): the same math without the two casts.
+  if (x.device().is_cpu() && is_reduced_float(x.scalar_type()) && weight.scalar_type() == at::kFloat)
+    return at::group_norm(x, groups, weight, bias, eps);
   return at::group_norm(x.to(at::kFloat), groups, weight.to(at::kFloat), bias.to(at::kFloat), eps)
       .to(x.scalar_type());
 }
@@ -124,7 +130,36 @@ LayerNormImpl::LayerNormImpl(int64_t dim_, double eps_, bool elementwise_affine)
   }
 }
 
-Tensor LayerNormImpl::forward(const Tensor& x) const { return at::layer_norm(x, {dim}, weight, bias, eps); }
+Tensor LayerNormImpl::forward(const Tensor& x) const {
+  if (!is_reduced_float(x.scalar_type())) return at::layer_norm(x, {dim}, weight, bias, eps);
+  // bf16 / fp16 activations (cast_for_inference): normalised in float32, then cast back.
+  return at::layer_norm(x.to(at::kFloat), {dim}, weight.defined() ? weight.to(at::kFloat) : weight,
+                        bias.defined() ? bias.to(at::kFloat) : bias, eps)
+      .to(x.scalar_type());
+}
+
+bool is_reduced_float(at::ScalarType t) { return t == at::kBFloat16 || t == at::kHalf; }
+
+int64_t cast_for_inference(torch::nn::Module& module, at::ScalarType dtype) {
+  if (!is_reduced_float(dtype)) return 0;
+  int64_t n = 0;
+  for (const auto& m : module.modules(/*include_self=*/true)) {
+    // Norms keep float32 weights (and normalise in float32): the layers the reference keeps in
+    // float32 (guided-diffusion's convert_module_to_f16 converts convolutions only; GroupNorm32).
+    if (dynamic_cast<GroupNormImpl*>(m.get()) || dynamic_cast<LayerNormImpl*>(m.get())) continue;
+    for (auto& p : m->named_parameters(/*recurse=*/false)) {
+      at::Tensor t = p.value();
+      if (!t.is_floating_point() || t.scalar_type() == dtype) continue;
+      t.set_data(t.to(dtype));
+      n += t.numel();
+    }
+    for (auto& b : m->named_buffers(/*recurse=*/false)) {
+      at::Tensor t = b.value();
+      if (t.is_floating_point() && t.scalar_type() != dtype) t.set_data(t.to(dtype));
+    }
+  }
+  return n;
+}
 
 // timm/layers/mlp.py `Mlp` with act_layer = lambda: nn.GELU(approximate="tanh") (DiT models.py, Latte
 // models/latte.py TransformerBlock.mlp); drop and norm are identities.
@@ -161,7 +196,8 @@ Tensor timestep_embedding(const Tensor& timesteps, int64_t dim, const TimestepEm
 Tensor attention_heads(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask,
                        std::optional<double> scale) {
   std::optional<Tensor> m;
-  if (mask.defined()) m = mask;
+  if (mask.defined())  // an additive mask in the compute dtype (SDPA's requirement; bf16 after cast_for_inference)
+    m = mask.is_floating_point() && mask.scalar_type() != q.scalar_type() ? mask.to(q.scalar_type()) : mask;
   // The fused CPU kernel (flash attention: blockwise, float accumulation, no Lq x Lk matrix) needs a unit
   // stride in the last dimension; otherwise SDPA falls back to its math path, which is 1.5-4x slower than the
   // fused kernel at L >= 256 and slower than plain bmm/softmax/bmm too (measured on the U-Net's layouts).

@@ -71,6 +71,14 @@ struct ConvImpl : torch::nn::Module {
 // returns how many it packed.
 int64_t prepack_convs(torch::nn::Module& module);
 
+// A real reduced-precision model for inference: casts every floating parameter and buffer inside
+// `module` to `dtype` (bf16 / fp16; float types: nothing happens) except those of GroupNorm and
+// LayerNorm, which stay float32 and normalise in float32 whatever their input. The networks' forwards
+// run in their weights' dtype and return float32, so samplers keep the schedule's arithmetic in
+// float32. Returns how many parameter values were cast. (`--dtype bf16`: pipeline/model_registry.h.)
+int64_t cast_for_inference(torch::nn::Module& module, at::ScalarType dtype);
+bool is_reduced_float(at::ScalarType t);  // bf16 or fp16
+
 // nn.Linear (`with_bias` false: no `bias` parameter).
 struct LinearImpl : torch::nn::Module {
   at::Tensor weight, bias;

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <optional>
 #include <vector>
 
@@ -111,11 +112,29 @@ at::Tensor conv3d_im2col(const at::Tensor& x, const at::Tensor& weight, const at
 
 }  // namespace
 
+// Whether oneDNN runs bf16 convolutions on this CPU (ATen refuses them without AVX-512 BW/VL/DQ or
+// AVX-NE-CONVERT, and at::conv3d then falls back to its own kernel): probed once on a 1-voxel input.
+bool onednn_bf16_ok() {
+  static const bool ok = [] {
+    try {
+      const auto o = at::TensorOptions().dtype(at::kBFloat16);
+      at::NoGradGuard ng;
+      (void)at::mkldnn_convolution(at::ones({1, 1, 1, 1, 1}, o), at::ones({1, 1, 1, 1, 1}, o), {}, {0, 0, 0},
+                                   {1, 1, 1}, {1, 1, 1}, 1);
+      return true;
+    } catch (const std::exception&) {
+      return false;
+    }
+  }();
+  return ok;
+}
+
 Conv3dPath conv3d_path(const at::Tensor& x, const at::Tensor& weight, at::IntArrayRef stride, at::IntArrayRef padding,
                        bool packable) {
   if (!dispatch_enabled() || !at::hasMKLDNN() || !at::globalContext().userEnabledMkldnn() || !x.device().is_cpu() ||
       !weight.device().is_cpu() || x.dim() != 5 || weight.dim() != 5 || x.numel() == 0 ||
-      x.scalar_type() != at::kFloat || weight.scalar_type() != at::kFloat ||
+      (x.scalar_type() != at::kFloat && !(x.scalar_type() == at::kBFloat16 && onednn_bf16_ok())) ||
+      weight.scalar_type() != x.scalar_type() ||
       at::autocast::is_autocast_enabled(at::kCPU) ||
       (at::GradMode::is_enabled() && (x.requires_grad() || weight.requires_grad())) || stride.size() != 3 ||
       padding.size() != 3 || x.size(1) != weight.size(1))
@@ -127,6 +146,7 @@ Conv3dPath conv3d_path(const at::Tensor& x, const at::Tensor& weight, at::IntArr
     positions *= (span - weight.size(2 + i)) / stride[i] + 1;
   }
   if (packable && conv3d_packing() && packed_conv_op()) return Conv3dPath::packed;
+  if (x.scalar_type() != at::kFloat) return Conv3dPath::onednn;  // bf16 where oneDNN takes it (ATen's choice too)
   const int64_t weight_bytes = weight.numel() * static_cast<int64_t>(sizeof(float));
   if (weight_bytes >= kGemmMinWeightBytes && positions <= kGemmMaxPositions) return Conv3dPath::gemm;
   return Conv3dPath::onednn;
@@ -136,7 +156,7 @@ at::Tensor conv3d(const at::Tensor& x, const at::Tensor& weight, const at::Tenso
                   at::IntArrayRef padding, PackedConvWeight* cache) {
   switch (conv3d_path(x, weight, stride, padding, cache != nullptr)) {
     case Conv3dPath::packed:
-      if (!bias.defined() || (bias.device().is_cpu() && bias.scalar_type() == at::kFloat)) {
+      if (!bias.defined() || (bias.device().is_cpu() && bias.scalar_type() == x.scalar_type())) {
         const at::Tensor packed = packed_for_call(*cache, x, weight, stride, padding);
         if (packed.defined()) return conv3d_packed(x, packed, bias, stride, padding);
         return conv3d(x, weight, bias, stride, padding, nullptr);  // not packed yet: as without a cache

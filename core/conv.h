@@ -57,6 +57,10 @@ struct PackedConvWeight {
 bool conv3d_packing();
 void set_conv3d_packing(bool on);
 
+// Whether this CPU runs oneDNN's bf16 convolutions (AVX-512 BW/VL/DQ or AVX-NE-CONVERT): bf16 takes the
+// oneDNN / packed paths only then, and at::conv3d otherwise.
+bool onednn_bf16_ok();
+
 // The path conv3d() takes for these arguments (dilation 1, groups 1); `packable`: a PackedConvWeight
 // is given.
 Conv3dPath conv3d_path(const at::Tensor& x, const at::Tensor& weight, at::IntArrayRef stride, at::IntArrayRef padding,

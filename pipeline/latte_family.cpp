@@ -109,7 +109,7 @@ VideoPipeline assemble(Latte net, const LatteConfig& cfg, std::shared_ptr<VideoA
                              : (caps.num_classes > 0 ? 7.0 : 1.0);
   if (caps.num_classes == 0) p.default_cfg_scale = 1.0;  // sample.py's forward_with_cfg needs labels
   p.device = opts.device;
-  p.dtype = opts.dtype;
+  set_precision(p, opts);
   return p;
 }
 
@@ -121,6 +121,7 @@ VideoPipeline random_from_config(const std::string& text, const std::string& ori
   Latte net(cfg);
   net->eval();
   net->to(opts.device);
+  apply_precision(*net, opts);
   FrameAutoencoderKLConfig vae_cfg;  // Stable Diffusion's VAE (sd-vae-ft-*: the shapes Latte uses)
   vae_cfg.latent_channels = cfg.in_channels;
   FrameAutoencoderKL vae(vae_cfg);
@@ -171,6 +172,7 @@ VideoPipeline load(const StateDict& sd_in, const ModelSource& src, const Pipelin
   }
   net->eval();
   net->to(opts.device);
+  apply_precision(*net, opts);
 
   VideoAutoencoderLoadOptions ao;
   ao.policy.device = opts.device;

@@ -80,6 +80,7 @@ VideoPipeline load_folder(const ModelSource& src, const PipelineLoadOptions& opt
   }
   net->eval();
   net->to(opts.device);
+  apply_precision(*net, opts);
 
   VideoPipeline p;
   p.family = "latte-t2v";
@@ -115,7 +116,7 @@ VideoPipeline load_folder(const ModelSource& src, const PipelineLoadOptions& opt
   p.schedule = std::make_shared<NoiseSchedule>(std::move(sched));
   p.default_cfg_scale = 7.5;  // LattePipeline.__call__ guidance_scale
   p.device = opts.device;
-  p.dtype = opts.dtype;
+  set_precision(p, opts);
   p.weights_id = checkpoint_file_id(sd.path) + "+" + checkpoint_file_id(dir / "vae") + "+" + t5->weights_id();
   spdlog::info("loaded Latte-1 from {}: {}; {}", dir.string(), p.main.describe, p.text_encoder->describe());
   return p;

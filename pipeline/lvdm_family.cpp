@@ -114,6 +114,7 @@ std::string describe_net(Net& n) {
 PipelineDenoiser make_denoiser(Net n, DenoiserCaps caps, const PipelineLoadOptions& opts) {
   n.module().eval();
   n.module().to(opts.device);
+  apply_precision(n.module(), opts);
   PipelineDenoiser d;
   d.describe = describe_net(n);
   d.caps = caps;
@@ -167,7 +168,7 @@ VideoPipeline assemble(PipelineDenoiser main, FirstStage ae, NoiseSchedule sched
   p.autoencoder = ae.video();
   p.schedule = std::make_shared<NoiseSchedule>(std::move(schedule));
   p.device = opts.device;
-  p.dtype = opts.dtype;
+  set_precision(p, opts);
   // LVDM's scripts (sample_uncond.py, sample_long_videos.py): DDIM 50 steps, eta 1.
   p.default_sampler.method = "ddim";
   p.default_sampler.steps = 50;

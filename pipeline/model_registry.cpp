@@ -1,14 +1,27 @@
 #include "pipeline/model_registry.h"
 
 #include "backbones/ifnet.h"
+#include "backbones/nn_blocks.h"
 #include "core/checkpoint.h"
 #include "core/error.h"
 #include "core/fs.h"
+#include "vae3d/video_autoencoder.h"
 #include "pipeline/latte_family.h"
 #include "pipeline/latte_t2v_family.h"
 #include "pipeline/lvdm_family.h"
 
 namespace longvid {
+
+int64_t apply_precision(torch::nn::Module& denoiser, const PipelineLoadOptions& opts) {
+  if (opts.autocast) return 0;
+  return nn::cast_for_inference(denoiser, opts.dtype);
+}
+
+void set_precision(VideoPipeline& p, const PipelineLoadOptions& opts) {
+  p.dtype = opts.dtype;
+  p.autocast = opts.autocast && nn::is_reduced_float(opts.dtype);
+  if (p.autoencoder) p.autoencoder->set_compute_dtype(opts.vae_dtype);
+}
 
 namespace {
 

@@ -17,6 +17,10 @@
 
 #include "pipeline/video_pipeline.h"
 
+namespace torch::nn {
+class Module;
+}
+
 namespace longvid {
 
 class StateDict;
@@ -26,8 +30,19 @@ struct PipelineLoadOptions {
   // Raw or EMA weights; Auto: what the family's own sampling scripts use.
   WeightsChoice weights{};
   c10::Device device = c10::Device(c10::kCPU);
+  // bf16 / fp16: the denoisers' weights are cast at load (apply_precision); with `autocast` they stay
+  // float32 and run under autocast instead (VideoPipeline::autocast_dtype).
   c10::ScalarType dtype = c10::kFloat;
+  bool autocast = false;
+  // The autoencoder's precision (VideoAutoencoder::set_compute_dtype): float32 unless asked.
+  c10::ScalarType vae_dtype = c10::kFloat;
 };
+
+// What a family calls on each denoiser network it builds, after moving it to the device: casts it to
+// opts.dtype for inference (nn::cast_for_inference) unless opts.autocast; returns the values cast.
+int64_t apply_precision(torch::nn::Module& denoiser, const PipelineLoadOptions& opts);
+// ... and on the pipeline it returns (also sets its autoencoder's compute dtype).
+void set_precision(VideoPipeline& p, const PipelineLoadOptions& opts);
 
 // Where a model comes from: a checkpoint and, optionally, its config (official YAML; empty: the
 // config stored in the checkpoint, or inferred), and an optional separate interpolation model.

@@ -5,6 +5,7 @@
 
 #include <ATen/autocast_mode.h>
 
+#include "core/device.h"
 #include "core/error.h"
 #include "core/video_io.h"
 #include "vae3d/video_autoencoder.h"
@@ -27,6 +28,14 @@ AutocastScope::~AutocastScope() {
   at::autocast::clear_cache();
 }
 
+std::string VideoPipeline::precision_id() const {
+  std::string id;
+  if (dtype != c10::kFloat) id += fmt::format("|dtype={}{}", dtype_option_name(dtype), autocast ? ",autocast" : "");
+  if (autoencoder && autoencoder->compute_dtype() != c10::kFloat)
+    id += fmt::format("|vae={}", dtype_option_name(autoencoder->compute_dtype()));
+  return id;
+}
+
 std::array<int64_t, 3> VideoPipeline::factors() const {
   if (!autoencoder) fail("{} pipeline: no autoencoder loaded", family);
   return autoencoder->factors();
@@ -42,6 +51,10 @@ std::string VideoPipeline::describe() const {
   }
   if (schedule) s += fmt::format("; schedule {} {}", to_string(schedule->config().kind), schedule->num_train_timesteps());
   if (text_encoder) s += "; text: " + text_encoder->describe();
+  if (dtype != c10::kFloat)
+    s += fmt::format("; denoiser in {}{}", c10::toString(dtype), autocast ? " (autocast)" : " (weights cast, norms fp32)");
+  if (autoencoder && autoencoder->compute_dtype() != c10::kFloat)
+    s += fmt::format("; autoencoder in {}", c10::toString(autoencoder->compute_dtype()));
   return s;
 }
 
@@ -61,8 +74,8 @@ VideoPipeline::ClipShape VideoPipeline::clip_shape(int64_t frames) const {
 
 void VideoPipeline::decode_to_sink(const at::Tensor& z, int64_t frames, FrameSink& sink, int64_t decode_window) {
   torch::NoGradGuard ng;
-  // The decoder runs in float32 whatever --dtype says: low-precision 3D (transposed) convolutions
-  // are very slow on CPUs without bf16 units, and the decoder is a small part of the work.
+  // The decoder runs in its own compute dtype (float32 unless --vae-dtype), whatever --dtype says:
+  // low-precision 3D (transposed) convolutions are very slow on CPUs without bf16 units.
   int64_t emitted = 0;
   int64_t window = decode_window, overlap = decode_window > 1 ? std::min<int64_t>(2, decode_window - 1) : 0;
   if (decode_window < 0) {  // the autoencoder's default windows
@@ -93,7 +106,7 @@ at::Tensor VideoPipeline::generate(int64_t frames, const SamplerOptions& sampler
   auto x_T = at::randn({1, main.caps.latent_channels, s.latent_t, s.latent_h, s.latent_w}, gen, opts).to(device);
   at::Tensor z;
   {
-    AutocastScope autocast(device, dtype);
+    AutocastScope autocast(device, autocast_dtype());
     if (cfg_scale != 1.0) {
       GuidedDenoiser guided(*main.net, uncond, cfg_scale, GuidanceMode::Cfg);
       z = longvid::sample(guided, *schedule, x_T, cond, sampler, gen, progress);

@@ -37,9 +37,10 @@ class TextEncoder {
   }
 };
 
-// --dtype bf16/fp16 while it lives: weights stay float32 and the networks run under autocast, which
-// picks the precision per op (convolutions and matmuls in the low dtype, norms and softmax in
-// float32). fp32 / fp64: nothing changes. VideoPipeline::generate and the benchmarks use it.
+// Autocast to bf16/fp16 while it lives (`--dtype bf16 --autocast`): weights stay float32 and the
+// networks run under autocast, which picks the precision per op (convolutions and matmuls in the low
+// dtype, norms and softmax in float32). fp32 / fp64: nothing changes. VideoPipeline::generate and the
+// benchmarks open one with VideoPipeline::autocast_dtype().
 class AutocastScope {
  public:
   AutocastScope(c10::Device device, c10::ScalarType dtype);
@@ -95,7 +96,17 @@ class VideoPipeline {
   std::shared_ptr<TextEncoder> text_encoder;  // optional
   std::string weights_id;        // identity of the loaded weights, for resume checks
   c10::Device device = c10::Device(c10::kCPU);
-  c10::ScalarType dtype = c10::kFloat;  // low precision: the denoiser runs under autocast
+  // The denoisers' precision (PipelineLoadOptions): float32, or bf16 / fp16 with weights cast at load
+  // (nn::cast_for_inference; norms, softmax and the sampler in float32), or with `autocast` float32
+  // weights under autocast. The text encoder runs in float32; the autoencoder in its own compute
+  // dtype (VideoAutoencoder::set_compute_dtype, `--vae-dtype`).
+  c10::ScalarType dtype = c10::kFloat;
+  bool autocast = false;
+  // The dtype for an AutocastScope around the denoisers' calls: `dtype` with autocast, else float32 (off).
+  c10::ScalarType autocast_dtype() const { return autocast ? dtype : c10::kFloat; }
+  // "" in float32; otherwise what the precision changes (a run's fingerprint takes it: a resumed run
+  // never mixes precisions), e.g. "|dtype=bf16|vae=bf16" (core/device.h dtype_option_name).
+  std::string precision_id() const;
   // What the family's own sampling script uses (LVDM: DDIM 50, eta 1; Latte: DDPM 250 respaced,
   // classifier-free guidance 7 for class-conditional models); callers start from these.
   SamplerOptions default_sampler;

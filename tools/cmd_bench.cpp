@@ -70,6 +70,8 @@ int run_bench(int argc, char** argv) {
   ModelSpec spec = cli::read_model_options(a);
   spec.load.device = policy.device;
   spec.load.dtype = policy.dtype;
+  spec.load.autocast = a["autocast"].as<bool>();
+  spec.load.vae_dtype = parse_dtype(a["vae-dtype"].as<std::string>(), "--vae-dtype");
   VideoPipeline pipe = load_model(spec);
   spdlog::info("{}", pipe.describe());
   auto rows = run_benchmarks(pipe, req);

@@ -57,6 +57,8 @@ int run_extend(int argc, char** argv) {
   ModelSpec spec = cli::read_model_options(a);
   spec.load.device = policy.device;
   spec.load.dtype = policy.dtype;
+  spec.load.autocast = a["autocast"].as<bool>();
+  spec.load.vae_dtype = parse_dtype(a["vae-dtype"].as<std::string>(), "--vae-dtype");
   VideoPipeline pipe = load_model(spec);
   req.sampler = cli::read_sampler_options(a, pipe.default_sampler);
   req.seed = resolve_seed(a["seed"].as<int64_t>());

@@ -76,7 +76,9 @@ void add_generation_options(cxxopts::Options& o) {
   o.add_options("generated fake set")(
       "seed-start", "seed of generated video i: seed-start + first + i", cxxopts::value<uint64_t>()->default_value("0"))(
       "gen-frames", "frames per generated video (0: the clip span)", cxxopts::value<int64_t>()->default_value("0"))(
-      "dtype", "fp32 | bf16 | fp16", cxxopts::value<std::string>()->default_value("fp32"))(
+      "dtype", "fp32 | bf16 | fp16: the denoiser's precision (bf16/fp16: its weights are cast; norms, softmax and the sampler stay fp32)", cxxopts::value<std::string>()->default_value("fp32"))(
+      "autocast", "with --dtype bf16|fp16: keep fp32 weights and run the denoiser under autocast instead", cxxopts::value<bool>()->default_value("false"))(
+      "vae-dtype", "fp32 | bf16 | fp16: the autoencoder's precision", cxxopts::value<std::string>()->default_value("fp32"))(
       "keep-videos", "also keep the generated videos in this folder (y4m)", cxxopts::value<std::string>());
 }
 
@@ -177,6 +179,8 @@ FeatureStats generated_stats(const cxxopts::ParseResult& a, const ClipOptions& c
   ModelSpec spec = read_model_options(a);
   spec.load.device = policy.device;
   spec.load.dtype = policy.dtype;
+  spec.load.autocast = a["autocast"].as<bool>();
+  spec.load.vae_dtype = parse_dtype(a["vae-dtype"].as<std::string>(), "--vae-dtype");
   VideoPipeline pipe = load_model(spec);
   r.generate.sampler = read_sampler_options(a, pipe.default_sampler);
   check_sampler_options(r.generate.sampler, pipe.schedule->num_train_timesteps());

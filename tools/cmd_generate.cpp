@@ -104,6 +104,8 @@ int run_generate(int argc, char** argv) {
   spec.text = req.has_prompt || !prompts.empty() || !req.prompt_schedule.empty();
   spec.load.device = policy.device;
   spec.load.dtype = policy.dtype;
+  spec.load.autocast = a["autocast"].as<bool>();
+  spec.load.vae_dtype = parse_dtype(a["vae-dtype"].as<std::string>(), "--vae-dtype");
   VideoPipeline pipe = load_model(spec);
   spdlog::info("{}", pipe.describe());
   req.sampler = cli::read_sampler_options(a, pipe.default_sampler);  // the model's defaults + what was given

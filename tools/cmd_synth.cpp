@@ -73,7 +73,6 @@ int synth_generate(int argc, char** argv) {
     so.sprites = num(sp.substr(0, dash));
     if (dash != std::string::npos) {
       so.sprites_max = num(sp.substr(dash + 1));
-      // Checked here: a maximum of 0 would otherwise read as "no range" (sprites_max 0 is the default).
       if (so.sprites_max < so.sprites) fail("--sprites {}: the maximum is below the minimum", sp);
     }
   }

@@ -60,12 +60,19 @@ std::string first_line(const char* what) {
 // with fresh mmaps and returns them with munmap on free, so every large activation of every step
 // page-faults its memory in again: at 720p half of RIFE's time went to the kernel (sys 11.4 s of 26.7 s;
 // 1.5 s of 14.8 s without). The CLI owns the process, so it sets this; the library does not.
-// LONGVID_MALLOC=default keeps glibc's behaviour.
+// It also asks PyTorch's CPU allocator for transparent huge pages (THP_MEM_ALLOC_ENABLE=1, read by
+// c10 at its first allocation: blocks of 2 MiB and more are 2 MiB-aligned and madvise'd
+// MADV_HUGEPAGE), so a large activation faults in 2 MiB at a time: a sky.yaml clip's `generate` (16
+// frames of 256², 4.5 GB checkpoint, 2 threads) took 1.45 M page faults and 26.1-27.2 s without,
+// 0.17 M and 22.8-23.8 s with, and 0.8 GB less peak memory (docs/performance.md, "Session 23"; where the
+// kernel's THP setting is `never`, nothing changes). A THP_MEM_ALLOC_ENABLE already set is kept.
+// LONGVID_MALLOC=default keeps glibc's and PyTorch's behaviour.
 void configure_allocator() {
   const char* m = std::getenv("LONGVID_MALLOC");
   if (m && std::strcmp(m, "default") == 0) return;
   mallopt(M_MMAP_MAX, 0);
   mallopt(M_TRIM_THRESHOLD, std::numeric_limits<int>::max());
+  setenv("THP_MEM_ALLOC_ENABLE", "1", /*overwrite=*/0);
 }
 
 namespace {

@@ -80,7 +80,9 @@ SamplerOptions lvdm_script_sampler() {
 void add_device_options(cxxopts::Options& o, const std::string& group) {
   o.add_options(group)
     ("device", "cpu | cuda | cuda:N", cxxopts::value<std::string>()->default_value("cpu"))
-    ("dtype", "fp32 | bf16 | fp16", cxxopts::value<std::string>()->default_value("fp32"));
+    ("dtype", "fp32 | bf16 | fp16: the denoiser's precision (bf16/fp16: its weights are cast; norms, softmax and the sampler stay fp32; the autoencoder runs in fp32)", cxxopts::value<std::string>()->default_value("fp32"))
+    ("autocast", "with --dtype bf16|fp16: keep fp32 weights and run the denoiser under autocast instead", cxxopts::value<bool>()->default_value("false"))
+    ("vae-dtype", "fp32 | bf16 | fp16: the autoencoder's precision (bf16 is several times faster on CPUs with AMX and on GPUs; fp32 by default)", cxxopts::value<std::string>()->default_value("fp32"));
 }
 
 void add_long_video_options(cxxopts::Options& o) {

@@ -344,7 +344,7 @@ std::string synth_video_name(int64_t index, const std::string& format) {
 std::string synth_truth_name(int64_t index) { return fmt::format("video_{:05d}.json", index); }
 
 int synth_video_sprites(const SynthDatasetOptions& o, int64_t index) {
-  if (o.sprites_max <= o.sprites) return o.sprites;
+  if (o.sprites_max < 0 || o.sprites_max <= o.sprites) return o.sprites;
   const uint64_t r = mix_seed(o.seed, static_cast<uint64_t>(index), 0x5158);
   return o.sprites + static_cast<int>(r % static_cast<uint64_t>(o.sprites_max - o.sprites + 1));
 }
@@ -371,11 +371,11 @@ SynthDatasetReport write_synth_dataset(const SynthDatasetOptions& o,
   vp.frames = o.frames;
   vp.sprites = o.sprites;
   (void)SynthVideo(vp, 0);  // validates the parameters before anything is written
+  if (o.sprites_max >= 0 && o.sprites_max < o.sprites)  // (-1: no range; 0 is a count like any other)
+    fail("synth: sprite range {}-{}: the maximum is below the minimum", o.sprites, o.sprites_max);
   if (o.sprites_max > o.sprites) {
     vp.sprites = o.sprites_max;
     (void)SynthVideo(vp, 0);
-  } else if (o.sprites_max != 0 && o.sprites_max < o.sprites) {
-    fail("synth: sprite range {}-{}: the maximum is below the minimum", o.sprites, o.sprites_max);
   }
   const Fps fps = Fps::parse(o.fps);
 

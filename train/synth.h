@@ -134,7 +134,7 @@ struct SynthDatasetOptions {
   int64_t frames = 256;
   int size = 64;
   int sprites = 3;
-  int sprites_max = 0;         // > sprites: video i has sprites .. sprites_max (uniform, from (seed, i))
+  int sprites_max = -1;        // >= 0: video i has sprites .. sprites_max (uniform, from (seed, i)); -1: `sprites`
   uint64_t seed = 0;
   std::string format = "mp4";  // mp4 | webm | png | y4m
   std::string fps = "24";

@@ -4,10 +4,13 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <deque>
 #include <set>
+#include <string>
 
 #include "core/conv.h"
+#include "core/pad.h"
 #include "core/error.h"
 
 namespace longvid {
@@ -66,6 +69,14 @@ std::vector<int64_t> same_pad(const std::array<int64_t, 3>& k, const std::array<
 torch::Tensor pad_input(const torch::Tensor& x, const std::vector<int64_t>& pad, const std::string& mode) {
   bool any = std::any_of(pad.begin(), pad.end(), [](int64_t p) { return p != 0; });
   if (!any) return x;  // F.pad with zero pads returns the input values unchanged
+  // Replicate (the official default): the same values as F.pad, by copies (core/pad.h: ATen's kernel
+  // was 13 % of a float32 decode).
+  static const bool aten_pad = [] {  // LONGVID_AE_PAD=aten: ATen's kernel (A/B runs)
+    const char* v = std::getenv("LONGVID_AE_PAD");
+    return v && std::string(v) == "aten";
+  }();
+  if (!aten_pad && mode == "replicate" && x.dim() == 5 && !(at::GradMode::is_enabled() && x.requires_grad()))
+    return replicate_pad3d(x, pad);
   return torch::pad(x, pad, mode);
 }
 

@@ -1,5 +1,7 @@
 #include "vae3d/video_autoencoder.h"
 
+#include <ATen/autocast_mode.h>
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -139,7 +141,46 @@ void VideoAutoencoder::set_tiling(SpatialTiling t) {
   tiling_ = t;
 }
 
+void VideoAutoencoder::set_compute_dtype(at::ScalarType dtype) {
+  if (dtype != at::kFloat && dtype != at::kBFloat16 && dtype != at::kHalf)
+    fail("autoencoder compute dtype {}: expected fp32, bf16 or fp16", c10::toString(dtype));
+  if (dtype == compute_dtype_) return;
+  module().to(dtype);
+  compute_dtype_ = dtype;
+}
+
+// Inference in the compute dtype: the input cast to it, the output back to float32.
+namespace {
+// Inference runs in the compute dtype, also inside a caller's autocast scope (a long video sampled
+// with --autocast decodes as it streams): autocast is off for those passes. Passes with grad
+// (training under autocast) keep it.
+struct AutocastOff {
+  bool inference = !at::GradMode::is_enabled();
+  bool cpu = inference && at::autocast::is_autocast_enabled(at::kCPU);
+  bool cuda = inference && at::autocast::is_autocast_enabled(at::kCUDA);
+  AutocastOff() {
+    if (cpu) at::autocast::set_autocast_enabled(at::kCPU, false);
+    if (cuda) at::autocast::set_autocast_enabled(at::kCUDA, false);
+  }
+  ~AutocastOff() {
+    if (cpu) at::autocast::set_autocast_enabled(at::kCPU, true);
+    if (cuda) at::autocast::set_autocast_enabled(at::kCUDA, true);
+  }
+  AutocastOff(const AutocastOff&) = delete;
+  AutocastOff& operator=(const AutocastOff&) = delete;
+};
+
+template <class F>
+torch::Tensor in_dtype(at::ScalarType dt, const torch::Tensor& x, F&& f) {
+  if (dt == at::kFloat || x.scalar_type() == dt) return f(x);
+  return f(x.to(dt)).to(x.scalar_type());
+}
+}  // namespace
+
 torch::Tensor VideoAutoencoder::encode_moments(const torch::Tensor& video) {
+  AutocastOff no_autocast;
+  if (compute_dtype_ != at::kFloat && video.scalar_type() != compute_dtype_)
+    return in_dtype(compute_dtype_, video, [&](const torch::Tensor& v) { return encode_moments(v); });
   if (!tiling_.enabled()) return encode_moments_untiled(video);
   const int64_t f = factors()[1];
   if (video.dim() >= 2 && (video.size(-1) % f || video.size(-2) % f))
@@ -154,6 +195,9 @@ DiagonalGaussian VideoAutoencoder::encode(const torch::Tensor& video) {
 }
 
 torch::Tensor VideoAutoencoder::decode(const torch::Tensor& z) {
+  AutocastOff no_autocast;
+  if (compute_dtype_ != at::kFloat && z.scalar_type() != compute_dtype_)
+    return in_dtype(compute_dtype_, z, [&](const torch::Tensor& v) { return decode(v); });
   if (!tiling_.enabled()) return decode_untiled(z);
   const int64_t f = factors()[1];
   return tiled_apply(z, tiling_.tile / f, tiling_.overlap / f, 1, f,

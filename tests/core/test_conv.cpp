@@ -117,6 +117,41 @@ TEST_CASE("conv3d: oneDNN or im2col-GEMM picked per shape, the same convolution 
   }
 }
 
+TEST_CASE("conv3d in bf16 (a model cast by --dtype bf16): oneDNN, packed when opted in, near float64") {
+  const char* env = std::getenv("LONGVID_CONV");
+  // oneDNN takes bf16 only on CPUs that have the instructions for it (AVX-512 BW/VL/DQ or AVX-NE-CONVERT).
+  const bool onednn = at::hasMKLDNN() && at::globalContext().userEnabledMkldnn() &&
+                      (!env || !*env || std::strcmp(env, "aten") != 0) && onednn_bf16_ok();
+  MESSAGE("oneDNN bf16 convolutions on this CPU: " << onednn_bf16_ok());
+  // bf16 rounding of the inputs and weights (7 stored mantissa bits: up to 2^-8 each): measured 2.5e-3
+  // relative; held to 1e-2.
+  auto rel = [](const at::Tensor& a, const at::Tensor& ref) { return relative_error(a.to(at::kFloat), ref, "bf16 conv3d"); };
+  const at::Tensor x = wave({1, 16, 4, 8, 8}, 0.2), w = wave({24, 16, 1, 3, 3}, 0.9) * 0.1, b = wave({24}, 1.3);
+  const at::Tensor xh = x.to(at::kBFloat16), wh = w.to(at::kBFloat16), bh = b.to(at::kBFloat16);
+  const at::Tensor ref = reference_conv3d(x, w, b, {1, 1, 1}, {0, 1, 1});
+  CHECK(conv3d_path(xh, wh, {1, 1, 1}, {0, 1, 1}) == (onednn ? Conv3dPath::onednn : Conv3dPath::aten));
+  // The 36 MiB-weight shape stays on oneDNN in bf16 (the im2col + GEMM rule is float32's).
+  CHECK(conv3d_path(wave({1, 1024, 4, 4, 4}, 0.1).to(at::kBFloat16), at::empty({1024, 1024, 1, 3, 3}, at::kBFloat16),
+                    {1, 1, 1}, {0, 1, 1}) == (onednn ? Conv3dPath::onednn : Conv3dPath::aten));
+  const at::Tensor y = conv3d(xh, wh, bh, {1, 1, 1}, {0, 1, 1});
+  CHECK((y.scalar_type() == at::kBFloat16));
+  CHECK(rel(y, ref) < 1e-2);
+  if (onednn) CHECK(at::equal(y, at::conv3d(xh, wh, bh, {1, 1, 1}, {0, 1, 1})));  // the kernel ATen picks for bf16 too
+  // Mixed dtypes are ATen's to refuse.
+  CHECK(conv3d_path(xh, w, {1, 1, 1}, {0, 1, 1}) == Conv3dPath::aten);
+  CHECK_THROWS(conv3d(xh, w, b, {1, 1, 1}, {0, 1, 1}));
+  CHECK(conv3d_path(x.to(at::kHalf), w.to(at::kHalf), {1, 1, 1}, {0, 1, 1}) == Conv3dPath::aten);
+  if (!onednn) return;
+  const bool was = conv3d_packing();
+  set_conv3d_packing(true);
+  PackedConvWeight cache;
+  conv3d(xh, wh, bh, {1, 1, 1}, {0, 1, 1}, &cache);  // records the sizes
+  CHECK(prepack_conv3d(cache, wh, {1, 1, 1}, {0, 1, 1}));
+  CHECK(calls_of([&] { CHECK(rel(conv3d(xh, wh, bh, {1, 1, 1}, {0, 1, 1}, &cache), ref) < 1e-2); },
+                 "mkldnn::_convolution_pointwise") == 1);
+  set_conv3d_packing(was);
+}
+
 TEST_CASE("conv3d on a packed weight (opt-in): packed once, repacked when the weight changes, the same convolution") {
   const char* env = std::getenv("LONGVID_CONV");
   const bool packs = at::hasMKLDNN() && at::globalContext().userEnabledMkldnn() && (!env || !*env || std::strcmp(env, "aten") != 0);

@@ -12,6 +12,7 @@
 #include "backbones/ifnet.h"
 #include "backbones/latte.h"
 #include "backbones/lvdm_unet3d.h"
+#include "backbones/nn_blocks.h"
 #include "core/checkpoint.h"
 #include "core/config.h"
 #include "core/device.h"
@@ -91,6 +92,18 @@ TEST_CASE("cuda: LVDM U-Nets on the GPU match the official fixtures (fp32, bf16 
     const auto e = test::compare(host(lo).to(at::kFloat), host(out));
     MESSAGE(std::string("cuda small bf16 vs fp32: rel_fro ") << e.rel_fro);
     CHECK(e.rel_fro <= 3e-2);
+    // `--dtype bf16`'s path: weights cast but the norms' (nn::cast_for_inference), float32 in and out.
+    LvdmUNet3D mc(LvdmUNetConfig::from_yaml_file(test::lvdm_config("unet3d_small.yaml")));
+    mc->eval();
+    load_lvdm_unet(*mc, load_checkpoint(lvdm_fixture("unet3d_small.safetensors")));
+    mc->to(kGpu);
+    nn::cast_for_inference(*mc, at::kBFloat16);
+    at::Tensor lc = mc->forward(at::cat({x, mask}, 1), t, {}, s);
+    const bool fp32_out = lc.scalar_type() == at::kFloat;
+    CHECK(fp32_out);
+    const auto ec = test::compare(host(lc), host(out));
+    MESSAGE(std::string("cuda small cast_for_inference bf16 vs fp32: rel_fro ") << ec.rel_fro);
+    CHECK(ec.rel_fro <= 4e-2);
   }
   for (const char* name : {"t2v", "kt3"}) {  // cross-attention; kernel_size_t 3 + resblock_updown
     const std::string n(name);

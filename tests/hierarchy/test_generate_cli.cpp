@@ -1,8 +1,13 @@
 // End-to-end: `longvid generate` with the random-weight tiny model (no model arguments).
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <iterator>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "core/video_io.h"
 #include "tests/helpers.h"
@@ -75,14 +80,44 @@ TEST_CASE("generate: bad options give one error line and no output") {
   }
 }
 
-TEST_CASE("generate: --dtype bf16 runs under autocast on the CPU") {
+TEST_CASE("generate: --dtype bf16 casts the weights (or autocasts with --autocast), --vae-dtype bf16 decodes in bf16, near the fp32 video") {
   test::ScratchDir dir("genbf16");
-  auto out = dir / "bf16.y4m";
-  auto r = test::run_cli({"generate", "--model", "random", "--dtype", "bf16", "--frames", "4", "--steps", "2", "--sampler", "dpmpp-2m",
-                          "--seed", "2", "-o", out.string()});
-  INFO(r.err);
-  REQUIRE(r.exit_code == 0);
-  CHECK(read_video(out).sizes() == at::IntArrayRef({4, 64, 64, 3}));
+  auto run = [&](const std::string& name, std::vector<std::string> extra, const std::string& says = "") {
+    std::vector<std::string> args = {"generate", "--model", "random", "--frames", "4", "--steps", "2", "--sampler",
+                                     "dpmpp-2m", "--seed", "2", "-o", (dir / (name + ".y4m")).string()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto r = test::run_cli(args);
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    if (!says.empty()) CHECK(r.err.find(says) != std::string::npos);  // the model line names the precision
+    at::Tensor v = read_video(dir / (name + ".y4m"));
+    CHECK(v.sizes() == at::IntArrayRef({4, 64, 64, 3}));
+    return v.to(at::kDouble);
+  };
+  const at::Tensor ref = run("fp32", {});
+  struct Case {
+    std::string name;
+    std::vector<std::string> extra;
+    std::string says;
+  };
+  for (const auto& [name, extra, says] : std::vector<Case>{
+           {"bf16", {"--dtype", "bf16"}, "denoiser in BFloat16 (weights cast, norms fp32)"},
+           {"autocast", {"--dtype", "bf16", "--autocast"}, "denoiser in BFloat16 (autocast)"},
+           {"vae-bf16", {"--vae-dtype", "bf16"}, "autoencoder in BFloat16"}}) {
+    const at::Tensor v = run(name, extra, says);
+    const double mse = (v - ref).pow(2).mean().item<double>();
+    const double psnr = 10 * std::log10(255.0 * 255.0 / std::max(mse, 1e-12));
+    MESSAGE(name << " vs fp32: PSNR " << psnr << " dB");
+    CHECK(mse > 0);       // it ran in bf16
+    CHECK(psnr > 30.0);   // and stays near the fp32 video
+  }
+  for (const char* opt : {"--dtype", "--vae-dtype"}) {
+    auto r = test::run_cli({"generate", "--model", "random", "--frames", "4", "--steps", "2", opt, "fp8", "-o",
+                            (dir / "bad.y4m").string()});
+    CHECK(r.exit_code != 0);
+    CHECK(r.err.find(std::string(opt) + " 'fp8'") != std::string::npos);
+    CHECK(!fs::exists(dir / "bad.y4m"));
+  }
 }
 
 TEST_CASE("generate: a long video into a PNG directory or pattern keeps its run state next to it, not inside") {

@@ -105,8 +105,8 @@ struct CollectSink : LatentSink {
 LongVideoModels toy_models(ToyMasked& den, const NoiseSchedule& sched, int64_t lp, int64_t li) {
   LongVideoModels m;
   m.geometry = {4, 2, 2};
-  m.pred = {&den, &sched, lp, true, 250, "toy prediction"};
-  m.interp = {&den, &sched, li, true, 250, "toy interpolation"};
+  m.pred = {&den, &sched, lp, true, 250, false, "toy prediction"};
+  m.interp = {&den, &sched, li, true, 250, false, "toy interpolation"};
   return m;
 }
 
@@ -226,8 +226,8 @@ TEST_CASE("long_video: one prediction step and one interpolation step equal LVDM
   o.cond_noise_level = 100;
   o.uncond_guidance = 0.1;
   LatentGeometry geo{4, 8, 8};
-  MaskedClipModel pred{&pred_den, &sched, 4, true, 250, "pred"};
-  MaskedClipModel interp{&interp_den, &sched, 5, true, 250, "interp"};
+  MaskedClipModel pred{&pred_den, &sched, 4, true, 250, false, "pred"};
+  MaskedClipModel interp{&interp_den, &sched, 5, true, 250, false, "interp"};
 
   // autoregressive_pred(n_pred_steps=1): the unconditional clip, then one clip conditioned on its
   // last latent; one generator throughout, as torch's global one in the reference.

@@ -384,4 +384,20 @@ TEST_CASE("synth empty scene (0 sprites): flat frames, scored and captioned as n
     CHECK(test::count_lines(r.err) <= 2);
     CHECK_FALSE(fs::exists(dir / "b"));
   }
+  // The library too: a maximum of 0 is a range ending at 0, not "no range" (-1 is).
+  SynthDatasetOptions so;
+  so.out = dir / "c";
+  so.videos = 2;
+  so.frames = 4;
+  so.size = 16;
+  so.format = "y4m";
+  so.sprites = 3;
+  so.sprites_max = 0;
+  CHECK_THROWS_WITH_AS(write_synth_dataset(so), doctest::Contains("the maximum is below the minimum"), Error);
+  CHECK_FALSE(fs::exists(dir / "c"));
+  so.sprites = 0;  // 0-0: empty scenes
+  CHECK(synth_video_sprites(so, 1) == 0);
+  so.sprites = 2;
+  so.sprites_max = -1;
+  CHECK(synth_video_sprites(so, 1) == 2);
 }

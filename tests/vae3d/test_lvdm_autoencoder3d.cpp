@@ -388,4 +388,17 @@ TEST_CASE("vae3d: bf16 compute on CPU stays close to the fp32 reference") {
   MESSAGE("bf16 on CPU: relative error mean " << em << ", decoded " << ed);
   CHECK(em < 0.05);
   CHECK(ed < 0.05);
+
+  // set_compute_dtype (--vae-dtype bf16): float32 in and out, bf16 inside, the same values as above.
+  LvdmAutoencoder3D ae2(cfg);
+  load_lvdm_ae3d(*ae2, weights);
+  ae2->set_compute_dtype(torch::kBFloat16);
+  CHECK((ae2->compute_dtype() == torch::kBFloat16));
+  auto post2 = ae2->encode(io.get("input"));
+  auto dec2 = ae2->decode(io.get("mean"));
+  CHECK((dec2.scalar_type() == torch::kFloat));
+  CHECK((post2.mean.scalar_type() == torch::kFloat));
+  CHECK(torch::equal(dec2, dec.to(torch::kFloat)));
+  CHECK(torch::equal(post2.mean, post.mean.to(torch::kFloat)));
+  CHECK_THROWS_AS(ae2->set_compute_dtype(torch::kDouble), Error);
 }

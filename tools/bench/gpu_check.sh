@@ -9,7 +9,8 @@
 #   3. with --lvdm-src PATH: the official LVDM code side by side on the GPU (tools/bench/vs_official.sh
 #      --device cuda: sky.yaml random weights, 16x256^2, DDIM 50, eager fp32 and bf16 autocast);
 #   4. `longvid bench --device cuda`: the default model (fp32, bf16, 1,024 frames), LVDM sky.yaml
-#      (548.9M U-Net) and Latte-XL/2 (random weights) in fp32 and bf16 with MFU, RIFE 720p on the GPU
+#      (548.9M U-Net) and Latte-XL/2 (random weights) in fp32 and bf16 with MFU (bf16: the weights
+#      cast, `--dtype bf16 --vae-dtype bf16`; sky also with `--autocast`), RIFE 720p on the GPU
 #      and the CPU, and the peak GPU memory of 64 against 4,096 frames;
 # and writes everything under $OUT (default /tmp/gpu_check), summary.txt first. Steps are ordered
 # by importance; --deadline S skips what would start after S seconds (each step has its own timeout),
@@ -179,12 +180,14 @@ cfg="$root/tests/data/configs/lvdm/lvdm_short/sky.yaml"
 latte_cfg="$OUT/latte_xl2.yaml"
 printf 'model: Latte-XL/2\nnum_frames: 16\nimage_size: 256\nlearn_sigma: True\nextras: 2\nnum_classes: 101\ncfg_scale: 7.0\nnum_sampling_steps: 250\n' > "$latte_cfg"
 if want sky; then
-  bench sky_bf16 90 --model random --config "$cfg" --dtype bf16 --cases denoiser,step,clip --steps 5
+  # bf16: the weights cast (norms fp32) and the autoencoder in bf16; then autocast for the comparison.
+  bench sky_bf16 120 --model random --config "$cfg" --dtype bf16 --vae-dtype bf16 --cases denoiser,step,clip,decode --steps 5 --latent-frames 16
   bench sky_fp32 120 --model random --config "$cfg" --cases denoiser,step,clip,decode --steps 5 --latent-frames 16
+  bench sky_bf16_autocast 60 --model random --config "$cfg" --dtype bf16 --autocast --cases denoiser,step --steps 5
 fi
 if want default; then
   bench default_fp32 150 --cases denoiser,step,clip,decode,long --long-frames 1024
-  bench default_bf16 150 --dtype bf16 --cases denoiser,step,clip,long --long-frames 1024
+  bench default_bf16 150 --dtype bf16 --vae-dtype bf16 --cases denoiser,step,clip,long --long-frames 1024
 fi
 if want latte; then
   bench latte_xl2_bf16 90 --model random --config "$latte_cfg" --dtype bf16 --cases denoiser,step --steps 5
