@@ -9,6 +9,7 @@
 #include "core/config.h"
 #include "core/error.h"
 #include "core/fs.h"
+#include "core/weight_arena.h"
 #include "core/log.h"
 #include "vae3d/frame_autoencoder_kl.h"
 #include "vae3d/video_autoencoder.h"
@@ -161,7 +162,11 @@ VideoPipeline load(const StateDict& sd_in, const ModelSource& src, const Pipelin
     cfg = LatteConfig::from_state_dict(sd);
     origin = src.checkpoint.string() + " (shapes)";
   }
-  Latte net(cfg);
+  Latte net{nullptr};
+  {
+    WeightArenaScope arena(use_weight_arena(opts));  // the weights in a few large blocks (core/weight_arena.h)
+    net = Latte(cfg);
+  }
   try {
     load_latte(*net, sd);
   } catch (const Error& e) {

@@ -8,6 +8,7 @@
 #include "core/checkpoint.h"
 #include "core/error.h"
 #include "core/fs.h"
+#include "core/weight_arena.h"
 #include "core/log.h"
 #include "pipeline/t5_text_encoder.h"
 #include "vae3d/video_autoencoder.h"
@@ -69,7 +70,11 @@ VideoPipeline load_folder(const ModelSource& src, const PipelineLoadOptions& opt
   const fs::path tdir = dir / "transformer";
   LatteT2VConfig cfg = LatteT2VConfig::from_json(read_text_file(tdir / "config.json", "transformer config"),
                                                  (tdir / "config.json").string());
-  LatteT2V net(cfg);
+  LatteT2V net{nullptr};
+  {
+    WeightArenaScope arena(use_weight_arena(opts));  // the weights in a few large blocks (core/weight_arena.h)
+    net = LatteT2V(cfg);
+  }
   StateDict sd = load_transformer_weights(tdir);
   LoadIntoOptions lo;
   try {

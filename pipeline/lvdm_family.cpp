@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/log.h"
+#include "core/weight_arena.h"
 #include "backbones/latte.h"
 #include "pipeline/clip_text_encoder.h"
 #include "vae3d/frame_autoencoder_kl.h"
@@ -37,8 +38,9 @@ bool is_latte_target(const Config& cfg) {
   return cfg.get_or<std::string>("model.params.unet_config.target", "") == kLatteTarget;
 }
 
-Net build_net(const Config& cfg, const std::string& cfg_text, const std::string& origin) {
+Net build_net(const Config& cfg, const std::string& cfg_text, const std::string& origin, bool weight_arena) {
   Net n;
+  WeightArenaScope arena(weight_arena);  // the weights in a few large blocks (core/weight_arena.h)
   if (is_latte_target(cfg)) {
     if (!cfg.has("model.params.unet_config.params"))
       fail("{}: model.params.unet_config (target {}) has no params", origin, kLatteTarget);
@@ -210,9 +212,9 @@ struct Built {
   int64_t text_num_heads = -1;
 };
 
-Built build_from_config(const std::string& cfg_text, const std::string& cfg_origin) {
+Built build_from_config(const std::string& cfg_text, const std::string& cfg_origin, bool weight_arena) {
   Config cfg = Config::parse_yaml(cfg_text, cfg_origin);
-  Built b{build_net(cfg, cfg_text, cfg_origin), build_first_stage(cfg, cfg_origin),
+  Built b{build_net(cfg, cfg_text, cfg_origin, weight_arena), build_first_stage(cfg, cfg_origin),
           NoiseSchedule::lvdm(cfg.get_or<double>("model.params.linear_start", 0.0015),
                               cfg.get_or<double>("model.params.linear_end", 0.0155),
                               cfg.get_or<std::string>("model.params.beta_schedule", "linear"),
@@ -226,7 +228,7 @@ Built build_from_config(const std::string& cfg_text, const std::string& cfg_orig
 VideoPipeline random_from_config(const std::string& cfg_text, const std::string& origin, uint64_t seed,
                                  const PipelineLoadOptions& opts) {
   torch::manual_seed(static_cast<int64_t>(seed));  // module initialisers draw from the global generator
-  Built b = build_from_config(cfg_text, origin);
+  Built b = build_from_config(cfg_text, origin, use_weight_arena(opts));
   {
     // The official zero-initialised output layers would make a random model predict eps = 0.
     torch::NoGradGuard ng;
@@ -242,7 +244,7 @@ VideoPipeline random_from_config(const std::string& cfg_text, const std::string&
 
 VideoPipeline load(const StateDict& sd, const ModelSource& src_in, const PipelineLoadOptions& opts) {
   auto [cfg_text, cfg_origin] = model_config_text(sd, src_in.checkpoint, src_in.config);
-  Built b = build_from_config(cfg_text, cfg_origin);
+  Built b = build_from_config(cfg_text, cfg_origin, use_weight_arena(opts));
   // A model trained here with its text encoder has its tokenizer files next to it (RUN/tokenizer/,
   // or what `longvid export` writes beside the exported file).
   ModelSource src = src_in;
@@ -321,7 +323,7 @@ void attach_interpolation(VideoPipeline& pipe, const StateDict& sd, const ModelS
                           const PipelineLoadOptions& opts) {
   auto [cfg_text, cfg_origin] = model_config_text(sd, src.interp_checkpoint, src.interp_config);
   Config cfg = Config::parse_yaml(cfg_text, cfg_origin);
-  Net net = build_net(cfg, cfg_text, cfg_origin);
+  Net net = build_net(cfg, cfg_text, cfg_origin, use_weight_arena(opts));
   const int64_t latent = latent_size_of(cfg, net, cfg_origin);
   auto caps = caps_from(cfg, net, latent);
   if (!caps.masked)

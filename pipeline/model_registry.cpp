@@ -12,6 +12,8 @@
 
 namespace longvid {
 
+bool use_weight_arena(const PipelineLoadOptions& opts) { return opts.autocast || !nn::is_reduced_float(opts.dtype); }
+
 int64_t apply_precision(torch::nn::Module& denoiser, const PipelineLoadOptions& opts) {
   if (opts.autocast) return 0;
   return nn::cast_for_inference(denoiser, opts.dtype);

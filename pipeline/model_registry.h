@@ -38,6 +38,11 @@ struct PipelineLoadOptions {
   c10::ScalarType vae_dtype = c10::kFloat;
 };
 
+// Whether a family builds its denoisers in a WeightArenaScope (core/weight_arena.h): not when their
+// weights are cast to bf16 / fp16 right after the load (apply_precision), since the float32 blocks
+// would then stay until the last tensor in each was cast (peak: float32 + bf16 copies, not one).
+bool use_weight_arena(const PipelineLoadOptions& opts);
+
 // What a family calls on each denoiser network it builds, after moving it to the device: casts it to
 // opts.dtype for inference (nn::cast_for_inference) unless opts.autocast; returns the values cast.
 int64_t apply_precision(torch::nn::Module& denoiser, const PipelineLoadOptions& opts);

@@ -99,7 +99,10 @@ at::Tensor VideoPipeline::generate(int64_t frames, const SamplerOptions& sampler
                                    const ProgressFn& progress, int64_t decode_window, const Conditioning& cond,
                                    double cfg_scale, const Conditioning& uncond) {
   torch::NoGradGuard ng;
-  if (!main) fail("{} pipeline: no denoiser loaded", family);
+  if (!main)
+    fail("{} pipeline: {}", family,
+         denoisers_freed_ ? "its denoiser was freed after the first clip (free_params_immediately)"
+                          : "no denoiser loaded");
   auto s = clip_shape(frames);
   auto opts = at::TensorOptions().dtype(at::kFloat);
   // Noise is drawn on the CPU generator and moved, so a seed gives the same video on every device.
@@ -113,6 +116,12 @@ at::Tensor VideoPipeline::generate(int64_t frames, const SamplerOptions& sampler
     } else {
       z = longvid::sample(*main.net, *schedule, x_T, cond, sampler, gen, progress);
     }
+  }
+  if (free_params_immediately) {
+    main.net.reset();
+    interp.net.reset();
+    text_encoder.reset();
+    denoisers_freed_ = true;
   }
   decode_to_sink(z, frames, sink, decode_window);
   return z;

@@ -111,6 +111,14 @@ class VideoPipeline {
   // classifier-free guidance 7 for class-conditional models); callers start from these.
   SamplerOptions default_sampler;
   double default_cfg_scale = 1.0;
+  // stable-diffusion.cpp's free_params_immediately: generate() frees the denoisers and the text
+  // encoder once its clip is sampled, before decoding, so the decode reuses their memory (with the
+  // weights in a few blocks, core/weight_arena.h; peak: the larger of the two phases, not their
+  // sum). The pipeline then only decodes; another generate() or api generate_video() fails with one
+  // line. For a caller that makes one video (`longvid generate` of one video sets it; long videos
+  // do not go through generate() and keep their models).
+  bool free_params_immediately = false;
+  bool params_freed() const { return denoisers_freed_; }
 
   bool has_interpolation_model() const { return static_cast<bool>(interp); }
   std::array<int64_t, 3> factors() const;  // the autoencoder's (T, H, W) factors
@@ -136,6 +144,9 @@ class VideoPipeline {
   // decode_window: latent frames per window (overlap 2); 0: all at once; < 0: the autoencoder's
   // default windows.
   void decode_to_sink(const at::Tensor& z, int64_t frames, FrameSink& sink, int64_t decode_window = 0);
+
+ private:
+  bool denoisers_freed_ = false;
 };
 
 }  // namespace longvid

@@ -119,6 +119,7 @@ int run_generate(int argc, char** argv) {
     spdlog::info("wrote {} videos ({} ... ), index {}", files.size(), files.empty() ? "" : files.front().string(),
                  prompts_index(out).string());
   } else {
+    pipe.free_params_immediately = true;  // one video: a clip's decode reuses the denoiser's memory
     generate_video_file(pipe, req, out, wopts);
   }
   return cli::kExitOk;

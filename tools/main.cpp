@@ -6,7 +6,6 @@
 #include <cstdio>
 #include <cstring>
 #include <cstdlib>
-#include <limits>
 #include <malloc.h>
 #include <iostream>
 
@@ -66,12 +65,15 @@ std::string first_line(const char* what) {
 // frames of 256², 4.5 GB checkpoint, 2 threads) took 1.45 M page faults and 26.1-27.2 s without,
 // 0.17 M and 22.8-23.8 s with, and 0.8 GB less peak memory (docs/performance.md, "Session 23"; where the
 // kernel's THP setting is `never`, nothing changes). A THP_MEM_ALLOC_ENABLE already set is kept.
+// Trimming is off altogether (-1; mallopt's int cannot say more than 2 GiB, and a heap whose free top
+// passed INT_MAX was given back to the kernel after every large free: a 256² decode refaulted its 2 GiB
+// working set on every call, 11.9 s instead of 9.4 s a call once warm).
 // LONGVID_MALLOC=default keeps glibc's and PyTorch's behaviour.
 void configure_allocator() {
   const char* m = std::getenv("LONGVID_MALLOC");
   if (m && std::strcmp(m, "default") == 0) return;
   mallopt(M_MMAP_MAX, 0);
-  mallopt(M_TRIM_THRESHOLD, std::numeric_limits<int>::max());
+  mallopt(M_TRIM_THRESHOLD, -1);  // mallopt(3): -1 disables trimming completely
   setenv("THP_MEM_ALLOC_ENABLE", "1", /*overwrite=*/0);
 }
 

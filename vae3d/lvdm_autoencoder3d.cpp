@@ -50,6 +50,15 @@ torch::Tensor silu_ref(const torch::Tensor& x) {
   return x * torch::sigmoid(x);
 }
 
+// GroupNorm, then SiLU as silu_ref. Without gradients the SiLU runs in place on the norm's output
+// (the same kernels, so the same values): one activation-sized buffer fewer.
+torch::Tensor norm_silu(torch::nn::GroupNorm& norm, const torch::Tensor& x) {
+  auto a = norm(x);
+  if (at::GradMode::is_enabled()) return silu_ref(a);
+  if (a.dim() == 5 && !a.is_contiguous() && a.is_contiguous(at::MemoryFormat::ChannelsLast3d)) return at::silu_(a);
+  return a.mul_(torch::sigmoid(a));
+}
+
 torch::nn::GroupNorm group_norm(int64_t channels) {
   return torch::nn::GroupNorm(torch::nn::GroupNormOptions(kGroups, channels).eps(kGroupNormEps).affine(true));
 }
@@ -239,9 +248,11 @@ SamePadConv3dImpl::SamePadConv3dImpl(int64_t in, int64_t out, std::array<int64_t
 
 // nn.Conv3d's forward through longvid::conv3d (core/conv.h: oneDNN or im2col + GEMM per shape for
 // inference on the CPU; at::conv3d otherwise).
-torch::Tensor SamePadConv3dImpl::forward(const torch::Tensor& x) {
+torch::Tensor SamePadConv3dImpl::forward(torch::Tensor x) {
   // (padding 0: the module pads its input itself)
-  return longvid::conv3d(pad_input(x, pad, padding_type), conv->weight, conv->bias, conv->options.stride(), {0, 0, 0});
+  auto padded = pad_input(x, pad, padding_type);
+  x.reset();  // the unpadded input, if no one else holds it, is freed before the output is allocated
+  return longvid::conv3d(padded, conv->weight, conv->bias, conv->options.stride(), {0, 0, 0});
 }
 
 SamePadConvTranspose3dImpl::SamePadConvTranspose3dImpl(int64_t in, int64_t out, std::array<int64_t, 3> kernel,
@@ -255,8 +266,10 @@ SamePadConvTranspose3dImpl::SamePadConvTranspose3dImpl(int64_t in, int64_t out, 
                                               .bias(bias)));
 }
 
-torch::Tensor SamePadConvTranspose3dImpl::forward(const torch::Tensor& x) {
-  return convt(pad_input(x, pad, padding_type));
+torch::Tensor SamePadConvTranspose3dImpl::forward(torch::Tensor x) {
+  auto padded = pad_input(x, pad, padding_type);
+  x.reset();
+  return convt(padded);
 }
 
 ResBlockImpl::ResBlockImpl(int64_t in, int64_t out) : in_channels(in), out_channels(out) {
@@ -268,9 +281,20 @@ ResBlockImpl::ResBlockImpl(int64_t in, int64_t out) : in_channels(in), out_chann
 }
 
 torch::Tensor ResBlockImpl::forward(const torch::Tensor& x) {
-  auto h = conv1(silu_ref(norm1(x)));
-  h = conv2(silu_ref(norm2(h)));
-  return (conv_shortcut ? conv_shortcut(x) : x) + h;
+  if (at::GradMode::is_enabled()) {  // training: the official expression, nothing in place
+    auto h = conv1(silu_ref(norm1(x)));
+    h = conv2(silu_ref(norm2(h)));
+    return (conv_shortcut ? conv_shortcut(x) : x) + h;
+  }
+  auto h = conv1(norm_silu(norm1, x));  // the activation is moved into conv1 and freed once padded
+  auto a = norm_silu(norm2, h);
+  h.reset();
+  h = conv2(std::move(a));
+  // h + s == s + h in IEEE arithmetic: in place, the official values (out of place where the two
+  // differ in dtype or layout, so the result's dtype and layout stay those of s + h).
+  const torch::Tensor s = conv_shortcut ? conv_shortcut(x) : x;
+  if (h.scalar_type() == s.scalar_type() && h.sizes() == s.sizes() && h.strides() == s.strides()) return h.add_(s);
+  return s + h;
 }
 
 EncoderBlockImpl::EncoderBlockImpl(int64_t in, int64_t out, std::array<int64_t, 3> stride,
@@ -279,14 +303,17 @@ EncoderBlockImpl::EncoderBlockImpl(int64_t in, int64_t out, std::array<int64_t, 
   res = register_module("res", ResBlock(out, out));  // (sic) the ResBlock pads with replicate
 }
 
-torch::Tensor EncoderBlockImpl::forward(const torch::Tensor& x) { return res(down(x)); }
+torch::Tensor EncoderBlockImpl::forward(torch::Tensor x) {
+  auto h = down(std::move(x));
+  return res(h);
+}
 
 EncoderFinalBlockImpl::EncoderFinalBlockImpl(int64_t in, int64_t out, const std::string& padding_type) {
   norm = register_module("0", group_norm(in));
   conv = register_module("2", SamePadConv3d(in, out, kK3, kOne, true, padding_type));
 }
 
-torch::Tensor EncoderFinalBlockImpl::forward(const torch::Tensor& x) { return conv(silu_ref(norm(x))); }
+torch::Tensor EncoderFinalBlockImpl::forward(const torch::Tensor& x) { return conv(norm_silu(norm, x)); }
 
 EncoderImpl::EncoderImpl(const LvdmAe3dConfig& c) {
   conv_first = register_module(
@@ -304,7 +331,7 @@ EncoderImpl::EncoderImpl(const LvdmAe3dConfig& c) {
 
 torch::Tensor EncoderImpl::forward(const torch::Tensor& x) {
   auto h = conv_first(x);
-  for (const auto& block : *conv_blocks) h = block->as<EncoderBlock>()->forward(h);
+  for (const auto& block : *conv_blocks) h = block->as<EncoderBlock>()->forward(std::move(h));
   return final_block(h);
 }
 
@@ -314,7 +341,11 @@ DecoderBlockImpl::DecoderBlockImpl(int64_t in, int64_t out, std::array<int64_t, 
   res2 = register_module("res2", ResBlock(out, out));
 }
 
-torch::Tensor DecoderBlockImpl::forward(const torch::Tensor& x) { return res2(res1(up(x))); }
+torch::Tensor DecoderBlockImpl::forward(torch::Tensor x) {
+  auto h = up(std::move(x));
+  h = res1(h);  // (the old h is freed when res1 returns, not held to the end of one long expression)
+  return res2(h);
+}
 
 DecoderImpl::DecoderImpl(const LvdmAe3dConfig& c) {
   conv_blocks = register_module("conv_blocks", torch::nn::ModuleList());
@@ -331,8 +362,8 @@ DecoderImpl::DecoderImpl(const LvdmAe3dConfig& c) {
 
 torch::Tensor DecoderImpl::forward(const torch::Tensor& z) {
   auto h = z;
-  for (const auto& block : *conv_blocks) h = block->as<DecoderBlock>()->forward(h);
-  return conv_out(h);
+  for (const auto& block : *conv_blocks) h = block->as<DecoderBlock>()->forward(std::move(h));
+  return conv_out(std::move(h));
 }
 
 }  // namespace lvdm_ae3d

@@ -7,6 +7,7 @@
 #include "api/generate.h"
 #include "core/checkpoint.h"
 #include "core/error.h"
+#include "core/rng.h"
 #include "core/video_io.h"
 #include "hierarchy/long_video.h"
 #include "pipeline/lvdm_family.h"
@@ -144,4 +145,29 @@ TEST_CASE("api: generate_video makes the frames asked for, a clip or a long vide
   req.frames = 40;
   req.resume = true;  // resume needs a state directory
   CHECK_THROWS_WITH_AS(generate_video(pipe, req, c), doctest::Contains("keeps no checkpoint"), Error);
+}
+
+TEST_CASE("api: free_params_immediately frees the denoiser before the decode, with the same frames") {
+  GenerateRequest req;
+  req.sampler.method = "ddim";
+  req.sampler.steps = 2;
+  req.seed = 3;
+  req.show_progress = false;
+  req.frames = 9;
+  auto kept = lvdm_random_tiny(1);
+  MemorySink a;
+  generate_video(kept, req, a);
+  auto freed = lvdm_random_tiny(1);
+  freed.free_params_immediately = true;
+  std::weak_ptr<Denoiser> net = freed.main.net;
+  MemorySink b;
+  CHECK(generate_video(freed, req, b) == 9);
+  CHECK(at::equal(a.tensor(), b.tensor()));
+  CHECK(net.expired());  // nothing else held the weights
+  CHECK(freed.main.caps.clip_len == kept.main.caps.clip_len);  // what it was stays known
+  MemorySink c;
+  CHECK(freed.params_freed());
+  CHECK_THROWS_WITH_AS(generate_video(freed, req, c), doctest::Contains("freed after the first clip"), Error);
+  auto gen = make_generator(1);
+  CHECK_THROWS_WITH_AS(freed.generate(9, req.sampler, gen, c), doctest::Contains("freed after the first clip"), Error);
 }

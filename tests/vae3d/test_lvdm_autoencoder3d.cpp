@@ -402,3 +402,20 @@ TEST_CASE("vae3d: bf16 compute on CPU stays close to the fp32 reference") {
   CHECK(torch::equal(post2.mean, post.mean.to(torch::kFloat)));
   CHECK_THROWS_AS(ae2->set_compute_dtype(torch::kDouble), Error);
 }
+
+TEST_CASE("vae3d: the inference ResBlock (SiLU and residual in place) gives the official expression's values") {
+  torch::manual_seed(4);
+  lvdm_ae3d::ResBlock rb(32, 32);
+  auto x = torch::randn({1, 32, 3, 5, 4});
+  torch::NoGradGuard ng;
+  for (bool cl : {false, true}) {
+    INFO("channels-last " << cl);
+    auto xl = cl ? x.contiguous(at::MemoryFormat::ChannelsLast3d) : x;
+    // silu_ref: x * sigmoid(x) in the reference layout, at::silu in channels-last
+    auto silu = [&](const torch::Tensor& a) { return cl ? at::silu(a) : a * torch::sigmoid(a); };
+    auto ref = xl + rb->conv2(silu(rb->norm2(rb->conv1(silu(rb->norm1(xl))))));
+    auto out = rb->forward(xl);
+    CHECK(at::equal(out, ref));
+    CHECK(at::equal(xl, cl ? x.contiguous(at::MemoryFormat::ChannelsLast3d) : x));  // the input is untouched
+  }
+}
