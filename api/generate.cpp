@@ -164,8 +164,7 @@ int64_t run_long_video(VideoPipeline& pipe, const LongVideoPlan& plan, const Gen
 }  // namespace detail
 
 int64_t generate_video(VideoPipeline& pipe, const GenerateRequest& req_in, FrameSink& sink) {
-  if (pipe.params_freed())
-    fail("{} pipeline: its denoiser was freed after the first clip (free_params_immediately)", pipe.family);
+  pipe.check_params_not_freed();
   check_generate_request(req_in);
   check_sampler_options(req_in.sampler, pipe.schedule->num_train_timesteps());
   const int64_t frames = req_in.frames;

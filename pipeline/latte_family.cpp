@@ -9,8 +9,8 @@
 #include "core/config.h"
 #include "core/error.h"
 #include "core/fs.h"
-#include "core/weight_arena.h"
 #include "core/log.h"
+#include "core/weight_arena.h"
 #include "vae3d/frame_autoencoder_kl.h"
 #include "vae3d/video_autoencoder.h"
 

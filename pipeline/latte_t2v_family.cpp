@@ -8,8 +8,8 @@
 #include "core/checkpoint.h"
 #include "core/error.h"
 #include "core/fs.h"
-#include "core/weight_arena.h"
 #include "core/log.h"
+#include "core/weight_arena.h"
 #include "pipeline/t5_text_encoder.h"
 #include "vae3d/video_autoencoder.h"
 

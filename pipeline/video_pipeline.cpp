@@ -95,14 +95,17 @@ void VideoPipeline::decode_to_sink(const at::Tensor& z, int64_t frames, FrameSin
       /*normalized=*/true);
 }
 
+void VideoPipeline::check_params_not_freed() const {
+  if (denoisers_freed_)
+    fail("{} pipeline: its denoiser was freed after the first clip (free_params_immediately)", family);
+}
+
 at::Tensor VideoPipeline::generate(int64_t frames, const SamplerOptions& sampler, at::Generator& gen, FrameSink& sink,
                                    const ProgressFn& progress, int64_t decode_window, const Conditioning& cond,
                                    double cfg_scale, const Conditioning& uncond) {
   torch::NoGradGuard ng;
-  if (!main)
-    fail("{} pipeline: {}", family,
-         denoisers_freed_ ? "its denoiser was freed after the first clip (free_params_immediately)"
-                          : "no denoiser loaded");
+  check_params_not_freed();
+  if (!main) fail("{} pipeline: no denoiser loaded", family);
   auto s = clip_shape(frames);
   auto opts = at::TensorOptions().dtype(at::kFloat);
   // Noise is drawn on the CPU generator and moved, so a seed gives the same video on every device.

@@ -119,6 +119,7 @@ class VideoPipeline {
   // do not go through generate() and keep their models).
   bool free_params_immediately = false;
   bool params_freed() const { return denoisers_freed_; }
+  void check_params_not_freed() const;  // longvid::Error (one line) once they are
 
   bool has_interpolation_model() const { return static_cast<bool>(interp); }
   std::array<int64_t, 3> factors() const;  // the autoencoder's (T, H, W) factors
