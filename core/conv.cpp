@@ -13,6 +13,7 @@
 
 #include "core/error.h"
 #include "core/linear.h"
+#include "core/winograd.h"
 
 namespace longvid {
 
@@ -67,6 +68,19 @@ at::Tensor packed_for_call(PackedConvWeight& cache, const at::Tensor& x, const a
   if (!cache.source.is_same(weight) || cache.data != weight.data_ptr() || cache.version != weight._version())
     pack_locked(cache, weight, x.sizes(), stride, padding);
   return cache.packed;
+}
+
+// The cached Winograd transform of `weight`, made again if the weight changed since.
+at::Tensor winograd_for_call(PackedConvWeight& cache, const at::Tensor& weight) {
+  std::lock_guard<std::mutex> lock(cache.mutex);
+  if (!cache.winograd.defined() || !cache.winograd_source.is_same(weight) || cache.winograd_data != weight.data_ptr() ||
+      cache.winograd_version != weight._version()) {
+    cache.winograd = winograd_weight(weight);
+    cache.winograd_source = weight;
+    cache.winograd_data = weight.data_ptr();
+    cache.winograd_version = weight._version();
+  }
+  return cache.winograd;
 }
 
 at::Tensor conv3d_packed(const at::Tensor& x, const at::Tensor& packed, const at::Tensor& bias, at::IntArrayRef stride,
@@ -145,6 +159,9 @@ Conv3dPath conv3d_path(const at::Tensor& x, const at::Tensor& weight, at::IntArr
     if (stride[i] <= 0 || padding[i] < 0 || span < weight.size(2 + i)) return Conv3dPath::aten;
     positions *= (span - weight.size(2 + i)) / stride[i] + 1;
   }
+  if (x.scalar_type() == at::kFloat && winograd_conv3d_supported(x, weight, stride, padding) &&
+      winograd_conv3d_wins(x, weight, padding))
+    return Conv3dPath::winograd;
   if (packable && conv3d_packing() && packed_conv_op()) return Conv3dPath::packed;
   if (x.scalar_type() != at::kFloat) return Conv3dPath::onednn;  // bf16 where oneDNN takes it (ATen's choice too)
   const int64_t weight_bytes = weight.numel() * static_cast<int64_t>(sizeof(float));
@@ -161,6 +178,14 @@ at::Tensor conv3d(const at::Tensor& x, const at::Tensor& weight, const at::Tenso
         if (packed.defined()) return conv3d_packed(x, packed, bias, stride, padding);
         return conv3d(x, weight, bias, stride, padding, nullptr);  // not packed yet: as without a cache
       }
+      return at::conv3d(x, weight, bias, stride, padding);
+    case Conv3dPath::winograd:
+      if (!bias.defined() || (bias.device().is_cpu() && bias.scalar_type() == at::kFloat && bias.dim() == 1 &&
+                              bias.size(0) == weight.size(0)))
+        return winograd_conv3d(x, weight, bias, padding,
+                               cache && conv3d_packing() && winograd_takes_transform(x, weight, padding)
+                                   ? winograd_for_call(*cache, weight)
+                                   : at::Tensor());
       return at::conv3d(x, weight, bias, stride, padding);
     case Conv3dPath::gemm: return conv3d_im2col(x, weight, bias, stride, padding);
     case Conv3dPath::onednn:

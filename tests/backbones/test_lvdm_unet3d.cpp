@@ -10,6 +10,7 @@
 #include "backbones/lvdm_unet3d.h"
 #include "core/checkpoint.h"
 #include "core/error.h"
+#include "core/winograd.h"
 #include "tests/backbones/fixtures.h"
 #include "tests/helpers.h"
 #include "tests/parity.h"
@@ -227,6 +228,40 @@ TEST_CASE("lvdm_unet3d: kernel_size_t 3, resblock_updown, num_head_channels matc
   CHECK(static_cast<int64_t>(m->parameters().size()) == io.get("param_tensors").item<int64_t>());
   torch::NoGradGuard ng;
   check_parity("kt3 small", m->forward(io.get("x"), io.get("t")), io.get("out"));
+}
+
+TEST_CASE("lvdm_unet3d: with Winograd F(2x2, 3x3) for every spatial convolution, the small configs match the official model") {
+  // The large U-Nets take core/winograd.h's path for their (1, 3, 3) convolutions of >= 256 channels;
+  // these small fixtures run it for all of them (WinogradEverywhere), against the same official outputs.
+  if (!winograd_enabled()) {
+    test::report_skipped("LONGVID_WINOGRAD=0: the Winograd path is off");
+    return;
+  }
+  WinogradEverywhere everywhere;
+  torch::NoGradGuard ng;
+  const int64_t before = winograd_conv3d_calls();
+  {
+    LvdmUNet3D m(LvdmUNetConfig::from_yaml_file(lvdm_config("unet3d_small.yaml")));
+    m->eval();
+    load_lvdm_unet(*m, load_checkpoint(lvdm_fixture("unet3d_small.safetensors")));
+    StateDict io = load_checkpoint(lvdm_fixture("unet3d_small_io.safetensors"));
+    const auto &x = io.get("x"), &t = io.get("t"), &s = io.get("s"), &mask = io.get("mask");
+    check_parity("winograd, small, x|mask, y=s", m->forward(at::cat({x, mask}, 1), t, {}, s), io.get("out_plain"));
+  }
+  for (const char* name : {"unet3d_t2v_small", "unet3d_kt3_small"}) {
+    LvdmUNet3D m(LvdmUNetConfig::from_yaml_file(lvdm_config(std::string(name) + ".yaml")));
+    m->eval();
+    det_fill(*m);
+    StateDict io = load_checkpoint(lvdm_fixture(std::string(name) + "_det.safetensors"));
+    const at::Tensor out = io.contains("context") ? m->forward(io.get("x"), io.get("t"), io.get("context"))
+                                                  : m->forward(io.get("x"), io.get("t"));
+    check_parity((std::string("winograd, ") + name).c_str(), out, io.get("out"));
+  }
+  const int64_t calls = winograd_conv3d_calls() - before;
+  MESSAGE("Winograd convolutions: " << calls);
+  const char* env = std::getenv("LONGVID_CONV");
+  if (at::hasMKLDNN() && at::globalContext().userEnabledMkldnn() && !(env && std::string(env) == "aten"))
+    CHECK(calls >= 20);
 }
 
 TEST_CASE("lvdm_unet3d: sky.yaml (548.9M parameters) matches the official model (opt-in LONGVID_SLOW_TESTS=1)") {

@@ -8,6 +8,7 @@
 #include "core/checkpoint.h"
 #include "core/config.h"
 #include "core/error.h"
+#include "core/winograd.h"
 #include "pipeline/model_registry.h"
 #include "tests/helpers.h"
 #include "vae3d/lvdm_autoencoder3d.h"
@@ -308,6 +309,33 @@ TEST_CASE("vae3d: parity with the official LVDM 3D autoencoder with two down/up 
   LvdmAutoencoder3D fresh(cfg);  // not vacuous: default-initialised weights are far off
   torch::NoGradGuard ng;
   CHECK(rel_err(fresh->decode(io.get("mean")), io.get("decoded")) > 0.1);
+}
+
+TEST_CASE("vae3d: with Winograd F(2x2, 3x3) for every 3x3x3 convolution, the official fixtures still match") {
+  // The large autoencoders take core/winograd.h's channels-last kernel for their convolutions of >= 128
+  // channels; these small fixtures run it for all of them (WinogradEverywhere).
+  if (!winograd_enabled()) {
+    test::report_skipped("LONGVID_WINOGRAD=0: the Winograd path is off");
+    return;
+  }
+  WinogradEverywhere everywhere;
+  const int64_t before = winograd_conv3d_calls();
+  for (const char* name : {"lvdm_ae3d_tiny_t2", "lvdm_ae3d_tiny_s2"}) {
+    auto dir = test::data_dir() / "vae3d";
+    auto cfg = LvdmAe3dConfig::from_config(Config::load(dir / (std::string(name) + ".yaml")));
+    auto p = run_parity(cfg, load_checkpoint(dir / (std::string(name) + ".weights.safetensors")),
+                        load_checkpoint(dir / (std::string(name) + ".io.safetensors")));
+    MESSAGE(std::string(name) << " with Winograd: relative error mean " << p.mean << ", logvar " << p.logvar
+                              << ", decoded " << p.decoded);
+    CHECK(p.mean <= 1e-5);
+    CHECK(p.logvar <= 1e-5);
+    CHECK(p.decoded <= 1e-5);
+  }
+  const int64_t calls = winograd_conv3d_calls() - before;
+  MESSAGE("Winograd convolutions: " << calls);
+  const char* env = std::getenv("LONGVID_CONV");
+  if (at::hasMKLDNN() && at::globalContext().userEnabledMkldnn() && !(env && std::string(env) == "aten"))
+    CHECK(calls >= 10);
 }
 
 TEST_CASE("vae3d: loading reports every problem at once and the config is inferred from shapes") {
