@@ -179,9 +179,9 @@ at::Tensor conv3d(const at::Tensor& x, const at::Tensor& weight, const at::Tenso
         return conv3d(x, weight, bias, stride, padding, nullptr);  // not packed yet: as without a cache
       }
       return at::conv3d(x, weight, bias, stride, padding);
-    case Conv3dPath::winograd:
+    case Conv3dPath::winograd:  // (no autograd: a bias that requires grad takes at::conv3d)
       if (!bias.defined() || (bias.device().is_cpu() && bias.scalar_type() == at::kFloat && bias.dim() == 1 &&
-                              bias.size(0) == weight.size(0)))
+                              bias.size(0) == weight.size(0) && !(at::GradMode::is_enabled() && bias.requires_grad())))
         return winograd_conv3d(x, weight, bias, padding,
                                cache && conv3d_packing() && winograd_takes_transform(x, weight, padding)
                                    ? winograd_for_call(*cache, weight)

@@ -7,17 +7,20 @@
 // input tile with 16 multiply-adds per channel pair instead of 36 (2.25x fewer), as 16 GEMMs
 // [tiles, Cin] x [Cin, Cout] between a transform of the input tiles and one of the weight:
 //   V = B^T d B (input tile d, 4x4), U = G g G^T (weight g, 3x3), Y = A^T (U . V) A (2x2 outputs).
-// Its transforms only add, subtract and halve, so the float32 error stays small: about 2x that of a
-// direct convolution (5e-7 against 2.3e-7 relative to a float64 reference on the sky U-Net's shapes,
-// tests/core/test_winograd.cpp). F(4x4, 3x3) would cut 4x but its transforms (coefficients up to 8
-// and 1/24) grow the error by an order of magnitude, past the 1e-5 the parity tests allow.
+// Its transforms only add, subtract and halve, so the float32 error stays small: at most 2.3x that of
+// oneDNN's direct kernel in the tests (1.1e-7 to 1.6e-6 relative to a float64 reference,
+// tests/core/test_winograd.cpp), and the models' errors against the official code stay the same size.
+// F(4x4, 3x3) would cut 4x but its transforms (coefficients up to 8 and 1/24) grow the error by an
+// order of magnitude, past the 1e-5 the parity tests allow.
 //
 // The weight is transformed on every call, into memory the allocator reuses: no copy of the model is
 // kept, and the transform costs about what oneDNN's reorder of the plain weight into its blocked
-// layout did. Keeping the transforms (with LONGVID_CONV=packed, core/conv.h: a conv module's
-// PackedConvWeight holds it) makes a sky U-Net forward about 15 % faster again but costs 16/9 of those
-// weights once more (1.1 GiB for sky.yaml), and allocating that much fresh memory cost this VM 2-3 s
-// in the first step, more than a 5-step clip gains (docs/performance.md, "Session 25").
+// layout did. Keeping the transforms (LONGVID_CONV=packed, core/conv.h: the U-Nets' conv modules'
+// PackedConvWeight holds them; the autoencoders' kernel always transforms per call) makes a sky U-Net
+// forward about 6 % faster again but costs 16/9 of those weights once more (1.1 GiB for sky.yaml), and
+// allocating that much fresh memory cost this VM 3 s in the first forward, more than a 5-step clip
+// gains (docs/performance.md, "Session 25"). The transformed inputs and GEMM results are bounded
+// too: frames (and bands of tile rows) go in chunks of about 96 MiB.
 // Used by core/conv.h's conv3d() for the shapes where it wins (winograd_conv3d_wins);
 // LONGVID_WINOGRAD=0 turns it off for A/B runs.
 #pragma once
