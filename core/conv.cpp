@@ -51,9 +51,7 @@ void pack_locked(PackedConvWeight& cache, const at::Tensor& weight, at::IntArray
                  at::IntArrayRef padding) {
   cache.packed = at::mkldnn_reorder_conv3d_weight(weight.contiguous().to_mkldnn(), padding, stride, {1, 1, 1}, 1,
                                                   input_sizes);
-  cache.source = weight;
-  cache.data = weight.data_ptr();
-  cache.version = weight._version();
+  cache.packed_from.take(weight);
 }
 
 // The packed weight for this call: the cached one, packed again if the weight changed since; or
@@ -65,20 +63,16 @@ at::Tensor packed_for_call(PackedConvWeight& cache, const at::Tensor& x, const a
     if (cache.input_sizes.empty()) cache.input_sizes = x.sizes().vec();
     return {};
   }
-  if (!cache.source.is_same(weight) || cache.data != weight.data_ptr() || cache.version != weight._version())
-    pack_locked(cache, weight, x.sizes(), stride, padding);
+  if (!cache.packed_from.matches(weight)) pack_locked(cache, weight, x.sizes(), stride, padding);
   return cache.packed;
 }
 
 // The cached Winograd transform of `weight`, made again if the weight changed since.
 at::Tensor winograd_for_call(PackedConvWeight& cache, const at::Tensor& weight) {
   std::lock_guard<std::mutex> lock(cache.mutex);
-  if (!cache.winograd.defined() || !cache.winograd_source.is_same(weight) || cache.winograd_data != weight.data_ptr() ||
-      cache.winograd_version != weight._version()) {
+  if (!cache.winograd.defined() || !cache.winograd_from.matches(weight)) {
     cache.winograd = winograd_weight(weight);
-    cache.winograd_source = weight;
-    cache.winograd_data = weight.data_ptr();
-    cache.winograd_version = weight._version();
+    cache.winograd_from.take(weight);
   }
   return cache.winograd;
 }
@@ -159,8 +153,7 @@ Conv3dPath conv3d_path(const at::Tensor& x, const at::Tensor& weight, at::IntArr
     if (stride[i] <= 0 || padding[i] < 0 || span < weight.size(2 + i)) return Conv3dPath::aten;
     positions *= (span - weight.size(2 + i)) / stride[i] + 1;
   }
-  if (x.scalar_type() == at::kFloat && winograd_conv3d_supported(x, weight, stride, padding) &&
-      winograd_conv3d_wins(x, weight, padding))
+  if (winograd_conv3d_supported(x, weight, stride, padding) && winograd_conv3d_wins(x, weight, padding))
     return Conv3dPath::winograd;
   if (packable && conv3d_packing() && packed_conv_op()) return Conv3dPath::packed;
   if (x.scalar_type() != at::kFloat) return Conv3dPath::onednn;  // bf16 where oneDNN takes it (ATen's choice too)
@@ -180,8 +173,7 @@ at::Tensor conv3d(const at::Tensor& x, const at::Tensor& weight, const at::Tenso
       }
       return at::conv3d(x, weight, bias, stride, padding);
     case Conv3dPath::winograd:  // (no autograd: a bias that requires grad takes at::conv3d)
-      if (!bias.defined() || (bias.device().is_cpu() && bias.scalar_type() == at::kFloat && bias.dim() == 1 &&
-                              bias.size(0) == weight.size(0) && !(at::GradMode::is_enabled() && bias.requires_grad())))
+      if (winograd_bias_ok(bias, weight) && !(bias.defined() && at::GradMode::is_enabled() && bias.requires_grad()))
         return winograd_conv3d(x, weight, bias, padding,
                                cache && conv3d_packing() && winograd_takes_transform(x, weight, padding)
                                    ? winograd_for_call(*cache, weight)

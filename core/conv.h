@@ -48,18 +48,31 @@ namespace longvid {
 
 enum class Conv3dPath { aten, onednn, gemm, packed, winograd };
 
+// Which weight a kept copy was made from: the tensor (held: its address cannot be reused), its data
+// and its version counter, so that a weight changed in place or given new storage is noticed.
+struct WeightStamp {
+  at::Tensor source;
+  const void* data = nullptr;
+  int64_t version = -1;
+  bool matches(const at::Tensor& weight) const {
+    return source.is_same(weight) && data == weight.data_ptr() && version == weight._version();
+  }
+  void take(const at::Tensor& weight) {
+    source = weight;
+    data = weight.data_ptr();
+    version = weight._version();
+  }
+};
+
 // A conv module's packed copy of its weight; empty until conv3d() first needs it.
 struct PackedConvWeight {
   std::mutex mutex;
   at::Tensor packed;  // opaque oneDNN tensor
-  at::Tensor source;  // the weight it was packed from (held: its address cannot be reused)
-  const void* data = nullptr;
-  int64_t version = -1;
+  WeightStamp packed_from;
   std::vector<int64_t> input_sizes;  // of the first call, which ran unpacked; packing waits for prepack_conv3d
   // The Winograd transform of the weight (core/winograd.h), made on the first call that takes that path.
-  at::Tensor winograd, winograd_source;
-  const void* winograd_data = nullptr;
-  int64_t winograd_version = -1;
+  at::Tensor winograd;
+  WeightStamp winograd_from;
 };
 
 // Whether conv3d() packs the weights of callers that give a cache (LONGVID_CONV=packed; off by default).

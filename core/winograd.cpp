@@ -280,6 +280,11 @@ int64_t winograd_conv3d_calls() { return g_calls.load(); }
 
 int64_t set_winograd_chunk_bytes(int64_t bytes) { return g_chunk_bytes.exchange(bytes > 0 ? bytes : kChunkBytes); }
 
+bool winograd_bias_ok(const at::Tensor& bias, const at::Tensor& weight) {
+  return !bias.defined() || (bias.device().is_cpu() && bias.scalar_type() == at::kFloat && bias.dim() == 1 &&
+                             bias.size(0) == weight.size(0));
+}
+
 bool winograd_takes_transform(const at::Tensor& x, const at::Tensor& weight, at::IntArrayRef padding) {
   return takes_ncdhw_kernel(x, weight, padding[1]);
 }
@@ -289,8 +294,7 @@ at::Tensor winograd_conv3d(const at::Tensor& x, const at::Tensor& weight, const 
   if (!winograd_conv3d_supported(x, weight, {1, 1, 1}, padding))
     fail("winograd_conv3d: not a supported convolution (input {}, weight {}, padding {})", fmt::join(x.sizes(), "x"),
          fmt::join(weight.sizes(), "x"), fmt::join(padding, ", "));
-  if (bias.defined() && (!bias.device().is_cpu() || bias.scalar_type() != at::kFloat || bias.dim() != 1 ||
-                         bias.size(0) != weight.size(0)))
+  if (!winograd_bias_ok(bias, weight))
     fail("winograd_conv3d: the bias must be a CPU float32 vector of {} values", weight.size(0));
   g_calls.fetch_add(1);
   const int64_t pad = padding[1];

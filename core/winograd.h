@@ -67,6 +67,9 @@ int64_t set_winograd_chunk_bytes(int64_t bytes);
 // (16/9 of the weight's size).
 at::Tensor winograd_weight(const at::Tensor& weight);
 
+// Whether winograd_conv3d takes this bias: undefined, or a CPU float32 vector of Cout values.
+bool winograd_bias_ok(const at::Tensor& bias, const at::Tensor& weight);
+
 // Whether winograd_conv3d would use a kept `transformed` weight for this call (the NCDHW kernel).
 bool winograd_takes_transform(const at::Tensor& x, const at::Tensor& weight, at::IntArrayRef padding);
 

@@ -1,8 +1,9 @@
 // Winograd F(2x2, 3x3) transform kernels — see winograd_kernels.h.
 #include "core/winograd_kernels.h"
 
-// The transforms are loops over channels (contiguous in the channels-last layout): GCC vectorizes
-// them for AVX-512 and AVX2, picked at run time, and the file is built with -O3 (CMakeLists.txt).
+// The transforms are loops over the channels of a tile (channels-last) or over a row of tiles (NCDHW):
+// GCC vectorizes them for AVX-512 and AVX2, picked at run time, and the file is built with -O3
+// (CMakeLists.txt).
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
 #define LONGVID_SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
@@ -19,7 +20,6 @@
     *__restrict name##15 = src[15]
 
 namespace longvid::winograd_detail {
-
 
 // U = G g G^T for one output channel: w is its [Cin, 3, 3] weight, g a scratch of 9 * Cin floats,
 // u[k * k_stride + ci] receives element k for input channel ci.
