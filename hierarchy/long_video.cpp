@@ -1,4 +1,5 @@
 #include "hierarchy/long_video.h"
+#include "hierarchy/collapse_guard.h"
 #include "hierarchy/text_guidance.h"
 
 #include <fmt/format.h>
@@ -59,6 +60,22 @@ at::Tensor anchor_latent_stats(const at::Tensor& z, const at::Tensor& ref_mean, 
 namespace {
 std::pair<at::Tensor, at::Tensor> latent_stats(const at::Tensor& z) {
   return {z.mean({3, 4}, true), z.std({3, 4}, /*unbiased=*/false, true)};
+}
+
+// A text model's last attempt attends to the negative prompt instead of the clip's prompt: what
+// collapses is the conditional path (the bundled text model: 15 of 100 prompted clips hold a
+// collapsed frame, 3 of 100 with the empty prompt), and some conditions make the prompted model
+// collapse at every draw (docs/hierarchy.md, "The collapse guard").
+std::vector<at::Tensor> retry_contexts(const std::vector<at::Tensor>& ctx, int64_t attempt, const LongVideoOptions& o) {
+  if (ctx.empty() || attempt == 0 || attempt < o.collapse.retries || !o.text.uncond.defined()) return ctx;
+  return std::vector<at::Tensor>(ctx.size(), o.text.uncond);
+}
+
+void report_collapse(const CollapseCounts& c, const CollapseGuard& guard, const LongVideoRunOptions& run) {
+  if (run.collapse_counts) *run.collapse_counts = c;
+  if (c.resampled > 0)
+    spdlog::info("collapse guard: {} of {} clips sampled again ({} more attempts), {} still below {}", c.resampled,
+                 c.checked, c.attempts, c.kept_below, guard.ratio);
 }
 }  // namespace
 
@@ -279,6 +296,7 @@ std::string long_video_fingerprint(const LongVideoPlan& plan, const LongVideoOpt
   j["full_pred_mask"] = o.lvdm_full_pred_mask;
   if (o.anchor != LongVideoOptions::Anchor::None) j["anchor"] = to_string(o.anchor);
   if (o.infill_batch != 1) j["infill_batch"] = o.infill_batch;  // batched ops round differently
+  if (o.collapse.on()) j["collapse"] = {o.collapse.retries, o.collapse.ratio};
   j["seed"] = o.seed;
   if (o.text) j["text"] = o.text.id;
   j["models"] = models_id;
@@ -328,6 +346,7 @@ int64_t generate_long_video(const LongVideoPlan& plan, const LongVideoModels& mo
     if (run.state) run.state->append(part);
     pushed += n;
   };
+  CollapseCounts counts;
   int64_t clips_done = 0;
   for (int64_t r = 0; r < first_round; ++r)
     clips_done += 1 + static_cast<int64_t>(plan.infill_jobs_after(r).size());
@@ -351,13 +370,24 @@ int64_t generate_long_video(const LongVideoPlan& plan, const LongVideoModels& mo
       }
       cond = at::cat(parts, 2);
     }
-    auto gen = make_generator(clip_seed(opts.seed, ClipKind::Prediction, r));
     std::vector<at::Tensor> ctx;
     if (opts.text && models.pred.takes_text) ctx.push_back(opts.text.context(pc.first_new * plan.stride, (pc.first_new + pc.num_new - 1) * plan.stride));
-    auto clip = sample_masked_clip(models.pred, models.geometry, cond, pos, opts, gen, run.step_progress,
-                                   opts.lvdm_full_pred_mask, ctx)
-                    .cpu();
+    const uint64_t pred_seed = clip_seed(opts.seed, ClipKind::Prediction, r);
+    auto sample_pred = [&](int64_t attempt) {
+      auto gen = make_generator(retry_seed(pred_seed, attempt));
+      return sample_masked_clip(models.pred, models.geometry, cond, pos, opts, gen, run.step_progress,
+                                opts.lvdm_full_pred_mask, retry_contexts(ctx, attempt, opts))
+          .cpu();
+    };
+    auto clip = sample_pred(0);
     const int64_t slot0 = conditioned ? plan.cond_frames : 0;
+    if (conditioned && opts.collapse.on()) {
+      // The new keyframes against the keyframe they continue.
+      const auto ref = latent_stats(kf.at(pc.first_new - 1)).second;
+      clip = guard_collapse(clip, [&](const at::Tensor& c) { return structure_ratio(c.slice(2, slot0, slot0 + pc.num_new), ref); },
+                            sample_pred, opts.collapse, counts,
+                            fmt::format("keyframes {}-{}", pc.first_new, pc.first_new + pc.num_new - 1));
+    }
     if (conditioned && opts.anchor != LongVideoOptions::Anchor::None) {
       // New keyframes take the statistics of the keyframe they continue.
       auto [m, sd] = latent_stats(kf.at(pc.first_new - 1));
@@ -394,16 +424,30 @@ int64_t generate_long_video(const LongVideoPlan& plan, const LongVideoModels& mo
         for (size_t j = j0; j < j1; ++j) {
           const int64_t k = jobs[j];
           const auto& job = plan.infill_jobs[static_cast<size_t>(k)];
-          at::Tensor between = mids.slice(0, static_cast<int64_t>(j - j0), static_cast<int64_t>(j - j0) + 1)
-                                   .slice(2, 1, 1 + job.count);
-          if (opts.anchor != LongVideoOptions::Anchor::None) {
-            // In-between latents take the blend of their keyframes' statistics by position.
-            auto [m0, s0] = latent_stats(kf.at(k));
-            auto [m1, s1] = latent_stats(kf.at(k + 1));
-            auto a = at::arange(1, 1 + job.count, at::kFloat).div_(static_cast<double>(plan.interp_len - 1))
-                         .view({1, 1, job.count, 1, 1});
-            between = anchor_latent_stats(between, m0 * (1 - a) + m1 * a, s0 * (1 - a) + s1 * a, opts.anchor);
+          at::Tensor mid = mids.slice(0, static_cast<int64_t>(j - j0), static_cast<int64_t>(j - j0) + 1);
+          // In-between latents take the blend of their keyframes' statistics by position.
+          auto [m0, s0] = latent_stats(kf.at(k));
+          auto [m1, s1] = latent_stats(kf.at(k + 1));
+          auto a = at::arange(1, 1 + job.count, at::kFloat).div_(static_cast<double>(plan.interp_len - 1))
+                       .view({1, 1, job.count, 1, 1});
+          const at::Tensor ref_std = s0 * (1 - a) + s1 * a;
+          if (opts.collapse.on() && job.count > 0) {
+            // A collapsed in-between clip is sampled again on its own (rare: no batching).
+            auto sample_one = [&](int64_t attempt) {
+              auto gen = make_generator(retry_seed(clip_seed(opts.seed, ClipKind::Interpolation, k), attempt));
+              std::vector<at::Tensor> c1;
+              if (!ctx.empty()) c1.push_back(ctx[j - j0]);
+              return sample_masked_clip(models.interp, models.geometry, conds[j - j0], {0, plan.interp_len - 1},
+                                        opts, gen, run.step_progress, false, retry_contexts(c1, attempt, opts))
+                  .cpu();
+            };
+            mid = guard_collapse(mid, [&](const at::Tensor& c) { return structure_ratio(c.slice(2, 1, 1 + job.count), ref_std); },
+                                 sample_one, opts.collapse, counts,
+                                 fmt::format("latents {}-{}", job.first_latent, job.first_latent + job.count - 1));
           }
+          at::Tensor between = mid.slice(2, 1, 1 + job.count);
+          if (opts.anchor != LongVideoOptions::Anchor::None)
+            between = anchor_latent_stats(between, m0 * (1 - a) + m1 * a, ref_std, opts.anchor);
           emit(between);
           emit(kf.at(k + 1));
           ++clips_done;
@@ -420,8 +464,12 @@ int64_t generate_long_video(const LongVideoPlan& plan, const LongVideoModels& mo
 
     const bool last = r + 1 == rounds;
     if (run.state && (last || (r + 1) % std::max<int64_t>(run.checkpoint_every, 1) == 0)) run.state->commit(r + 1, kf);
-    if (run.stop_after_rounds >= 0 && r + 1 >= run.stop_after_rounds && !last) return pushed;
+    if (run.stop_after_rounds >= 0 && r + 1 >= run.stop_after_rounds && !last) {
+      report_collapse(counts, opts.collapse, run);
+      return pushed;
+    }
   }
+  report_collapse(counts, opts.collapse, run);
   if (pushed != plan.latents)
     fail("long video: internal error: {} latents made for a plan of {}", pushed, plan.latents);
   return pushed;

@@ -33,6 +33,7 @@
 
 #include "backbones/denoiser.h"
 #include "core/progress.h"
+#include "hierarchy/collapse_guard.h"
 #include "hierarchy/long_video_plan.h"
 #include "sampler/sampler.h"
 #include "sampler/schedule.h"
@@ -93,6 +94,9 @@ struct LongVideoOptions {
   // up to float rounding of the batched ops; with an elementwise denoiser exactly it). 0: all of a
   // round; 1: one by one (longvid <= 0.7).
   int64_t infill_batch = 0;
+  // Collapse guard (hierarchy/collapse_guard.h): a prediction or interpolation clip whose new
+  // latents lost most of their conditions' spatial structure is sampled again with fresh noise.
+  CollapseGuard collapse;
   LongVideoText text;  // text models only
   uint64_t seed = 0;
   c10::Device device = c10::Device(c10::kCPU);
@@ -195,6 +199,7 @@ struct LongVideoRunOptions {
   std::map<int64_t, at::Tensor> given_keyframes;
   // Stop after this many rounds as if killed (tests of --resume); < 0: run to the end.
   int64_t stop_after_rounds = -1;
+  CollapseCounts* collapse_counts = nullptr;  // when set: what the collapse guard did in this call
 };
 
 class VideoPipeline;  // pipeline/video_pipeline.h

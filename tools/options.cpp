@@ -93,6 +93,8 @@ void add_long_video_options(cxxopts::Options& o) {
     ("cond-frames", "latent frames a prediction clip is conditioned on", cxxopts::value<int64_t>()->default_value("1"))
     ("anchor", "latent statistics anchoring against drift: mean | meanstd | none (each new latent takes the per-channel mean [and std] of its conditions; none = LVDM's released sampling)", cxxopts::value<std::string>()->default_value("mean"))
     ("infill-batch", "interpolation clips sampled together as one batch (0 = all that a prediction clip makes ready; 1 = one by one)", cxxopts::value<int64_t>()->default_value("0"))
+    ("collapse-retries", "collapse guard: a clip whose new latents lost most of their conditions' spatial structure is sampled again with fresh noise up to N times, the most structured attempt kept (text models: the last attempt without the prompt); 0 = off, LVDM's released sampling", cxxopts::value<int64_t>()->default_value("3"))
+    ("collapse-ratio", "collapse guard: a clip has collapsed when a new latent's spatial std, averaged over channels, is below this fraction of its conditions'", cxxopts::value<double>()->default_value("0.4"))
     ("lvdm-pred-mask", "mark every frame of a prediction clip in the mask, as LVDM's released sampling script does (a quirk; training marks only the condition frames)", cxxopts::value<bool>()->default_value("false"))
     ("resume", "continue an interrupted run of the same command (see --state)", cxxopts::value<bool>()->default_value("false"))
     ("state", "directory of the run's checkpoint (default: <output>.longvid-run; removed when the run ends)", cxxopts::value<std::string>()->default_value(""))
@@ -112,6 +114,12 @@ void read_long_video_options(const cxxopts::ParseResult& a, GenerateRequest& r) 
   r.long_video.anchor = parse_anchor(a["anchor"].as<std::string>());
   r.long_video.infill_batch = a["infill-batch"].as<int64_t>();
   if (r.long_video.infill_batch < 0) fail("--infill-batch {}: must be >= 0", r.long_video.infill_batch);
+  r.long_video.collapse.retries = a["collapse-retries"].as<int64_t>();
+  r.long_video.collapse.ratio = a["collapse-ratio"].as<double>();
+  if (r.long_video.collapse.retries < 0 || r.long_video.collapse.retries > 100)
+    fail("--collapse-retries {}: choose 0 (off) to 100", r.long_video.collapse.retries);
+  if (!(r.long_video.collapse.ratio > 0 && r.long_video.collapse.ratio <= 1))
+    fail("--collapse-ratio {}: must be in (0, 1]", r.long_video.collapse.ratio);
   r.resume = a["resume"].as<bool>();
   r.state_dir = a["state"].as<std::string>();
   r.checkpoint_every = a["checkpoint-every"].as<int64_t>();

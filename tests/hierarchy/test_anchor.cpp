@@ -51,8 +51,8 @@ TEST_CASE("anchor: a long video keeps the channel means of the first clip's last
   DriftingDenoiser den;
   LongVideoModels models;
   models.geometry = {4, 4, 4};
-  models.pred = {&den, &sched, 4, true, 250, "drifting prediction"};
-  models.interp = {&den, &sched, 4, true, 250, "drifting interpolation"};
+  models.pred = {&den, &sched, 4, true, 250, false, "drifting prediction"};
+  models.interp = {&den, &sched, 4, true, 250, false, "drifting interpolation"};
   LongVideoOptions o;
   o.sampler.steps = 2;
   o.seed = 11;
